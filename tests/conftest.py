@@ -1,0 +1,148 @@
+"""Fixtures: a fresh app per test (as in Flask's tutorial), and callers who talk to it.
+
+Set REDIS_URL to run every test against a real Redis (CI does); without it the in-process
+stand-in is used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from voicebot.app import create_app
+from voicebot.channels.simulator import Heard, SignedClient, read_twiml
+from voicebot.config import Settings, load_settings
+
+AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+CALLER = "+14045550123"
+HELPLINE = "+14045550100"
+SUPPORT = "+14048021000"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    environ = {
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'test.sqlite3'}",
+        "VOICEBOT_OUTBOX": str(tmp_path / "outbox.jsonl"),
+        "VOICEBOT_INSTANCE_DIR": str(tmp_path / "instance"),
+    }
+    if os.environ.get("REDIS_URL"):
+        environ["REDIS_URL"] = os.environ["REDIS_URL"]
+    return load_settings(environ, testing=True)
+
+
+@pytest.fixture
+def app(settings: Settings) -> Flask:
+    return create_app(settings, upgrade_db=True)
+
+
+@pytest.fixture
+def twilio(app: Flask) -> SignedClient:
+    return SignedClient(app, AUTH_TOKEN)
+
+
+class Outbox:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def messages(self) -> list[dict[str, str]]:
+        if not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text().splitlines()]
+
+
+@pytest.fixture
+def outbox(settings: Settings) -> Outbox:
+    return Outbox(settings.outbox)
+
+
+class Reply:
+    """One answer from the help line, readable in tests."""
+
+    def __init__(self, response) -> None:  # type: ignore[no-untyped-def]
+        self.status = response.status_code
+        self.xml = response.get_data(as_text=True)
+        self.heard: Heard = read_twiml(self.xml) if self.status == 200 else Heard()
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.heard.said + self.heard.messages)
+
+    @property
+    def asks(self) -> bool:
+        return self.heard.gather_action is not None
+
+    @property
+    def transfers_to(self) -> str | None:
+        return self.heard.dialed
+
+    def __repr__(self) -> str:
+        return f"Reply({self.status}, {self.xml})"
+
+
+class Call:
+    """A parent on the phone: calls, says, presses, stays silent."""
+
+    def __init__(self, twilio: SignedClient, caller: str = CALLER, **extra: str) -> None:
+        self.twilio = twilio
+        self.base = {"CallSid": "CA" + secrets.token_hex(16), "From": caller, "To": HELPLINE}
+        self.base |= extra
+        self.last: Reply | None = None
+
+    def _post(self, path: str, fields: dict[str, str]) -> Reply:
+        self.last = Reply(self.twilio.post(path, self.base | fields))
+        return self.last
+
+    def start(self) -> Reply:
+        return self._post("/voice", {"CallStatus": "ringing", "Direction": "inbound"})
+
+    def _action(self) -> str:
+        assert self.last is not None and self.last.heard.gather_action, "the help line asked nothing"
+        return self.last.heard.gather_action
+
+    def say(self, words: str, confidence: str = "0.92") -> Reply:
+        return self._post(self._action(), {"SpeechResult": words, "Confidence": confidence})
+
+    def press(self, keys: str) -> Reply:
+        return self._post(self._action(), {"Digits": keys})
+
+    def silence(self) -> Reply:
+        return self._post(self._action(), {})
+
+    def dial_ends(self, status: str) -> Reply:
+        assert self.last is not None and self.last.heard.dial_action, "no transfer to end"
+        return self._post(self.last.heard.dial_action, {"DialCallStatus": status})
+
+
+class Thread:
+    """A parent texting the help line."""
+
+    def __init__(self, twilio: SignedClient, sender: str = CALLER) -> None:
+        self.twilio = twilio
+        self.sender = sender
+
+    def text(self, body: str, **extra: str) -> Reply:
+        fields = {
+            "MessageSid": "SM" + secrets.token_hex(16),
+            "From": self.sender,
+            "To": HELPLINE,
+            "Body": body,
+            "NumMedia": "0",
+        } | extra
+        return Reply(self.twilio.post("/sms", fields))
+
+
+@pytest.fixture
+def call(twilio: SignedClient) -> Call:
+    return Call(twilio)
+
+
+@pytest.fixture
+def thread(twilio: SignedClient) -> Thread:
+    return Thread(twilio)

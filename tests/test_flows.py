@@ -1,0 +1,85 @@
+"""flows/ is data a staff member edits: loading must catch their mistakes, naming file and key."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from voicebot.cli import main
+from voicebot.config import REPO_ROOT
+from voicebot.dialog.flow import FlowError, load_flow, reachable
+
+FLOWS = REPO_ROOT / "flows"
+
+
+@pytest.fixture
+def flows_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "flows"
+    shutil.copytree(FLOWS, target)
+    return target
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_the_shipped_flows_are_valid_and_every_state_is_reachable() -> None:
+    flow = load_flow(FLOWS)
+    assert reachable(flow) == set(flow.states)
+
+
+def test_an_unknown_state_is_named_with_its_file_and_key(flows_copy: Path) -> None:
+    edit(flows_copy / "help-line.toml", 'next = "anything_else"', 'next = "anythign_else"')
+    with pytest.raises(FlowError, match=r"help-line.toml: states\.\w+\.next: unknown state 'anythign_else'"):
+        load_flow(flows_copy)
+
+
+def test_a_missing_prompt_is_named(flows_copy: Path) -> None:
+    edit(flows_copy / "prompts" / "en.toml", "[prompts.username_rules]", "[prompts.username_rulez]")
+    with pytest.raises(FlowError, match=r"prompts/en.toml: prompts.username_rules: missing"):
+        load_flow(flows_copy)
+
+
+def test_an_unreachable_state_is_named(flows_copy: Path) -> None:
+    with (flows_copy / "help-line.toml").open("a") as handle:
+        handle.write('\n[states.orphan]\ntype = "answer"\nsay = "welcome"\nnext = "main_menu"\n')
+    with pytest.raises(FlowError, match=r"states.orphan: unreachable"):
+        load_flow(flows_copy)
+
+
+def test_an_unknown_placeholder_is_named(flows_copy: Path) -> None:
+    edit(flows_copy / "prompts" / "en.toml", "{support_number}.", "{support_phone}.")
+    with pytest.raises(FlowError, match=r"unknown placeholder\(s\) support_phone"):
+        load_flow(flows_copy)
+
+
+def test_a_prompt_missing_in_a_second_language_is_named(flows_copy: Path) -> None:
+    es = flows_copy / "prompts" / "es.toml"
+    if not es.exists():
+        shutil.copy(flows_copy / "prompts" / "en.toml", es)
+    edit(es, "[prompts.password_rules]", "[prompts.password_rulez]")
+    with pytest.raises(FlowError, match=r"prompts/es.toml: prompts.password_rules: missing"):
+        load_flow(flows_copy, ("en", "es"))
+
+
+def test_flows_check_command_reports_ok_and_errors(flows_copy: Path) -> None:
+    runner = CliRunner()
+    ok = runner.invoke(main, ["flows", "check"])
+    assert ok.exit_code == 0 and "flows OK" in ok.output
+    edit(flows_copy / "help-line.toml", 'start = "welcome"', 'start = "nowhere"')
+    bad = runner.invoke(main, ["flows", "check", "--dir", str(flows_copy)])
+    assert bad.exit_code != 0 and "start: unknown state 'nowhere'" in bad.output
+
+
+def test_flows_graph_prints_mermaid_with_every_state() -> None:
+    result = CliRunner().invoke(main, ["flows", "graph"])
+    assert result.exit_code == 0
+    assert result.output.startswith("stateDiagram-v2")
+    flow = load_flow(FLOWS)
+    for name in flow.states:
+        assert f" {name}" in result.output, name

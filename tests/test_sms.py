@@ -1,0 +1,129 @@
+"""Text messages, as conversations: the parent texts, the help line replies."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import CALLER, Thread
+from tests.topics import SSN_LAST4, TOPICS, Topic
+from voicebot.channels.segments import is_gsm7, segments
+
+
+def one_message(reply) -> str:  # type: ignore[no-untyped-def]
+    assert reply.status == 200, reply
+    assert len(reply.heard.messages) == 1, reply.xml
+    text = reply.heard.messages[0]
+    assert is_gsm7(text), f"not plain GSM-7: {text!r}"
+    assert segments(text) <= 2, f"{segments(text)} segments: {text!r}"
+    return text
+
+
+@pytest.mark.parametrize("topic", TOPICS, ids=lambda t: t.name)
+def test_every_topic_answers_by_text(thread: Thread, topic: Topic) -> None:
+    text = one_message(thread.text(topic.asks))
+    for fact in topic.texted:
+        assert fact in text, f"{topic.name}: {fact!r} missing from {text!r}"
+
+
+@pytest.mark.parametrize("topic", TOPICS, ids=lambda t: t.name)
+def test_every_topic_answers_by_menu_numbers(thread: Thread, topic: Topic) -> None:
+    thread.text("MENU")
+    for key in topic.keys:
+        reply = thread.text(key)
+    text = one_message(reply)
+    for fact in topic.texted:
+        assert fact in text
+
+
+def test_a_first_hello_gets_the_menu(thread: Thread) -> None:
+    text = one_message(thread.text("hi"))
+    assert "Parent Portal help line" in text and "1 Activation key" in text
+
+
+def test_menu_lists_the_topics(thread: Thread) -> None:
+    thread.text("forgot my password help")
+    text = one_message(thread.text("MENU"))
+    for topic in ("Activation key", "Create an account", "Forgot username or password", "0 Talk"):
+        assert topic in text
+
+
+def test_agent_gives_the_support_number(thread: Thread) -> None:
+    text = one_message(thread.text("AGENT"))
+    assert "404-802-1000" in text
+
+
+def test_activation_keys_are_never_given_by_text(thread: Thread) -> None:
+    for words in ("what is my activation key", "text me the key", "activation key", "key pls"):
+        text = one_message(thread.text(words))
+        assert "can't be given by phone or text" in text and "tinyAPS.com/?lookup" in text
+
+
+def test_last_four_digits_explains_the_rule_and_gives_the_number(thread: Thread) -> None:
+    text = one_message(thread.text(SSN_LAST4.asks))
+    assert "Only the last 4 digits" in text
+    assert "404-802-1000" in one_message(thread.text("yes"))
+
+
+def test_help_says_who_we_are_and_the_support_number(thread: Thread) -> None:
+    text = one_message(thread.text("HELP"))
+    assert "Parent Portal help line" in text and "404-802-1000" in text and "STOP" in text
+
+
+def test_stop_silences_the_help_line_until_start(thread: Thread, app) -> None:  # type: ignore[no-untyped-def]
+    reply = thread.text("STOP")
+    assert reply.status == 200 and reply.heard.messages == []
+    assert app.extensions["voicebot"].optouts.has(CALLER)
+    assert thread.text("forgot my password help").heard.messages == []
+    assert thread.text("START").heard.messages == []
+    assert not app.extensions["voicebot"].optouts.has(CALLER)
+    assert "Forgot Your Password" in one_message(thread.text("forgot my password help"))
+
+
+def test_stop_by_twilio_opt_out_type_is_honoured(thread: Thread, app) -> None:  # type: ignore[no-untyped-def]
+    reply = thread.text("please stop texting me", OptOutType="STOP")
+    assert reply.heard.messages == []
+    assert app.extensions["voicebot"].optouts.has(CALLER)
+
+
+def test_nothing_is_texted_during_a_call_to_a_number_that_opted_out(twilio, thread, outbox) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import Call
+
+    thread.text("STOP")
+    call = Call(twilio)
+    call.start()
+    call.say("what's the portal login address")
+    call.say("yes")
+    assert outbox.messages() == []
+
+
+def test_unrecognised_texts_are_answered_then_handed_to_a_person(thread: Thread) -> None:
+    thread.text("hello")
+    first = one_message(thread.text("purple trampoline"))
+    second = one_message(thread.text("zzz qqq"))
+    assert "didn't understand" in first and "still didn't understand" in second
+    third = one_message(thread.text("blorp"))
+    assert "404-802-1000" in third
+
+
+def test_a_text_conversation_expires_after_30_idle_minutes(thread: Thread, app) -> None:  # type: ignore[no-untyped-def]
+    from voicebot.channels.sms import conversation_id
+    from tests.conftest import HELPLINE
+
+    thread.text("MENU")
+    ttl = app.extensions["voicebot"].store.ttl(conversation_id(CALLER, HELPLINE))
+    assert 29 * 60 < ttl <= 30 * 60
+
+
+def test_a_retried_message_is_answered_once(thread: Thread, twilio) -> None:  # type: ignore[no-untyped-def]
+    fields = {"MessageSid": "SM" + "1" * 32, "From": CALLER, "To": "+14045550100", "Body": "x"}
+    first = twilio.post("/sms", fields).get_data(as_text=True)
+    again = twilio.post("/sms", fields).get_data(as_text=True)
+    assert first == again
+    second = one_message(thread.text("still nonsense qqq"))
+    assert "still didn't understand" in second, "the retry must not count as a second miss"
+
+
+def test_goodbye_ends_the_thread_and_the_next_text_starts_over(thread: Thread) -> None:
+    thread.text("forgot username")
+    assert "Thanks" in one_message(thread.text("bye"))
+    assert "1 Activation key" in one_message(thread.text("hello"))

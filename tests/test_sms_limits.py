@@ -1,0 +1,76 @@
+"""Every SMS reply the flows can produce is plain GSM-7 (English) and at most two segments.
+
+Rather than sampling conversations, this enters every state, every re-prompt and every
+confirmation directly, and renders each through the real SMS renderer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from flask import Flask
+
+from tests.conftest import CALLER
+from voicebot.channels import sms
+from voicebot.channels.segments import is_gsm7, segments
+from voicebot.channels.simulator import read_twiml
+from voicebot.dialog.model import Event, State, Turn
+
+
+def every_reply(app: Flask) -> Iterator[tuple[str, str, Turn]]:
+    services = app.extensions["voicebot"]
+    dialog, flow = services.dialog, services.flow
+    event = Event(kind="input", channel="sms", text="", caller=CALLER)
+    home = flow.special["home"]
+    for lang in flow.languages:
+        for name in flow.states:
+            yield lang, f"state {name}", dialog.enter(State(step=home, lang=lang), event, name)
+        for topic in flow.labels[lang]:
+            state = State(step=home, lang=lang, pending=topic)
+            yield lang, f"confirm {topic}", dialog.enter(state, event, flow.special["confirm"])
+        for name, spec in flow.states.items():
+            if spec.type != "ask":
+                continue
+            for misses in (0, 1):
+                state = State(step=name, lang=lang, no_match=misses, no_input=misses)
+                yield lang, f"retry {name} {misses + 1}", dialog.step(state, event)
+
+
+def test_every_sms_reply_fits_two_segments_in_plain_characters(app: Flask) -> None:
+    services = app.extensions["voicebot"]
+    problems, checked = [], 0
+    with app.test_request_context():
+        for lang, where, turn in every_reply(app):
+            xml = sms.render(turn)
+            messages = read_twiml(xml).messages
+            assert len(messages) == 1, (where, xml)
+            text = messages[0]
+            if text.endswith("...") or segments(text) > 2:
+                problems.append(f"{lang} {where}: too long ({len(text)} characters): {text!r}")
+            if lang == "en" and not is_gsm7(text):
+                problems.append(f"{lang} {where}: not GSM-7: {text!r}")
+            checked += 1
+        for lang in services.flow.languages:
+            for key in ("sms_help", "sms_error"):
+                text = services.dialog.prompt(key, lang, "sms")
+                if segments(text) > 2 or (lang == "en" and not is_gsm7(text)):
+                    problems.append(f"{lang} {key}: {text!r}")
+    assert not problems, "\n".join(problems)
+    assert checked > 50
+
+
+def test_texts_sent_during_a_call_fit_two_segments(app: Flask) -> None:
+    services = app.extensions["voicebot"]
+    for lang in services.flow.languages:
+        for spec in services.flow.states.values():
+            if spec.offer_text:
+                body = services.dialog.prompt(spec.say, lang, "sms")
+                assert segments(body) <= 2, (lang, spec.name, body)
+
+
+def test_segment_counting_matches_carrier_rules() -> None:
+    assert segments("a" * 160) == 1 and segments("a" * 161) == 2 and segments("a" * 306) == 2
+    assert segments("a" * 307) == 3
+    curly = "\u2019" + "a" * 69
+    assert not is_gsm7(curly) and segments(curly) == 1 and segments(curly + "a") == 2
+    assert segments("{" * 80) == 1 and segments("{" * 81) == 2, "GSM extension characters count twice"

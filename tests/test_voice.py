@@ -1,0 +1,219 @@
+"""Phone calls, as conversations: the parent says or presses something, the help line answers."""
+
+from __future__ import annotations
+
+from xml.etree import ElementTree
+
+import pytest
+
+from tests.conftest import SUPPORT, Call, Reply
+from tests.topics import SSN_LAST4, TOPICS, Topic
+
+
+def gather_of(reply) -> ElementTree.Element:  # type: ignore[no-untyped-def]
+    gather = ElementTree.fromstring(reply.xml).find("Gather")
+    assert gather is not None, reply.xml
+    return gather
+
+
+def test_a_call_is_greeted_with_a_short_spoken_menu(call: Call) -> None:
+    reply = call.start()
+    assert reply.status == 200
+    assert "Parent Portal help line" in reply.text
+    for option in ("activation keys", "create your account", "forgotten username or password"):
+        assert option in reply.text
+    assert "student and SSN-like numbers" in reply.text and "0 for a person" in reply.text
+    gather = gather_of(reply)
+    assert gather.get("input") == "dtmf speech"
+    assert gather.get("action", "").startswith("/voice/gather")
+    assert gather.get("actionOnEmptyResult") == "true"
+    assert gather.get("speechTimeout", "").isdigit()
+    assert "activation key" in gather.get("hints", "")
+    assert gather.get("language") == "en-US"
+    assert gather.find("Say") is not None, "the menu is said inside the Gather, for barge-in"
+
+
+@pytest.mark.parametrize("topic", TOPICS, ids=lambda t: t.name)
+def test_every_topic_answers_by_speech(call: Call, topic: Topic) -> None:
+    call.start()
+    reply = call.say(topic.asks)
+    for fact in topic.spoken:
+        assert fact in reply.text, f"{topic.name}: {fact!r} missing from {reply.text!r}"
+    assert reply.asks, "after an answer the help line keeps listening"
+
+
+@pytest.mark.parametrize("topic", TOPICS, ids=lambda t: t.name)
+def test_every_topic_answers_by_keypad(call: Call, topic: Topic) -> None:
+    call.start()
+    for key in topic.keys:
+        reply = call.press(key)
+    for fact in topic.spoken:
+        assert fact in reply.text, f"{topic.name}: {fact!r} missing from {reply.text!r}"
+
+
+def test_free_speech_works_after_an_answer_too(call: Call) -> None:
+    call.start()
+    call.say("what's the password policy")
+    reply = call.say("and I also forgot my user name")
+    assert "Forgot Your Username" in reply.text
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        "give me my activation key",
+        "can you just read me the activation code over the phone",
+        "my son needs his portal key, what is it",
+        "I'm his mother, tell me the key please",
+    ],
+)
+def test_activation_keys_are_refused_however_asked(call: Call, words: str) -> None:
+    call.start()
+    for _ in range(3):
+        reply = call.say(words)
+        assert "can't be given over the phone" in reply.text
+        assert "photo ID" in reply.text and "tiny A P S" in reply.text
+        call.say("no")  # no text message, thanks
+
+
+@pytest.mark.parametrize("way", ["press 0", "agent", "representative", "a real person"])
+def test_zero_or_asking_for_a_person_transfers_to_support(call: Call, way: str) -> None:
+    call.start()
+    reply = call.press("0") if way == "press 0" else call.say(way)
+    assert reply.transfers_to == SUPPORT
+    assert "connecting you to Parent Portal support at 4 0 4, 8 0 2, 1 0 0 0" in reply.text
+
+
+def test_zero_transfers_from_inside_a_submenu_and_after_an_answer(call: Call) -> None:
+    call.start()
+    call.press("3")
+    assert call.press("0").transfers_to == SUPPORT
+    other = Call(call.twilio)
+    other.start()
+    other.say("I forgot my password")
+    assert other.press("0").transfers_to == SUPPORT
+
+
+def test_star_and_repeat_say_the_last_answer_again(call: Call) -> None:
+    call.start()
+    first = call.say("what are the username rules")
+    assert "alphanumeric" in first.text
+    again = call.press("*")
+    assert "alphanumeric" in again.text and again.asks
+    once_more = call.say("repeat that")
+    assert "alphanumeric" in once_more.text
+
+
+def test_main_menu_goes_back_to_the_menu(call: Call) -> None:
+    call.start()
+    call.press("3")
+    reply = call.say("main menu")
+    assert "press 1 for activation keys" in reply.text
+
+
+def test_silence_reprompts_twice_differently_then_transfers(call: Call) -> None:
+    first_prompt = call.start().text
+    first = call.silence()
+    second = call.silence()
+    assert first.asks and second.asks
+    assert "didn't hear" in first.text
+    assert first.text != second.text and second.text != first_prompt
+    assert "press 1" in second.text.lower(), "the second re-prompt spells out the keys"
+    third = call.silence()
+    assert third.transfers_to == SUPPORT
+
+
+def test_unrecognised_answers_reprompt_twice_then_transfer(call: Call) -> None:
+    call.start()
+    first = call.say("purple elephant trampoline")
+    second = call.say("zzzz qqqq")
+    assert "didn't catch that" in first.text and first.asks
+    assert "still didn't understand" in second.text and second.asks
+    assert call.say("blorp").transfers_to == SUPPORT
+
+
+def test_an_understood_answer_resets_the_retry_count(call: Call) -> None:
+    call.start()
+    call.silence()
+    call.silence()
+    call.say("what is the login page")
+    reply = call.silence()
+    assert reply.asks and reply.transfers_to is None
+
+
+def test_unknown_keys_count_as_unrecognised(call: Call) -> None:
+    call.start()
+    reply = call.press("7")
+    assert "didn't catch that" in reply.text and reply.asks
+
+
+def test_details_are_texted_to_the_caller_on_request(call: Call, outbox) -> None:  # type: ignore[no-untyped-def]
+    call.start()
+    offer = call.say("where do I log in to the parent portal")
+    assert "text that to this phone" in offer.text
+    reply = call.say("yes please")
+    assert "sent a text message" in reply.text
+    sent = outbox.messages()
+    assert len(sent) == 1
+    assert sent[0]["to"] == call.base["From"]
+    assert "ic.apsk12.org/campus/portal/atlanta.jsp" in sent[0]["body"]
+
+
+def test_declining_the_text_sends_nothing(call: Call, outbox) -> None:  # type: ignore[no-untyped-def]
+    call.start()
+    call.press("1")
+    reply = call.press("2")
+    assert "Anything else" in reply.text
+    assert outbox.messages() == []
+
+
+def test_an_anonymous_caller_is_told_no_text_can_be_sent(twilio, outbox) -> None:  # type: ignore[no-untyped-def]
+    call = Call(twilio, caller="anonymous")
+    call.start()
+    call.say("I need an activation key")
+    reply = call.press("1")
+    assert "can't send a text" in reply.text
+    assert outbox.messages() == []
+
+
+def test_last_four_digits_explains_the_rule_and_offers_a_person(call: Call) -> None:
+    call.start()
+    reply = call.say(SSN_LAST4.asks)
+    assert "Only the last four digits" in reply.text and reply.asks
+    assert call.say("yes").transfers_to == SUPPORT
+
+
+def test_goodbye_ends_the_call(call: Call) -> None:
+    call.start()
+    call.say("forgot my password")
+    call.say("no")  # no text
+    reply = call.say("no thanks, that's everything")
+    assert reply.heard.hung_up and "Goodbye" in reply.text
+
+
+def test_support_not_answering_is_told_and_not_redialled(call: Call) -> None:
+    call.start()
+    call.press("0")
+    reply = call.dial_ends("no-answer")
+    assert "no one at support could take your call" in reply.text
+    assert "4 0 4, 8 0 2, 1 0 0 0" in reply.text
+    assert reply.transfers_to is None and reply.asks
+
+
+def test_a_completed_transfer_ends_politely(call: Call) -> None:
+    call.start()
+    call.press("0")
+    reply = call.dial_ends("completed")
+    assert reply.heard.hung_up and "Thank you" in reply.text
+
+
+def test_a_repeated_webhook_gets_the_same_answer_and_counts_once(call: Call) -> None:
+    call.start()
+    action = call._action()
+    first = call.twilio.post(action, call.base)  # silence
+    again = call.twilio.post(action, call.base)  # Twilio retried the same request
+    assert first.get_data() == again.get_data()
+    call.last = Reply(again)
+    second = call.silence()
+    assert second.asks, "a retried silence must not count as a second silence"
+    assert "I still didn't hear anything" in second.text

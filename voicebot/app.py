@@ -1,0 +1,96 @@
+"""The application factory: settings in, a wired Flask app out. No module-level state."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from voicebot.config import Settings, load_settings
+from voicebot.conversations import Conversations
+from voicebot.dialog.engine import Dialog
+from voicebot.dialog.flow import Flow, load_flow
+from voicebot.dialog.intents import CONFIRM_BELOW, IntentMatcher
+from voicebot.guard import Guard
+from voicebot.outbound import Outbound, OutboxFile, TwilioMessages, Transport
+from voicebot.records import db
+from voicebot.records.optouts import OptOuts
+from voicebot.sessions.store import SessionStore, connect
+from voicebot.wording import district_facts
+
+
+@dataclass
+class Services:
+    """Everything a request needs, built once per app (app.extensions["voicebot"])."""
+
+    settings: Settings
+    flow: Flow
+    dialog: Dialog
+    store: SessionStore
+    engine: Engine
+    optouts: OptOuts
+    guard: Guard
+    outbound: Outbound
+    conversations: Conversations
+
+
+def build_services(settings: Settings, upgrade_db: bool = False) -> Services:
+    flow = load_flow(settings.flows_dir, settings.languages)
+    matcher = IntentMatcher.from_directory(settings.flows_dir / "intents")
+    dialog = Dialog(
+        flow=flow,
+        classifier=matcher,
+        facts=district_facts(settings),
+        max_retries=settings.max_retries,
+        confirm_below=CONFIRM_BELOW,
+    )
+    engine = db.make_engine(settings.database_url)
+    if upgrade_db:
+        db.upgrade(engine)
+    optouts = OptOuts(db.make_sessions(engine))
+    guard = Guard([settings.district.support_number, settings.district.helpline_number])
+    transport: Transport
+    if settings.twilio_account_sid and settings.twilio_number and settings.twilio_auth_token:
+        transport = TwilioMessages(
+            settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_number
+        )
+    else:
+        transport = OutboxFile(settings.outbox)
+    outbound = Outbound(transport, optouts, guard)
+    store = SessionStore(connect(settings.redis_url))
+    return Services(
+        settings=settings,
+        flow=flow,
+        dialog=dialog,
+        store=store,
+        engine=engine,
+        optouts=optouts,
+        guard=guard,
+        outbound=outbound,
+        conversations=Conversations(dialog, store, outbound),
+    )
+
+
+def create_app(settings: Settings | None = None, upgrade_db: bool = False, **overrides: Any) -> Flask:
+    """Build the web app. Tests pass their own Settings; production reads the environment."""
+    settings = settings or load_settings()
+    if overrides:
+        settings = settings.with_overrides(**overrides)
+    app = Flask(__name__, instance_path=str(settings.instance_dir))
+    app.config.update(TESTING=settings.testing, MAX_CONTENT_LENGTH=1024 * 1024)
+    if not settings.public_url:
+        # Behind one proxy or tunnel, rebuild the public URL Twilio signed from its headers.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1)
+    app.extensions["voicebot"] = build_services(settings, upgrade_db=upgrade_db)
+
+    from voicebot.channels import health, sms, voice
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(voice.bp)
+    app.register_blueprint(sms.bp)
+    logging.getLogger("voicebot").setLevel(logging.INFO)
+    return app

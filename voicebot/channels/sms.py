@@ -1,0 +1,126 @@
+"""Text messages: Twilio's messaging webhook in, one short <Message> out.
+
+Carrier keywords come first (STOP, START, HELP), then the dialog. Replies are plain GSM-7
+text of at most two segments; a fault still answers with the support number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from flask import Blueprint, Response, current_app, request
+from twilio.twiml.messaging_response import MessagingResponse
+from werkzeug.exceptions import HTTPException
+
+from voicebot.channels.fields import PASS_THROUGH, clean_text
+from voicebot.channels.segments import fit
+from voicebot.channels.signature import twilio_only
+from voicebot.dialog.model import Ask, End, Event, Say, Transfer, Turn
+from voicebot.phones import caller_number, display
+
+log = logging.getLogger("voicebot.sms")
+bp = Blueprint("sms", __name__, url_prefix="/sms")
+
+# Twilio's standard opt-out keywords on long codes: single-word messages only.
+STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
+START_WORDS = {"START", "UNSTOP", "YES"}
+HELP_WORDS = {"HELP", "INFO"}
+
+
+def _services():  # type: ignore[no-untyped-def]
+    return current_app.extensions["voicebot"]
+
+
+def _reply(text: str | None) -> Response:
+    response = MessagingResponse()
+    if text:
+        response.message(text)
+    return Response(str(response), status=200, mimetype="text/xml")
+
+
+@bp.errorhandler(Exception)
+def _fallback(error: Exception) -> Response:
+    if isinstance(error, HTTPException) and error.code in PASS_THROUGH:
+        return error  # type: ignore[return-value]
+    log.exception("sms webhook failed; replying with the support number", exc_info=error)
+    try:
+        services = _services()
+        text = services.dialog.prompt("sms_error", services.settings.default_language, "sms")
+    except Exception:
+        text = f"Sorry, something went wrong. For Parent Portal help call {display('+14048021000')}."
+    return _reply(text)
+
+
+def conversation_id(sender: str, recipient: str) -> str:
+    """A stable key per (From, To) that keeps phone numbers out of Redis keys and logs."""
+    digest = hashlib.sha256(f"{sender}|{recipient}".encode()).hexdigest()[:24]
+    return f"sms:{digest}"
+
+
+def _keyword(body: str) -> str:
+    """The carrier keyword a message is, if it is one word and one of them."""
+    opt_type = clean_text(request.form.get("OptOutType", "")).upper()
+    if opt_type in ("STOP", "START", "HELP"):
+        return opt_type
+    word = body.strip().strip(".!").upper()
+    if word in STOP_WORDS:
+        return "STOP"
+    if word in HELP_WORDS:
+        return "HELP"
+    if word in START_WORDS:
+        return "START" if word != "YES" else "YES"
+    return ""
+
+
+@bp.post("")
+@twilio_only
+def incoming_text() -> Response:
+    services = _services()
+    form = request.form
+    body = clean_text(form.get("Body", ""))
+    sender = caller_number(form.get("From"))
+    recipient = caller_number(form.get("To")) or clean_text(form.get("To", ""))[:32]
+    keyword = _keyword(body)
+    conversation = conversation_id(sender or "unknown", recipient)
+    if keyword == "STOP":
+        if sender:
+            services.optouts.add(sender)
+        services.store.clear(conversation)
+        log.info("opt-out recorded")
+        return _reply(None)  # Twilio confirms the opt-out itself; we send nothing
+    opted_out = bool(sender) and services.optouts.has(sender)  # type: ignore[arg-type]
+    if keyword in ("START", "YES") and opted_out:
+        services.optouts.remove(sender)
+        log.info("opt-in recorded")
+        return _reply(None)  # Twilio confirms the opt-in itself
+    if keyword == "START":
+        return _reply(None)
+    if opted_out:
+        return _reply(None)  # nothing is ever sent to a number that opted out
+    if keyword == "HELP":
+        lang = services.settings.default_language
+        return _reply(services.dialog.prompt("sms_help", lang, "sms"))
+    event = Event(kind="input", channel="sms", text=body, caller=sender)
+    message_id = clean_text(form.get("MessageSid", ""))[:64]
+    return Response(
+        services.conversations.run(
+            conversation,
+            f"msg:{message_id}" if message_id else "",
+            event,
+            ttl=services.settings.sms_session_ttl,
+            render=render,
+        ),
+        status=200,
+        mimetype="text/xml",
+    )
+
+
+def render(turn: Turn) -> str:
+    """All the turn's words as one message, within the segment limit, after the guard."""
+    services = _services()
+    texts = [a.text for a in turn.actions if isinstance(a, Say | Ask | Transfer | End)]
+    text = "\n".join(texts)
+    if not services.guard.check(text, where="sms"):
+        text = services.dialog.prompt("sms_error", turn.state.lang, "sms")
+    return str(_reply(fit(text, services.settings.sms_max_segments)).get_data(as_text=True))

@@ -1,0 +1,162 @@
+"""Phone calls: Twilio's voice webhooks in, TwiML out.
+
+This module only translates: form fields become an Event, the dialog's actions become
+<Say>, <Gather>, <Dial> and <Hangup>. A fault anywhere still answers with TwiML that
+apologises and transfers, because a webhook error drops a parent with Twilio's canned message.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, current_app, request, url_for
+from twilio.twiml.voice_response import VoiceResponse
+from werkzeug.exceptions import HTTPException
+
+from voicebot.channels.fields import PASS_THROUGH, clean_text, confidence, digits
+from voicebot.channels.signature import twilio_only
+from voicebot.dialog.model import Ask, End, Event, Say, Transfer, Turn
+from voicebot.phones import caller_number
+
+log = logging.getLogger("voicebot.voice")
+bp = Blueprint("voice", __name__, url_prefix="/voice")
+
+
+def _services():  # type: ignore[no-untyped-def]
+    return current_app.extensions["voicebot"]
+
+
+def _twiml(response: VoiceResponse) -> Response:
+    return Response(str(response), status=200, mimetype="text/xml")
+
+
+@bp.errorhandler(Exception)
+def _fallback(error: Exception) -> Response:
+    """Never answer a call with an error page: apologise and hand over to a person."""
+    if isinstance(error, HTTPException) and error.code in PASS_THROUGH:
+        return error  # type: ignore[return-value]
+    log.exception("voice webhook failed; transferring the caller", exc_info=error)
+    return _twiml(fallback_response())
+
+
+def fallback_response(lang: str | None = None) -> VoiceResponse:
+    """Apology and transfer, built from as little as possible so it works when much is broken."""
+    support = "+14048021000"
+    text = "We're sorry, something went wrong. Let me connect you to Parent Portal support."
+    try:
+        services = _services()
+        support = services.settings.district.support_number
+        lang = lang or services.settings.default_language
+        text = services.dialog.prompt("voice_error", lang, "voice")
+    except Exception:  # the fallback must not depend on anything that may be failing
+        log.exception("fallback wording unavailable; using the built-in apology")
+    response = VoiceResponse()
+    response.say(text)
+    response.dial(support)
+    return response
+
+
+def _event(kind: str) -> Event:
+    form = request.form
+    spoken = clean_text(form.get("SpeechResult", ""))
+    pressed = digits(form.get("Digits", ""))
+    if kind == "input" and not spoken and not pressed:
+        kind = "silence"
+    return Event(
+        kind=kind,  # type: ignore[arg-type]
+        channel="voice",
+        text=spoken,
+        digits=pressed,
+        confidence=confidence(form.get("Confidence")),
+        caller=caller_number(form.get("From")),
+        dial_status=clean_text(form.get("DialCallStatus", ""))[:20],
+    )
+
+
+def _run(kind: str) -> Response:
+    services = _services()
+    call = clean_text(request.form.get("CallSid", ""))[:64]
+    conversation = f"call:{call}" if call else ""
+    turn_number = request.args.get("turn", "")
+    request_id = f"{conversation}:{kind}:{turn_number}" if call else ""
+    event = _event(kind)
+    if not conversation:
+        turn = services.dialog.step(None, event)  # no CallSid: answer, but keep nothing
+        return _twiml(render(turn))
+    body = services.conversations.run(
+        conversation,
+        request_id,
+        event,
+        ttl=services.settings.voice_session_ttl,
+        render=lambda turn: str(render(turn)),
+    )
+    return Response(body, status=200, mimetype="text/xml")
+
+
+@bp.post("")
+@twilio_only
+def incoming_call() -> Response:
+    return _run("start")
+
+
+@bp.post("/gather")
+@twilio_only
+def gathered() -> Response:
+    return _run("input")
+
+
+@bp.post("/dial")
+@twilio_only
+def dial_result() -> Response:
+    return _run("dial_result")
+
+
+def render(turn: Turn) -> VoiceResponse:
+    """The dialog's actions as TwiML. Anything said before a question is said inside its
+    <Gather>, so the caller can answer without waiting for the prompt to finish."""
+    services = _services()
+    settings = services.settings
+    lang = turn.state.lang
+    voice = {"voice": settings.say_voice[lang], "language": settings.speech_language[lang]}
+    texts = [a.text for a in turn.actions if isinstance(a, Say | Ask | Transfer | End)]
+    if not all(services.guard.check(text, where="voice") for text in texts):
+        return fallback_response(lang)
+    response = VoiceResponse()
+    said: list[str] = []
+    for action in turn.actions:
+        if isinstance(action, Say):
+            said.append(action.text)
+        elif isinstance(action, Ask):
+            gather = response.gather(
+                input="dtmf speech",
+                action=url_for("voice.gathered", turn=turn.state.turn + 1),
+                method="POST",
+                timeout=settings.gather_timeout,
+                speech_timeout=settings.speech_timeout,
+                speech_model=settings.speech_model or None,
+                hints=", ".join(action.hints) or None,
+                language=settings.speech_language[lang],
+                num_digits=action.num_digits,
+                action_on_empty_result=True,
+            )
+            for text in [*said, action.text]:
+                gather.say(text, **voice)
+            said = []
+        elif isinstance(action, Transfer):
+            for text in [*said, action.text]:
+                response.say(text, **voice)
+            said = []
+            dial = response.dial(
+                action=url_for("voice.dial_result", turn=turn.state.turn + 1),
+                method="POST",
+                timeout=settings.dial_timeout,
+            )
+            dial.number(settings.district.support_number)
+        elif isinstance(action, End):
+            for text in [*said, action.text]:
+                response.say(text, **voice)
+            said = []
+            response.hangup()
+    for text in said:
+        response.say(text, **voice)
+    return response

@@ -1,0 +1,162 @@
+"""The `voicebot` command: serve, chat, classify, flows check/graph, db upgrade."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from voicebot.config import ConfigError, Settings, load_settings, require_for_serving
+from voicebot.dialog.flow import FlowError, load_flow, mermaid
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return load_settings(**overrides)  # type: ignore[arg-type]
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration: {exc}") from exc
+
+
+@click.group()
+def main() -> None:
+    """The Parent Portal help line."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=int(os.environ.get("PORT", "8000")), show_default=True)
+@click.option("--workers", default=int(os.environ.get("WEB_CONCURRENCY", "2")), show_default=True)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve Twilio's webhooks with gunicorn (GET /healthz answers when ready)."""
+    from gunicorn.app.base import BaseApplication
+
+    from voicebot.app import create_app
+    from voicebot.records import db
+
+    settings = _settings()
+    try:
+        require_for_serving(settings)
+        db.check_schema(db.make_engine(settings.database_url))
+        app = create_app(settings)
+    except (ConfigError, FlowError, db.SchemaOutOfDate) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            # Twilio gives up after 15 s: a stuck worker must be replaced well before.
+            self.cfg.set("timeout", 10)
+            self.cfg.set("graceful_timeout", 10)
+            self.cfg.set("accesslog", "-")
+
+        def load(self):  # type: ignore[no-untyped-def]
+            return app
+
+    Server().run()
+
+
+@main.command()
+@click.option("--sms", "channel", flag_value="sms", help="A text-message thread.")
+@click.option("--voice", "channel", flag_value="voice", default=True, help="A phone call.")
+@click.option("--from", "caller", default="+14045550123", show_default=True)
+def chat(channel: str, caller: str) -> None:
+    """Talk to the help line here in the terminal: no Twilio account, no server."""
+    import tempfile
+
+    from voicebot.app import create_app
+    from voicebot.channels import simulator
+
+    settings = _settings()
+    token = settings.twilio_auth_token or simulator.throwaway_token()
+    outbox = settings.outbox
+    if not os.environ.get("VOICEBOT_OUTBOX"):
+        outbox = Path(tempfile.mkdtemp(prefix="voicebot-chat-")) / "outbox.jsonl"
+    # The chat never sends real texts: they appear in the terminal instead.
+    settings = settings.with_overrides(
+        twilio_auth_token=token, twilio_account_sid="", outbox=outbox, public_url=""
+    )
+    try:
+        app = create_app(settings, upgrade_db=True)
+    except (ConfigError, FlowError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    client = simulator.SignedClient(app, token)
+    to = settings.twilio_number or "+14045550100"
+
+    def ask(prompt: str) -> str | None:
+        try:
+            return input(prompt)
+        except EOFError:
+            return None
+
+    if channel == "sms":
+        click.echo("Texting the help line. Type a message; an empty line ends. Try: MENU, HELP")
+        simulator.chat_sms(client, caller, to, ask, click.echo)
+    else:
+        click.echo(
+            "Calling the help line. Type what you would say; #1 presses 1 (#0 a person, "
+            "#* repeat); an empty line is silence; Ctrl-D hangs up."
+        )
+        simulator.chat_voice(client, simulator.Outbox(outbox), caller, to, ask, click.echo)
+
+
+@main.group()
+def flows() -> None:
+    """Check or draw the dialog in flows/."""
+
+
+@flows.command("check")
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=None)
+def flows_check(directory: Path | None) -> None:
+    """Validate flows/: unknown states, missing prompts, unreachable states."""
+    settings = _settings()
+    directory = directory or settings.flows_dir
+    try:
+        flow = load_flow(directory, settings.languages)
+    except FlowError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"flows OK: {len(flow.states)} states, "
+        f"{len(flow.prompts[flow.languages[0]])} prompts in {', '.join(flow.languages)}"
+    )
+
+
+@flows.command("graph")
+def flows_graph() -> None:
+    """Print the state machine as a Mermaid diagram."""
+    settings = _settings()
+    try:
+        flow = load_flow(settings.flows_dir, settings.languages)
+    except FlowError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(mermaid(flow), nl=False)
+
+
+@main.group("db")
+def database() -> None:
+    """The SQL database."""
+
+
+@database.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database schema up to date (run on every release)."""
+    from voicebot.records import db
+
+    settings = _settings()
+    engine = db.make_engine(settings.database_url)
+    db.upgrade(engine)
+    click.echo(f"database at revision {db.current_revision(engine)}")
+
+
+def _register_optional_commands() -> None:
+    from voicebot.classify_cli import classify
+
+    main.add_command(classify)
+
+
+_register_optional_commands()
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,233 @@
+"""Settings: config/default.toml, then the file in VOICEBOT_CONFIG, then the environment.
+
+Everything is validated once, at start-up, so a bad value stops the service with a
+message naming the key instead of surfacing as a confusing fault in the middle of a call.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from voicebot.phones import PhoneError, parse_phone
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = REPO_ROOT / "config" / "default.toml"
+
+# Environment variable -> (section, key). The 12-factor overrides operators expect.
+ENVIRONMENT = {
+    "TWILIO_AUTH_TOKEN": ("twilio", "auth_token"),
+    "TWILIO_ACCOUNT_SID": ("twilio", "account_sid"),
+    "TWILIO_NUMBER": ("twilio", "number"),
+    "VOICEBOT_PUBLIC_URL": ("twilio", "public_url"),
+    "DATABASE_URL": ("storage", "database_url"),
+    "REDIS_URL": ("storage", "redis_url"),
+    "VOICEBOT_OUTBOX": ("storage", "outbox"),
+}
+
+
+class ConfigError(ValueError):
+    """A setting is missing or wrong; the message names the key and the reason."""
+
+
+@dataclass(frozen=True)
+class District:
+    name: str
+    short_name: str
+    portal_name: str
+    portal_login_url: str
+    activation_lookup_url: str
+    activation_lookup_page: str
+    portal_login_url_spoken: str
+    activation_lookup_url_spoken: str
+    support_number: str  # E.164
+    helpline_number: str  # E.164 or ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    district: District
+    languages: tuple[str, ...]
+    default_language: str
+    say_voice: dict[str, str]
+    speech_language: dict[str, str]
+    gather_timeout: int
+    speech_timeout: int
+    speech_model: str
+    dial_timeout: int
+    voice_session_ttl: int
+    sms_session_ttl: int
+    sms_max_segments: int
+    max_retries: int
+    redis_url: str
+    database_url: str
+    outbox: Path
+    twilio_auth_token: str
+    twilio_account_sid: str
+    twilio_number: str
+    public_url: str
+    flows_dir: Path
+    instance_dir: Path
+    testing: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {path}: not found") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: not valid TOML ({exc})") from exc
+
+
+def load_raw(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """The merged settings as plain data, before validation."""
+    environ = dict(os.environ if environ is None else environ)
+    raw = _read_toml(DEFAULT_CONFIG)
+    extra_file = environ.get("VOICEBOT_CONFIG", "").strip()
+    if extra_file:
+        raw = _merge(raw, _read_toml(Path(extra_file)))
+    for variable, (section, key) in ENVIRONMENT.items():
+        if variable in environ:
+            raw.setdefault(section, {})[key] = environ[variable]
+    raw.setdefault("paths", {})
+    if environ.get("VOICEBOT_FLOWS_DIR"):
+        raw["paths"]["flows"] = environ["VOICEBOT_FLOWS_DIR"]
+    if environ.get("VOICEBOT_INSTANCE_DIR"):
+        raw["paths"]["instance"] = environ["VOICEBOT_INSTANCE_DIR"]
+    return raw
+
+
+def _get(raw: dict[str, Any], section: str, key: str, kind: type, default: Any = None) -> Any:
+    value = raw.get(section, {}).get(key, default)
+    if value is None:
+        raise ConfigError(f"[{section}] {key}: missing")
+    if kind is int:
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ConfigError(f"[{section}] {key}: must be a whole number, got {value!r}")
+        if value <= 0:
+            raise ConfigError(f"[{section}] {key}: must be greater than 0, got {value}")
+        return value
+    if not isinstance(value, kind):
+        raise ConfigError(f"[{section}] {key}: must be {kind.__name__}, got {value!r}")
+    return value.strip() if isinstance(value, str) else value
+
+
+def _phone(raw: dict[str, Any], section: str, key: str, required: bool) -> str:
+    value = _get(raw, section, key, str, "")
+    if not value:
+        if required:
+            raise ConfigError(f"[{section}] {key}: missing")
+        return ""
+    try:
+        return parse_phone(value)
+    except PhoneError as exc:
+        raise ConfigError(f"[{section}] {key}: {exc}") from exc
+
+
+def _per_language(raw: dict[str, Any], key: str, languages: tuple[str, ...]) -> dict[str, str]:
+    table = _get(raw, "voice", key, dict)
+    missing = [lang for lang in languages if not table.get(lang)]
+    if missing:
+        raise ConfigError(f"[voice] {key}: no value for language(s) {', '.join(missing)}")
+    return {lang: str(table[lang]) for lang in languages}
+
+
+def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Read, merge and validate every setting; raise ConfigError on the first bad one."""
+    raw = load_raw(environ)
+    d = raw.get("district", {})
+    district = District(
+        name=_get(raw, "district", "name", str),
+        short_name=_get(raw, "district", "short_name", str, d.get("name")),
+        portal_name=_get(raw, "district", "portal_name", str),
+        portal_login_url=_get(raw, "district", "portal_login_url", str),
+        activation_lookup_url=_get(raw, "district", "activation_lookup_url", str),
+        activation_lookup_page=_get(raw, "district", "activation_lookup_page", str),
+        portal_login_url_spoken=_get(raw, "district", "portal_login_url_spoken", str),
+        activation_lookup_url_spoken=_get(raw, "district", "activation_lookup_url_spoken", str),
+        support_number=_phone(raw, "district", "support_number", required=True),
+        helpline_number=_phone(raw, "district", "helpline_number", required=False),
+    )
+    languages = tuple(_get(raw, "languages", "enabled", list))
+    if not languages or not all(isinstance(x, str) and len(x) == 2 for x in languages):
+        raise ConfigError(f"[languages] enabled: a list of two-letter codes, got {languages!r}")
+    default_language = _get(raw, "languages", "default", str)
+    if default_language not in languages:
+        raise ConfigError(f"[languages] default: {default_language!r} is not in enabled")
+    public_url = _get(raw, "twilio", "public_url", str, "").rstrip("/")
+    if public_url:
+        parsed = urlparse(public_url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ConfigError(
+                f"VOICEBOT_PUBLIC_URL / [twilio] public_url: must look like "
+                f"https://host[:port][/prefix], got {public_url!r}"
+            )
+    redis_url = _get(raw, "storage", "redis_url", str, "")
+    if redis_url and urlparse(redis_url).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(f"REDIS_URL / [storage] redis_url: not a redis:// URL: {redis_url!r}")
+    paths = raw.get("paths", {})
+    instance_dir = Path(paths.get("instance") or REPO_ROOT / "instance")
+    flows_dir = Path(paths.get("flows") or REPO_ROOT / "flows")
+    database_url = _get(raw, "storage", "database_url", str, "") or (
+        f"sqlite:///{instance_dir / 'voicebot.sqlite3'}"
+    )
+    outbox = _get(raw, "storage", "outbox", str, "") or str(instance_dir / "outbox.jsonl")
+    account_sid = _get(raw, "twilio", "account_sid", str, "")
+    if account_sid and not account_sid.startswith("AC"):
+        raise ConfigError("TWILIO_ACCOUNT_SID: an account SID starts with AC")
+    settings = Settings(
+        district=district,
+        languages=languages,
+        default_language=default_language,
+        say_voice=_per_language(raw, "say_voice", languages),
+        speech_language=_per_language(raw, "speech_language", languages),
+        gather_timeout=_get(raw, "voice", "gather_timeout", int),
+        speech_timeout=_get(raw, "voice", "speech_timeout", int),
+        speech_model=_get(raw, "voice", "speech_model", str, ""),
+        dial_timeout=_get(raw, "voice", "dial_timeout", int),
+        voice_session_ttl=_get(raw, "voice", "session_ttl_seconds", int),
+        sms_session_ttl=_get(raw, "sms", "session_idle_minutes", int) * 60,
+        sms_max_segments=_get(raw, "sms", "max_segments", int),
+        max_retries=_get(raw, "dialog", "max_retries", int),
+        redis_url=redis_url,
+        database_url=database_url,
+        outbox=Path(outbox),
+        twilio_auth_token=_get(raw, "twilio", "auth_token", str, ""),
+        twilio_account_sid=account_sid,
+        twilio_number=_phone(raw, "twilio", "number", required=False),
+        public_url=public_url,
+        flows_dir=flows_dir,
+        instance_dir=instance_dir,
+    )
+    return settings.with_overrides(**overrides) if overrides else settings
+
+
+def require_for_serving(settings: Settings) -> None:
+    """Serving real webhooks without the auth token would accept forged requests."""
+    if not settings.twilio_auth_token:
+        raise ConfigError(
+            "TWILIO_AUTH_TOKEN: missing; the service cannot check Twilio's signatures "
+            "without it (find it in the Twilio console, Account > API keys & tokens)"
+        )

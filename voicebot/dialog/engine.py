@@ -1,0 +1,233 @@
+"""The dialog engine: (state, event) -> (actions, new state), driven by the flow data.
+
+Pure on purpose: no Flask, Twilio, Redis or SQL here, so every conversation can be tested
+as a plain function call and the channels stay thin translators.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from voicebot.dialog.flow import Flow, StateSpec
+from voicebot.dialog.model import Action, Ask, End, Event, Say, SendText, State, Transfer, Turn
+from voicebot.dialog.normalize import spoken_digits
+
+MAX_CHAIN = 12  # states entered in one turn; flows check guarantees chains end sooner
+
+
+class Match(Protocol):
+    intent: str
+    score: float
+    language: str | None
+
+
+class Classifier(Protocol):
+    def classify(self, text: str) -> Match: ...
+
+
+@dataclass
+class _Reply:
+    """Collects one turn's actions and remembers what was said, for "repeat"."""
+
+    actions: list[Action] = field(default_factory=list)
+    said: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Dialog:
+    flow: Flow
+    classifier: Classifier
+    facts: dict[str, dict[str, str]]  # channel -> placeholder -> text
+    max_retries: int = 2
+    confirm_below: float = 0.5
+    speech_confidence_floor: float = 0.3
+    transcript_limit: int = 8
+
+    # ---- entry point -------------------------------------------------------------------
+
+    def step(self, state: State | None, event: Event) -> Turn:
+        first = state is None
+        if state is None or event.kind == "start":
+            state = State(step=self.flow.start, lang=self.flow.languages[0])
+            if event.kind == "start" or event.channel == "voice":
+                return self.enter(state, event, self.flow.start, intent="start")
+            # A first text is both the start and a question: answer it when we understand it.
+            state.step = self.flow.special["home"]
+        state = replace(state, topics=list(state.topics), replay=list(state.replay))
+        state.turn += 1
+        if event.kind == "silence":
+            return self._retry(state, event, "no_input")
+        if event.kind == "dial_result":
+            return self._dial_result(state, event)
+        return self._answer(state, event, first)
+
+    # ---- the caller said or pressed something -----------------------------------------
+
+    def _answer(self, state: State, event: Event, first: bool) -> Turn:
+        current = self._question(state)
+        target, intent, weak = self._resolve(current, state, event)
+        if target is None:
+            if first:  # "hi": greet and show the menu rather than apologise
+                return self.enter(state, event, self.flow.start, intent=intent)
+            return self._retry(state, event, "no_match", intent=intent)
+        state.no_input = state.no_match = 0
+        if target == "@repeat":
+            return self._repeat(state, event, intent)
+        if target in ("@spanish", "@english"):
+            return self._switch_language(state, event, target, intent)
+        if target == "@pending":
+            target, state.pending = state.pending or self.flow.special["home"], ""
+        elif weak and self.flow.label(target, state.lang):
+            state.pending = target
+            return self.enter(state, event, self.flow.special["confirm"], intent=intent)
+        state.pending = ""
+        return self.enter(state, event, target, intent=intent)
+
+    def _resolve(
+        self, current: StateSpec, state: State, event: Event
+    ) -> tuple[str | None, str, bool]:
+        """What the caller chose: (target state or command, intent name, weakly understood)."""
+        digits = event.digits.strip()
+        text = event.text.strip()
+        if not digits and text:
+            spoken = spoken_digits(text)
+            if spoken and len(spoken) == 1:
+                digits = spoken
+        if digits:
+            target = current.keys.get(digits) or self.flow.keys.get(digits)
+            return target, f"key {digits}", False
+        if not text:
+            return None, "unknown", False
+        match = self.classifier.classify(text)
+        if (
+            event.channel == "sms"
+            and match.language
+            and match.language != state.lang
+            and match.language in self.flow.languages
+            and state.lang == self.flow.languages[0]
+        ):
+            state.lang = match.language  # a text in Spanish is answered in Spanish from now on
+        target = current.on.get(match.intent) or self.flow.intents.get(match.intent)
+        weak = match.score < self.confirm_below or (
+            event.confidence is not None and event.confidence < self.speech_confidence_floor
+        )
+        return target, match.intent, weak
+
+    def _question(self, state: State) -> StateSpec:
+        """The question the caller is answering (home, when the last turn asked none)."""
+        spec = self.flow.states.get(state.step)
+        if spec is None or spec.type != "ask":
+            spec = self.flow.states[self.flow.special["home"]]
+        return spec
+
+    # ---- recovery ---------------------------------------------------------------------
+
+    def _retry(self, state: State, event: Event, why: str, intent: str = "") -> Turn:
+        """Re-ask, worded differently the second time; then a person takes over."""
+        count = (state.no_input if why == "no_input" else state.no_match) + 1
+        if why == "no_input":
+            state.no_input = count
+        else:
+            state.no_match = count
+        if count > self.max_retries:
+            state.transfer_reason = "no_input" if why == "no_input" else "not_understood"
+            return self.enter(state, event, self.flow.special["give_up"], intent=intent)
+        question = self._question(state)
+        reply = _Reply()
+        sorry = f"sorry_{why}" if count == 1 else f"sorry_{why}_again"
+        reply.actions.append(Say(self._text(sorry, state, event), key=sorry))
+        prompt = question.say if count == 1 else (question.reprompt or question.say)
+        reply.actions.append(self._ask(question, prompt, state, event))
+        state.step = question.name
+        return Turn(tuple(reply.actions), state, intent=intent or why)
+
+    def _repeat(self, state: State, event: Event, intent: str) -> Turn:
+        question = self._question(state)
+        actions: list[Action] = [
+            Say(self._text(key, state, event), key=key) for key in state.replay
+        ]
+        actions.append(self._ask(question, question.say, state, event))
+        state.step = question.name
+        return Turn(tuple(actions), state, intent=intent)
+
+    def _switch_language(self, state: State, event: Event, command: str, intent: str) -> Turn:
+        lang = "es" if command == "@spanish" else "en"
+        if lang not in self.flow.languages:
+            return self._retry(state, event, "no_match", intent=intent)
+        state.lang = lang
+        question = self._question(state)
+        state.step = question.name
+        return Turn((self._ask(question, question.say, state, event),), state, intent=intent)
+
+    def _dial_result(self, state: State, event: Event) -> Turn:
+        spec = self.flow.states.get(state.step)
+        if spec is None or spec.type != "transfer":
+            return self._repeat(state, event, "dial_result")  # a result with no dial: ignore it
+        ok = event.dial_status in ("completed", "answered")
+        hook = "dial_completed" if ok else "dial_failed"
+        return self.enter(state, event, self.flow.special[hook], intent=f"dial {event.dial_status}")
+
+    # ---- entering states --------------------------------------------------------------
+
+    def enter(self, state: State, event: Event, target: str, intent: str = "") -> Turn:
+        """Go to a state and say what it says (also how tests reach every reply)."""
+        reply = _Reply()
+        self._enter(state, event, target, reply)
+        state.replay = reply.said[-self.transcript_limit :]
+        return Turn(tuple(reply.actions), state, intent=intent)
+
+    def _enter(self, state: State, event: Event, name: str, reply: _Reply) -> None:
+        for _ in range(MAX_CHAIN):
+            spec = self.flow.states[name]
+            state.step = name
+            if self.flow.label(name, state.lang) or spec.topic:
+                state.topic = spec.topic or name
+                if not state.topics or state.topics[-1] != state.topic:
+                    state.topics = (state.topics + [state.topic])[-self.transcript_limit :]
+            if spec.type == "ask":
+                reply.actions.append(self._ask(spec, spec.say, state, event))
+                return
+            if spec.type == "transfer":
+                reason = spec.reason or state.transfer_reason or "caller_asked"
+                state.transfer_reason = reason
+                text = self._text(spec.say, state, event)
+                reply.actions.append(Transfer(text, reason=reason, topic=state.topic))
+                return
+            if spec.type == "end":
+                reply.actions.append(End(self._text(spec.say, state, event)))
+                return
+            if spec.type == "send_text":
+                if event.caller is None:
+                    self._say(reply, "text_unavailable", state, event)
+                else:
+                    topic = self.flow.states.get(state.topic)
+                    key = topic.say if topic else self.flow.states[self.flow.start].say
+                    body = self.prompt(key, state.lang, "sms")
+                    reply.actions.append(SendText(body, topic=state.topic))
+                    self._say(reply, spec.say, state, event)
+                name = spec.next
+                continue
+            self._say(reply, spec.say, state, event)  # an answer
+            offer = spec.offer_text and event.channel == "voice"
+            name = self.flow.special["offer_text"] if offer else spec.next
+        raise RuntimeError(f"flow loops without asking anything, at {name!r}")
+
+    # ---- words ------------------------------------------------------------------------
+
+    def _say(self, reply: _Reply, key: str, state: State, event: Event) -> None:
+        reply.actions.append(Say(self._text(key, state, event), key=key))
+        reply.said.append(key)
+
+    def _ask(self, spec: StateSpec, key: str, state: State, event: Event) -> Ask:
+        hints = spec.hints + self.flow.hints
+        return Ask(self._text(key, state, event), key=key, hints=hints, num_digits=spec.num_digits)
+
+    def _text(self, key: str, state: State, event: Event) -> str:
+        topic = self.flow.label(state.pending, state.lang) if state.pending else ""
+        return self.prompt(key, state.lang, event.channel, topic=topic)
+
+    def prompt(self, key: str, lang: str, channel: str, topic: str = "") -> str:
+        """A prompt with the district's facts filled in, as the channel writes them."""
+        template = self.flow.text(key, lang, channel)
+        return template.format(topic=topic, **self.facts[channel])

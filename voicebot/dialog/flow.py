@@ -1,0 +1,321 @@
+"""The dialog as data: flows/help-line.toml (states) and flows/prompts/<lang>.toml (words).
+
+Loading validates everything a staff member could get wrong when editing those files, and
+names the file and key in the error, so a typo stops start-up instead of a call.
+"""
+
+from __future__ import annotations
+
+import string
+import tomllib
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+STATE_TYPES = ("ask", "answer", "send_text", "transfer", "end")
+# Targets that are not states but things the engine does in place.
+COMMANDS = ("@repeat", "@pending", "@spanish", "@english")
+CHANNELS = ("voice", "sms")
+# Placeholders prompts may use; filled from config/ (district facts) at run time.
+PLACEHOLDERS = frozenset(
+    {
+        "district",
+        "district_short",
+        "portal_name",
+        "portal_login_url",
+        "lookup_url",
+        "lookup_page",
+        "support_number",
+        "topic",
+    }
+)
+
+
+class FlowError(ValueError):
+    """The flows/ files are inconsistent; the message names the file and key."""
+
+
+@dataclass(frozen=True)
+class StateSpec:
+    name: str
+    type: str
+    say: str
+    reprompt: str = ""
+    next: str = ""
+    keys: dict[str, str] = field(default_factory=dict)
+    on: dict[str, str] = field(default_factory=dict)
+    hints: tuple[str, ...] = ()
+    offer_text: bool = False
+    reason: str = ""
+    num_digits: int | None = None
+    topic: str = ""
+
+
+@dataclass(frozen=True)
+class Flow:
+    start: str
+    states: dict[str, StateSpec]
+    intents: dict[str, str]  # intent -> target, at every prompt
+    keys: dict[str, str]  # keypad key -> target, at every prompt
+    hints: tuple[str, ...]
+    special: dict[str, str]  # engine hook -> state, see SPECIAL_HOOKS
+    prompts: dict[str, dict[str, dict[str, str]]]  # lang -> key -> channel -> text
+    labels: dict[str, dict[str, str]]  # lang -> topic -> short label
+    languages: tuple[str, ...]
+
+    def text(self, key: str, lang: str, channel: str) -> str:
+        """The template for a prompt; SMS falls back to the voice wording when it has none."""
+        entry = self.prompts[lang][key]
+        return entry.get(channel) or entry["voice"]
+
+    def label(self, topic: str, lang: str) -> str:
+        return self.labels[lang].get(topic, "")
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise FlowError(f"{path}: file not found") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise FlowError(f"{path}: not valid TOML ({exc})") from exc
+
+
+def _str_map(value: Any, where: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise FlowError(f"{where}: must be a table of names")
+    return {str(k): v for k, v in value.items()}
+
+
+def _state(name: str, raw: dict[str, Any], where: str) -> StateSpec:
+    known = {
+        "type",
+        "say",
+        "reprompt",
+        "next",
+        "keys",
+        "on",
+        "hints",
+        "offer_text",
+        "reason",
+        "num_digits",
+        "topic",
+    }
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise FlowError(f"{where}: unknown field(s) {', '.join(unknown)}")
+    kind = raw.get("type")
+    if kind not in STATE_TYPES:
+        raise FlowError(f"{where}.type: must be one of {', '.join(STATE_TYPES)}, got {kind!r}")
+    if not isinstance(raw.get("say"), str) or not raw["say"]:
+        raise FlowError(f"{where}.say: missing (the prompt key this state says)")
+    if kind in ("answer", "send_text") and not raw.get("next"):
+        raise FlowError(f"{where}.next: an {kind} state must say which state follows it")
+    if kind != "ask" and (raw.get("keys") or raw.get("on")):
+        raise FlowError(f"{where}: only ask states take keys or on")
+    return StateSpec(
+        name=name,
+        type=kind,
+        say=raw["say"],
+        reprompt=raw.get("reprompt", ""),
+        next=raw.get("next", ""),
+        keys=_str_map(raw.get("keys"), f"{where}.keys"),
+        on=_str_map(raw.get("on"), f"{where}.on"),
+        hints=tuple(raw.get("hints", ())),
+        offer_text=bool(raw.get("offer_text", False)),
+        reason=raw.get("reason", ""),
+        num_digits=raw.get("num_digits"),
+        topic=raw.get("topic", ""),
+    )
+
+
+def _prompts(path: Path) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    raw = _read(path)
+    prompts: dict[str, dict[str, str]] = {}
+    for key, entry in raw.get("prompts", {}).items():
+        where = f"{path.name}: prompts.{key}"
+        if isinstance(entry, str):
+            entry = {"voice": entry}
+        if not isinstance(entry, dict) or not isinstance(entry.get("voice"), str):
+            raise FlowError(f"{where}: needs voice = \"...\" (and optionally sms = \"...\")")
+        extra = sorted(set(entry) - set(CHANNELS))
+        if extra:
+            raise FlowError(f"{where}: unknown channel(s) {', '.join(extra)}")
+        for channel, text in entry.items():
+            try:
+                names = {name for _, name, _, _ in string.Formatter().parse(text) if name}
+            except ValueError as exc:
+                raise FlowError(f"{where}.{channel}: bad braces ({exc})") from exc
+            unknown = sorted(names - PLACEHOLDERS)
+            if unknown:
+                raise FlowError(
+                    f"{where}.{channel}: unknown placeholder(s) {', '.join(unknown)}; "
+                    f"known: {', '.join(sorted(PLACEHOLDERS))}"
+                )
+        prompts[key] = dict(entry)
+    labels = _str_map(raw.get("labels"), f"{path.name}: labels")
+    return prompts, labels
+
+
+def load_flow(directory: Path, languages: tuple[str, ...] = ("en",)) -> Flow:
+    """Read and validate flows/; raise FlowError naming the file and key of the first problem."""
+    main_path = directory / "help-line.toml"
+    raw = _read(main_path)
+    name = main_path.name
+    states = {
+        key: _state(key, value, f"{name}: states.{key}")
+        for key, value in raw.get("states", {}).items()
+    }
+    if not states:
+        raise FlowError(f"{name}: no [states]")
+    prompts: dict[str, dict[str, dict[str, str]]] = {}
+    labels: dict[str, dict[str, str]] = {}
+    for lang in languages:
+        prompts[lang], labels[lang] = _prompts(directory / "prompts" / f"{lang}.toml")
+    flow = Flow(
+        start=raw.get("start", ""),
+        states=states,
+        intents=_str_map(raw.get("intents"), f"{name}: intents"),
+        keys=_str_map(raw.get("keys"), f"{name}: keys"),
+        hints=tuple(raw.get("hints", ())),
+        special=_str_map(raw.get("special"), f"{name}: special"),
+        prompts=prompts,
+        labels=labels,
+        languages=languages,
+    )
+    _check(flow, name)
+    return flow
+
+
+def _targets(flow: Flow, spec: StateSpec) -> list[tuple[str, str]]:
+    """(where, target) for every transition out of a state."""
+    out = []
+    if spec.next:
+        out.append((f"states.{spec.name}.next", spec.next))
+    out += [(f"states.{spec.name}.keys.{k}", v) for k, v in spec.keys.items()]
+    out += [(f"states.{spec.name}.on.{k}", v) for k, v in spec.on.items()]
+    return out
+
+
+def _check(flow: Flow, name: str) -> None:
+    if flow.start not in flow.states:
+        raise FlowError(f"{name}: start: unknown state {flow.start!r}")
+    edges: list[tuple[str, str]] = []
+    for spec in flow.states.values():
+        edges += _targets(flow, spec)
+    edges += [(f"intents.{k}", v) for k, v in flow.intents.items()]
+    edges += [(f"keys.{k}", v) for k, v in flow.keys.items()]
+    edges += [(f"special.{k}", v) for k, v in flow.special.items()]
+    for where, target in edges:
+        if target not in flow.states and target not in COMMANDS:
+            raise FlowError(f"{name}: {where}: unknown state {target!r}")
+    for hook in SPECIAL_HOOKS:
+        if hook not in flow.special:
+            raise FlowError(f"{name}: special.{hook}: missing (the engine needs it)")
+    # Every prompt key a state or the engine uses exists, in every language and channel.
+    keys_used = {f"states.{s.name}.say": s.say for s in flow.states.values()}
+    keys_used |= {f"states.{s.name}.reprompt": s.reprompt for s in flow.states.values()}
+    keys_used |= {f"engine.{k}": k for k in REQUIRED_PROMPTS}
+    for lang in flow.languages:
+        file = f"prompts/{lang}.toml"
+        for where, key in keys_used.items():
+            if key and key not in flow.prompts[lang]:
+                raise FlowError(f"{file}: prompts.{key}: missing (used by {name} {where})")
+        for spec in flow.states.values():
+            if spec.offer_text and "sms" not in flow.prompts[lang][spec.say]:
+                raise FlowError(
+                    f"{file}: prompts.{spec.say}.sms: missing (states.{spec.name} offers "
+                    f"to text it, so it needs a text version)"
+                )
+        for intent, target in flow.intents.items():
+            spec = flow.states.get(target)
+            if spec and spec.type == "answer" and target not in flow.labels[lang]:
+                raise FlowError(
+                    f"{file}: labels.{target}: missing (intents.{intent} leads there; the "
+                    f"label names the topic when confirming and for the support agent)"
+                )
+    for other in flow.languages[1:]:
+        missing = sorted(set(flow.prompts[flow.languages[0]]) - set(flow.prompts[other]))
+        if missing:
+            raise FlowError(f"prompts/{other}.toml: prompts.{missing[0]}: missing")
+        extra = sorted(set(flow.prompts[other]) - set(flow.prompts[flow.languages[0]]))
+        if extra:
+            raise FlowError(
+                f"prompts/{other}.toml: prompts.{extra[0]}: not in "
+                f"prompts/{flow.languages[0]}.toml"
+            )
+    unreachable = sorted(set(flow.states) - reachable(flow))
+    if unreachable:
+        raise FlowError(f"{name}: states.{unreachable[0]}: unreachable from start")
+
+
+def successors(flow: Flow, state: str) -> set[str]:
+    """Every state the dialog can move to from `state` in one turn."""
+    spec = flow.states[state]
+    out = {target for _, target in _targets(flow, spec)}
+    if spec.type == "ask":
+        out |= set(flow.intents.values()) | set(flow.keys.values()) | set(flow.special.values())
+    if spec.type == "transfer":
+        out |= {flow.special["dial_failed"], flow.special["dial_completed"]}
+    return {target for target in out if target in flow.states}
+
+
+def reachable(flow: Flow) -> set[str]:
+    seen = {flow.start}
+    queue = deque([flow.start])
+    while queue:
+        for target in successors(flow, queue.popleft()):
+            if target not in seen:
+                seen.add(target)
+                queue.append(target)
+    return seen
+
+
+def mermaid(flow: Flow) -> str:
+    """The state machine as a Mermaid diagram, for `voicebot flows graph`."""
+    lines = ["stateDiagram-v2", f"    [*] --> {flow.start}"]
+    for spec in flow.states.values():
+        for where, target in _targets(flow, spec):
+            if target in flow.states:
+                label = where.rsplit(".", 2)
+                how = label[-1] if label[-2] != spec.name else ""
+                lines.append(f"    {spec.name} --> {target}" + (f": {how}" if how else ""))
+    # Transitions open at every question hang off one pseudo-state, to keep the drawing legible.
+    lines.append("    state any_question <<choice>>")
+    for intent, target in sorted(flow.intents.items()):
+        if target in flow.states:
+            lines.append(f"    any_question --> {target}: says {intent}")
+    for key, target in sorted(flow.keys.items()):
+        if target in flow.states:
+            lines.append(f"    any_question --> {target}: presses {key}")
+    for spec in flow.states.values():
+        if spec.type == "end":
+            lines.append(f"    {spec.name} --> [*]")
+    return "\n".join(lines) + "\n"
+
+
+# States the engine goes to by itself, named in [special] of help-line.toml.
+SPECIAL_HOOKS = (
+    "home",  # where an answer that fits no question is taken, and where SMS conversations start
+    "offer_text",  # after a voice answer marked offer_text
+    "confirm",  # "Did you want help with ...?" when the caller was not clearly understood
+    "give_up",  # after too many silences or misunderstandings: a person takes over
+    "dial_failed",  # support did not answer the transfer
+    "dial_completed",  # the caller talked to support and the call ends
+)
+
+# Prompt keys the engine and the channels use (besides those states name).
+REQUIRED_PROMPTS = (
+    "sorry_no_input",
+    "sorry_no_input_again",
+    "sorry_no_match",
+    "sorry_no_match_again",
+    "text_unavailable",
+    "sms_help",
+    "sms_error",
+    "voice_error",
+)

@@ -1,0 +1,108 @@
+"""The dialog's vocabulary: what comes in (Event), what is remembered (State), what goes out.
+
+All channel-neutral: the voice and SMS channels translate Twilio's form fields into an Event
+and render the actions back into TwiML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal
+
+Channel = Literal["voice", "sms"]
+EventKind = Literal["start", "input", "silence", "dial_result"]
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing the caller did: started, said or pressed something, stayed silent."""
+
+    kind: EventKind
+    channel: Channel
+    text: str = ""
+    digits: str = ""
+    confidence: float | None = None
+    caller: str | None = None  # E.164, or None when withheld; never proof of identity
+    dial_status: str = ""
+
+
+@dataclass
+class State:
+    """What the help line remembers about one conversation between turns.
+
+    Kept in the session store only; never read from URLs or form fields.
+    """
+
+    step: str
+    lang: str
+    turn: int = 0
+    no_input: int = 0
+    no_match: int = 0
+    topic: str = ""  # the last topic answered, for texting it and for the agent
+    topics: list[str] = field(default_factory=list)  # topics asked about, oldest first
+    pending: str = ""  # a state awaiting the caller's confirmation
+    replay: list[str] = field(default_factory=list)  # prompt keys said last turn, for "repeat"
+    transfer_reason: str = ""
+    verified: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> State:
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+
+@dataclass(frozen=True)
+class Say:
+    """Words for the caller: spoken on a call, part of the reply on SMS."""
+
+    text: str
+    key: str = ""  # the prompt key it came from, for logs and tests
+
+
+@dataclass(frozen=True)
+class Ask:
+    """A question; the conversation waits for the caller's answer."""
+
+    text: str
+    key: str = ""
+    hints: tuple[str, ...] = ()
+    num_digits: int | None = None  # when the answer has a known length
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Hand the caller to a person at support, with the reason for the agent."""
+
+    text: str
+    reason: str
+    topic: str = ""
+
+
+@dataclass(frozen=True)
+class SendText:
+    """Text the caller's phone (voice only): details too long to listen to."""
+
+    body: str
+    topic: str = ""
+
+
+@dataclass(frozen=True)
+class End:
+    """Say goodbye and end the conversation."""
+
+    text: str
+
+
+Action = Say | Ask | Transfer | SendText | End
+
+
+@dataclass(frozen=True)
+class Turn:
+    """The engine's answer to one event."""
+
+    actions: tuple[Action, ...]
+    state: State
+    intent: str = ""  # what the caller's words were understood as, for logs and statistics

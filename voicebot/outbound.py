@@ -1,0 +1,70 @@
+"""Texts the help line starts itself (e.g. a link texted during a call).
+
+With a Twilio account configured they go out through Twilio's REST API; otherwise each is
+appended as one JSON line to the outbox file, so development and tests see exactly what
+would have been sent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from pathlib import Path
+from typing import Protocol
+
+from voicebot.guard import Guard
+from voicebot.phones import redact
+from voicebot.records.optouts import OptOuts
+
+log = logging.getLogger("voicebot.outbound")
+
+
+class Transport(Protocol):
+    def deliver(self, to: str, body: str) -> None: ...
+
+
+class OutboxFile:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def deliver(self, to: str, body: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps({"to": to, "body": body}, ensure_ascii=False)
+        with self._lock, self.path.open("a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+
+
+class TwilioMessages:
+    def __init__(self, account_sid: str, auth_token: str, sender: str) -> None:
+        from twilio.rest import Client
+
+        self.client = Client(account_sid, auth_token)
+        self.sender = sender
+
+    def deliver(self, to: str, body: str) -> None:
+        self.client.messages.create(to=to, from_=self.sender, body=body)
+
+
+class Outbound:
+    """The one way to text someone: opt-outs and the guard are checked here, every time."""
+
+    def __init__(self, transport: Transport, optouts: OptOuts, guard: Guard) -> None:
+        self.transport = transport
+        self.optouts = optouts
+        self.guard = guard
+
+    def send(self, to: str, body: str) -> bool:
+        if self.optouts.has(to):
+            log.info("not texting %s: opted out", redact(to))
+            return False
+        if not self.guard.check(body, where="outbound text"):
+            return False
+        try:
+            self.transport.deliver(to, body)
+        except Exception:  # a failed text must not fail the call that asked for it
+            log.exception("text to %s failed", redact(to))
+            return False
+        log.info("texted %s (%d characters)", redact(to), len(body))
+        return True
