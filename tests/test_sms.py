@@ -115,8 +115,10 @@ def test_a_text_conversation_expires_after_30_idle_minutes(thread: Thread, app) 
 
 
 def test_a_retried_message_is_answered_once(thread: Thread, twilio) -> None:  # type: ignore[no-untyped-def]
+    thread.text("hello")
     fields = {"MessageSid": "SM" + "1" * 32, "From": CALLER, "To": "+14045550100", "Body": "x"}
     first = twilio.post("/sms", fields).get_data(as_text=True)
+    assert "didn't understand" in first
     again = twilio.post("/sms", fields).get_data(as_text=True)
     assert first == again
     second = one_message(thread.text("still nonsense qqq"))

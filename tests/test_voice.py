@@ -90,7 +90,7 @@ def test_zero_transfers_from_inside_a_submenu_and_after_an_answer(call: Call) ->
     assert call.press("0").transfers_to == SUPPORT
     other = Call(call.twilio)
     other.start()
-    other.say("I forgot my password")
+    other.say("I forgot the password")
     assert other.press("0").transfers_to == SUPPORT
 
 

@@ -42,8 +42,7 @@ class District:
     portal_login_url: str
     activation_lookup_url: str
     activation_lookup_page: str
-    portal_login_url_spoken: str
-    activation_lookup_url_spoken: str
+    spoken: dict[str, dict[str, str]]  # language -> portal_login_url / activation_lookup_url
     support_number: str  # E.164
     helpline_number: str  # E.164 or ""
 
@@ -165,14 +164,21 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
         portal_login_url=_get(raw, "district", "portal_login_url", str),
         activation_lookup_url=_get(raw, "district", "activation_lookup_url", str),
         activation_lookup_page=_get(raw, "district", "activation_lookup_page", str),
-        portal_login_url_spoken=_get(raw, "district", "portal_login_url_spoken", str),
-        activation_lookup_url_spoken=_get(raw, "district", "activation_lookup_url_spoken", str),
+        spoken={},
         support_number=_phone(raw, "district", "support_number", required=True),
         helpline_number=_phone(raw, "district", "helpline_number", required=False),
     )
     languages = tuple(_get(raw, "languages", "enabled", list))
     if not languages or not all(isinstance(x, str) and len(x) == 2 for x in languages):
         raise ConfigError(f"[languages] enabled: a list of two-letter codes, got {languages!r}")
+    spoken = _get(raw, "district", "spoken", dict, {})
+    for lang in languages:
+        for key in ("portal_login_url", "activation_lookup_url"):
+            if not isinstance(spoken.get(lang, {}).get(key), str):
+                raise ConfigError(
+                    f"[district.spoken.{lang}] {key}: missing (how the voice reads the address)"
+                )
+    district = replace(district, spoken={lang: dict(spoken[lang]) for lang in languages})
     default_language = _get(raw, "languages", "default", str)
     if default_language not in languages:
         raise ConfigError(f"[languages] default: {default_language!r} is not in enabled")

@@ -1,7 +1,7 @@
-"""District facts as the prompts' placeholders, written for each channel.
+"""District facts as the prompts' placeholders, written for each channel and language.
 
 On SMS a number or address is written; on a call it is spelled out so text-to-speech reads
-it the way a person would.
+it the way a person would, in the caller's language.
 """
 
 from __future__ import annotations
@@ -9,8 +9,10 @@ from __future__ import annotations
 from voicebot import phones
 from voicebot.config import Settings
 
+Facts = dict[str, dict[str, dict[str, str]]]  # channel -> language -> placeholder -> text
 
-def district_facts(settings: Settings) -> dict[str, dict[str, str]]:
+
+def district_facts(settings: Settings) -> Facts:
     d = settings.district
     common = {
         "district": d.name,
@@ -18,17 +20,20 @@ def district_facts(settings: Settings) -> dict[str, dict[str, str]]:
         "portal_name": d.portal_name,
         "lookup_page": d.activation_lookup_page,
     }
+    sms = common | {
+        "portal_login_url": d.portal_login_url,
+        "lookup_url": d.activation_lookup_url,
+        "support_number": phones.display(d.support_number),
+    }
     return {
-        "sms": common
-        | {
-            "portal_login_url": d.portal_login_url,
-            "lookup_url": d.activation_lookup_url,
-            "support_number": phones.display(d.support_number),
-        },
-        "voice": common
-        | {
-            "portal_login_url": d.portal_login_url_spoken,
-            "lookup_url": d.activation_lookup_url_spoken,
-            "support_number": phones.spoken(d.support_number),
+        "sms": {lang: sms for lang in settings.languages},
+        "voice": {
+            lang: common
+            | {
+                "portal_login_url": d.spoken[lang]["portal_login_url"],
+                "lookup_url": d.spoken[lang]["activation_lookup_url"],
+                "support_number": phones.spoken(d.support_number),
+            }
+            for lang in settings.languages
         },
     }

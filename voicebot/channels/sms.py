@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 
 from flask import Blueprint, Response, current_app, request
 from twilio.twiml.messaging_response import MessagingResponse
@@ -101,8 +102,16 @@ def incoming_text() -> Response:
     if keyword == "HELP":
         lang = services.settings.default_language
         return _reply(services.dialog.prompt("sms_help", lang, "sms"))
-    event = Event(kind="input", channel="sms", text=body, caller=sender)
     message_id = clean_text(form.get("MessageSid", ""))[:64]
+    event = Event(
+        kind="input",
+        channel="sms",
+        text=body,
+        caller=sender,
+        conversation=conversation,
+        request_id=message_id,
+        now=time.time(),
+    )
     return Response(
         services.conversations.run(
             conversation,

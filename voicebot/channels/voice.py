@@ -8,6 +8,7 @@ apologises and transfers, because a webhook error drops a parent with Twilio's c
 from __future__ import annotations
 
 import logging
+import time
 
 from flask import Blueprint, Response, current_app, request, url_for
 from twilio.twiml.voice_response import VoiceResponse
@@ -56,7 +57,7 @@ def fallback_response(lang: str | None = None) -> VoiceResponse:
     return response
 
 
-def _event(kind: str) -> Event:
+def _event(kind: str, conversation: str, call: str) -> Event:
     form = request.form
     spoken = clean_text(form.get("SpeechResult", ""))
     pressed = digits(form.get("Digits", ""))
@@ -70,6 +71,10 @@ def _event(kind: str) -> Event:
         confidence=confidence(form.get("Confidence")),
         caller=caller_number(form.get("From")),
         dial_status=clean_text(form.get("DialCallStatus", ""))[:20],
+        conversation=conversation,
+        request_id=call,
+        stir=clean_text(form.get("StirVerstat", ""))[:40],
+        now=time.time(),
     )
 
 
@@ -77,9 +82,9 @@ def _run(kind: str) -> Response:
     services = _services()
     call = clean_text(request.form.get("CallSid", ""))[:64]
     conversation = f"call:{call}" if call else ""
-    turn_number = request.args.get("turn", "")
+    turn_number = clean_text(request.args.get("turn", ""))[:8]
     request_id = f"{conversation}:{kind}:{turn_number}" if call else ""
-    event = _event(kind)
+    event = _event(kind, conversation, call)
     if not conversation:
         turn = services.dialog.step(None, event)  # no CallSid: answer, but keep nothing
         return _twiml(render(turn))
@@ -137,6 +142,7 @@ def render(turn: Turn) -> VoiceResponse:
                 hints=", ".join(action.hints) or None,
                 language=settings.speech_language[lang],
                 num_digits=action.num_digits,
+                finish_on_key="#" if action.digits else None,
                 action_on_empty_result=True,
             )
             for text in [*said, action.text]:

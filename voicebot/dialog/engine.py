@@ -7,7 +7,8 @@ as a plain function call and the channels stay thin translators.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from datetime import date
+from typing import Any, Protocol
 
 from voicebot.dialog.flow import Flow, StateSpec
 from voicebot.dialog.model import Action, Ask, End, Event, Say, SendText, State, Transfer, Turn
@@ -26,6 +27,41 @@ class Classifier(Protocol):
     def classify(self, text: str) -> Match: ...
 
 
+class Disclosed(Protocol):
+    first_name: str
+    last4: str
+
+
+class Verifier(Protocol):
+    """Student records and one-time codes, behind the smallest interface the dialog needs."""
+
+    def request_code(
+        self,
+        conversation: str,
+        student_number: str,
+        birth_date: str,
+        caller: str | None,
+        channel: str,
+        stir: str | None,
+    ) -> None: ...
+
+    def check_code(
+        self,
+        conversation: str,
+        code: str,
+        caller: str | None,
+        channel: str,
+        call_id: str,
+        stir: str | None,
+    ) -> tuple[Any, Disclosed | None]: ...
+
+    def is_locked(self, caller: str | None) -> bool: ...
+
+
+# How long a collected answer may be, by what is collected.
+DIGIT_LENGTHS = {"student_number": (4, 12), "birth_date": (8, 8), "code": (6, 6)}
+
+
 @dataclass
 class _Reply:
     """Collects one turn's actions and remembers what was said, for "repeat"."""
@@ -38,11 +74,13 @@ class _Reply:
 class Dialog:
     flow: Flow
     classifier: Classifier
-    facts: dict[str, dict[str, str]]  # channel -> placeholder -> text
+    facts: dict[str, dict[str, dict[str, str]]]  # channel -> language -> placeholder -> text
     max_retries: int = 2
     confirm_below: float = 0.5
     speech_confidence_floor: float = 0.3
     transcript_limit: int = 8
+    verifier: Verifier | None = None
+    verify_timeout: float = 120.0  # a verification question unanswered this long starts over
 
     # ---- entry point -------------------------------------------------------------------
 
@@ -66,6 +104,10 @@ class Dialog:
 
     def _answer(self, state: State, event: Event, first: bool) -> Turn:
         current = self._question(state)
+        if current.collect and state.step == current.name:
+            collected = self._collect(current, state, event)
+            if collected is not None:
+                return collected
         target, intent, weak = self._resolve(current, state, event)
         if target is None:
             if first:  # "hi": greet and show the menu rather than apologise
@@ -96,23 +138,73 @@ class Dialog:
                 digits = spoken
         if digits:
             target = current.keys.get(digits) or self.flow.keys.get(digits)
-            return target, f"key {digits}", False
+            # Long digit strings may be secrets (student numbers, codes): never name them.
+            return target, f"key {digits}" if len(digits) <= 2 else "digits", False
         if not text:
             return None, "unknown", False
         match = self.classifier.classify(text)
-        if (
-            event.channel == "sms"
-            and match.language
-            and match.language != state.lang
-            and match.language in self.flow.languages
-            and state.lang == self.flow.languages[0]
-        ):
-            state.lang = match.language  # a text in Spanish is answered in Spanish from now on
         target = current.on.get(match.intent) or self.flow.intents.get(match.intent)
         weak = match.score < self.confirm_below or (
             event.confidence is not None and event.confidence < self.speech_confidence_floor
         )
+        if (
+            event.channel == "sms"
+            and target
+            and not weak
+            and match.language in self.flow.languages
+            and state.lang == self.flow.languages[0]
+        ):
+            state.lang = match.language  # a text in Spanish is answered in Spanish from now on
         return target, match.intent, weak
+
+    # ---- verification -----------------------------------------------------------------
+
+    def _collect(self, spec: StateSpec, state: State, event: Event) -> Turn | None:
+        """A number the caller keyed or said at a verification question.
+
+        None means "not a number": the caller may still ask for a person, repeat, and so on.
+        Wrong, unknown and locked all look the same to the caller.
+        """
+        if state.asked_at and event.now - state.asked_at > self.verify_timeout:
+            state.student = ""
+            reply = _Reply()
+            self._say(reply, "verify_restart", state, event)
+            self._enter(state, event, self.flow.special["verify_restart"], reply)
+            return Turn(tuple(reply.actions), state, intent="verify_timeout")
+        number = event.digits.strip() or (spoken_digits(event.text) or "")
+        if not number or (len(number) == 1 and number in self.flow.keys):
+            return None  # "0", "*", or words: handled like at any other question
+        low, high = DIGIT_LENGTHS[spec.collect]
+        if not (number.isdigit() and low <= len(number) <= high):
+            return self._retry(state, event, "no_match", intent="digits")
+        if spec.collect == "birth_date" and not _is_date(number):
+            return self._retry(state, event, "no_match", intent="digits")
+        state.no_input = state.no_match = 0
+        verifier = self._verifier()
+        if spec.collect == "student_number":
+            state.student = number
+            return self.enter(state, event, spec.next, intent="digits")
+        if spec.collect == "birth_date":
+            verifier.request_code(
+                event.conversation, state.student, number, event.caller, event.channel, event.stir
+            )
+            state.student = ""
+            return self.enter(state, event, spec.next, intent="digits")
+        result, disclosed = verifier.check_code(
+            event.conversation, number, event.caller, event.channel, event.request_id, event.stir
+        )
+        if getattr(result, "name", "") == "OK" and disclosed is not None:
+            state.verified = True
+            reply = _Reply()
+            self._enter(state, event, spec.next, reply, disclosed=disclosed)
+            return Turn(tuple(reply.actions), state, intent="verified")
+        target = spec.retry if getattr(result, "name", "") == "WRONG" else spec.fail
+        return self.enter(state, event, target, intent="code_" + getattr(result, "name", "").lower())
+
+    def _verifier(self) -> Verifier:
+        if self.verifier is None:
+            raise RuntimeError("this flow verifies callers but no verifier was configured")
+        return self.verifier
 
     def _question(self, state: State) -> StateSpec:
         """The question the caller is answering (home, when the last turn asked none)."""
@@ -177,17 +269,37 @@ class Dialog:
         state.replay = reply.said[-self.transcript_limit :]
         return Turn(tuple(reply.actions), state, intent=intent)
 
-    def _enter(self, state: State, event: Event, name: str, reply: _Reply) -> None:
+    def _enter(
+        self,
+        state: State,
+        event: Event,
+        name: str,
+        reply: _Reply,
+        disclosed: Disclosed | None = None,
+    ) -> None:
         for _ in range(MAX_CHAIN):
             spec = self.flow.states[name]
+            if spec.collect == "student_number" and self._verifier().is_locked(event.caller):
+                name = spec.fail  # this number is locked out: offer a person straight away
+                continue
             state.step = name
             if self.flow.label(name, state.lang) or spec.topic:
                 state.topic = spec.topic or name
                 if not state.topics or state.topics[-1] != state.topic:
                     state.topics = (state.topics + [state.topic])[-self.transcript_limit :]
             if spec.type == "ask":
+                state.asked_at = event.now if spec.collect else 0.0
                 reply.actions.append(self._ask(spec, spec.say, state, event))
                 return
+            if spec.type == "read_back":
+                if disclosed is None:  # flows check makes this unreachable; fail closed anyway
+                    raise RuntimeError(f"{name}: read back without a verified code")
+                text = self.prompt(
+                    spec.say, state.lang, event.channel, **_disclosure(disclosed, event.channel)
+                )
+                reply.actions.append(Say(text, key=spec.say))  # not replayed by "repeat"
+                name = spec.next
+                continue
             if spec.type == "transfer":
                 reason = spec.reason or state.transfer_reason or "caller_asked"
                 state.transfer_reason = reason
@@ -220,14 +332,36 @@ class Dialog:
         reply.said.append(key)
 
     def _ask(self, spec: StateSpec, key: str, state: State, event: Event) -> Ask:
-        hints = spec.hints + self.flow.hints
-        return Ask(self._text(key, state, event), key=key, hints=hints, num_digits=spec.num_digits)
+        hints = spec.hints if spec.collect else spec.hints + self.flow.hints
+        return Ask(
+            self._text(key, state, event),
+            key=key,
+            hints=hints,
+            num_digits=spec.num_digits,
+            digits=bool(spec.collect),
+        )
 
     def _text(self, key: str, state: State, event: Event) -> str:
         topic = self.flow.label(state.pending, state.lang) if state.pending else ""
         return self.prompt(key, state.lang, event.channel, topic=topic)
 
-    def prompt(self, key: str, lang: str, channel: str, topic: str = "") -> str:
+    def prompt(self, key: str, lang: str, channel: str, **values: str) -> str:
         """A prompt with the district's facts filled in, as the channel writes them."""
         template = self.flow.text(key, lang, channel)
-        return template.format(topic=topic, **self.facts[channel])
+        fill = {"topic": "", "first_name": "", "last4": ""} | self.facts[channel][lang] | values
+        return template.format(**fill)
+
+
+def _disclosure(disclosed: Disclosed, channel: str) -> dict[str, str]:
+    """The last four digits, one by one on a call so they are heard as digits."""
+    last4 = "".join(ch for ch in disclosed.last4 if ch.isdigit())[-4:]
+    spoken = ", ".join(last4) if channel == "voice" else last4
+    return {"first_name": disclosed.first_name, "last4": spoken}
+
+
+def _is_date(mmddyyyy: str) -> bool:
+    try:
+        date(int(mmddyyyy[4:]), int(mmddyyyy[:2]), int(mmddyyyy[2:4]))
+    except ValueError:
+        return False
+    return True

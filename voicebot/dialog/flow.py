@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-STATE_TYPES = ("ask", "answer", "send_text", "transfer", "end")
+STATE_TYPES = ("ask", "answer", "send_text", "transfer", "end", "read_back")
+# What an ask state can collect instead of a choice: digits, checked by the engine.
+COLLECTS = ("student_number", "birth_date", "code")
 # Targets that are not states but things the engine does in place.
 COMMANDS = ("@repeat", "@pending", "@spanish", "@english")
 CHANNELS = ("voice", "sms")
@@ -28,6 +30,8 @@ PLACEHOLDERS = frozenset(
         "lookup_page",
         "support_number",
         "topic",
+        "first_name",
+        "last4",
     }
 )
 
@@ -50,6 +54,9 @@ class StateSpec:
     reason: str = ""
     num_digits: int | None = None
     topic: str = ""
+    collect: str = ""
+    retry: str = ""  # collect = "code": a wrong code
+    fail: str = ""  # collect: verification impossible (locked, tries used up)
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,9 @@ def _state(name: str, raw: dict[str, Any], where: str) -> StateSpec:
         "reason",
         "num_digits",
         "topic",
+        "collect",
+        "retry",
+        "fail",
     }
     unknown = sorted(set(raw) - known)
     if unknown:
@@ -115,8 +125,19 @@ def _state(name: str, raw: dict[str, Any], where: str) -> StateSpec:
         raise FlowError(f"{where}.say: missing (the prompt key this state says)")
     if kind in ("answer", "send_text") and not raw.get("next"):
         raise FlowError(f"{where}.next: an {kind} state must say which state follows it")
-    if kind != "ask" and (raw.get("keys") or raw.get("on")):
-        raise FlowError(f"{where}: only ask states take keys or on")
+    if kind != "ask" and (raw.get("keys") or raw.get("on") or raw.get("collect")):
+        raise FlowError(f"{where}: only ask states take keys, on or collect")
+    collect = raw.get("collect", "")
+    if collect and collect not in COLLECTS:
+        raise FlowError(f"{where}.collect: must be one of {', '.join(COLLECTS)}, got {collect!r}")
+    if collect and not raw.get("next"):
+        raise FlowError(f"{where}.next: a collect state must say where a good answer leads")
+    if collect and not raw.get("fail"):
+        raise FlowError(f"{where}.fail: a collect state must say where a failed check leads")
+    if collect == "code" and not raw.get("retry"):
+        raise FlowError(f"{where}.retry: a code question must say where a wrong code leads")
+    if kind == "read_back" and not raw.get("next"):
+        raise FlowError(f"{where}.next: a read_back state must say which state follows it")
     return StateSpec(
         name=name,
         type=kind,
@@ -130,6 +151,9 @@ def _state(name: str, raw: dict[str, Any], where: str) -> StateSpec:
         reason=raw.get("reason", ""),
         num_digits=raw.get("num_digits"),
         topic=raw.get("topic", ""),
+        collect=collect,
+        retry=raw.get("retry", ""),
+        fail=raw.get("fail", ""),
     )
 
 
@@ -196,6 +220,9 @@ def _targets(flow: Flow, spec: StateSpec) -> list[tuple[str, str]]:
     out = []
     if spec.next:
         out.append((f"states.{spec.name}.next", spec.next))
+    for field_name in ("retry", "fail"):
+        if getattr(spec, field_name):
+            out.append((f"states.{spec.name}.{field_name}", getattr(spec, field_name)))
     out += [(f"states.{spec.name}.keys.{k}", v) for k, v in spec.keys.items()]
     out += [(f"states.{spec.name}.on.{k}", v) for k, v in spec.on.items()]
     return out
@@ -213,13 +240,16 @@ def _check(flow: Flow, name: str) -> None:
     for where, target in edges:
         if target not in flow.states and target not in COMMANDS:
             raise FlowError(f"{name}: {where}: unknown state {target!r}")
-    for hook in SPECIAL_HOOKS:
+    hooks = SPECIAL_HOOKS + (VERIFY_HOOKS if _verifies(flow) else ())
+    for hook in hooks:
         if hook not in flow.special:
             raise FlowError(f"{name}: special.{hook}: missing (the engine needs it)")
     # Every prompt key a state or the engine uses exists, in every language and channel.
     keys_used = {f"states.{s.name}.say": s.say for s in flow.states.values()}
     keys_used |= {f"states.{s.name}.reprompt": s.reprompt for s in flow.states.values()}
     keys_used |= {f"engine.{k}": k for k in REQUIRED_PROMPTS}
+    if _verifies(flow):
+        keys_used |= {f"engine.{k}": k for k in VERIFY_PROMPTS}
     for lang in flow.languages:
         file = f"prompts/{lang}.toml"
         for where, key in keys_used.items():
@@ -251,6 +281,45 @@ def _check(flow: Flow, name: str) -> None:
     unreachable = sorted(set(flow.states) - reachable(flow))
     if unreachable:
         raise FlowError(f"{name}: states.{unreachable[0]}: unreachable from start")
+    _check_read_back_needs_verification(flow, name)
+
+
+def _check_read_back_needs_verification(flow: Flow, name: str) -> None:
+    """Prove over the graph that digits are only read back after a code was checked.
+
+    Every edge into a read_back state must be the success edge of a code question; remove
+    those edges and no read_back state may remain reachable by any other way.
+    """
+    verified_edges = {
+        (spec.name, spec.next) for spec in flow.states.values() if spec.collect == "code"
+    }
+    for spec in flow.states.values():
+        if spec.type == "read_back" and (spec.collect or spec.offer_text):
+            raise FlowError(f"{name}: states.{spec.name}: a read_back state cannot collect or text")
+    read_backs = {n for n, spec in flow.states.items() if spec.type == "read_back"}
+    if not read_backs:
+        return
+    bad_targets = read_backs & (
+        set(flow.intents.values()) | set(flow.keys.values()) | set(flow.special.values())
+    )
+    if bad_targets:
+        raise FlowError(
+            f"{name}: states.{sorted(bad_targets)[0]}: a read_back state can only be reached "
+            f"through a verified code, not from [intents], [keys] or [special]"
+        )
+    seen, queue = {flow.start}, deque([flow.start])
+    while queue:
+        here = queue.popleft()
+        for target in successors(flow, here):
+            if (here, target) in verified_edges or target in seen:
+                continue
+            if target in read_backs:
+                raise FlowError(
+                    f"{name}: states.{here}: leads to read_back state {target!r} without "
+                    f"a verified code (only a code question's next may lead there)"
+                )
+            seen.add(target)
+            queue.append(target)
 
 
 def successors(flow: Flow, state: str) -> set[str]:
@@ -261,6 +330,8 @@ def successors(flow: Flow, state: str) -> set[str]:
         out |= set(flow.intents.values()) | set(flow.keys.values()) | set(flow.special.values())
     if spec.type == "transfer":
         out |= {flow.special["dial_failed"], flow.special["dial_completed"]}
+    if spec.collect:
+        out.add(flow.special.get("verify_restart", spec.name))
     return {target for target in out if target in flow.states}
 
 
@@ -307,6 +378,15 @@ SPECIAL_HOOKS = (
     "dial_failed",  # support did not answer the transfer
     "dial_completed",  # the caller talked to support and the call ends
 )
+
+# Needed only by flows that verify callers (states with collect).
+VERIFY_HOOKS = ("verify_restart",)  # where a verification left unanswered too long starts over
+VERIFY_PROMPTS = ("verify_restart",)
+
+
+def _verifies(flow: Flow) -> bool:
+    return any(spec.collect for spec in flow.states.values())
+
 
 # Prompt keys the engine and the channels use (besides those states name).
 REQUIRED_PROMPTS = (

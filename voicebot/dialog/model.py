@@ -24,6 +24,10 @@ class Event:
     confidence: float | None = None
     caller: str | None = None  # E.164, or None when withheld; never proof of identity
     dial_status: str = ""
+    conversation: str = ""  # the session key, for the verifier's one-time codes
+    request_id: str = ""  # CallSid or MessageSid, for the disclosure record
+    stir: str = ""  # STIR/SHAKEN attestation of the caller ID: recorded, never trusted
+    now: float = 0.0  # seconds since the epoch, from the channel (the engine reads no clock)
 
 
 @dataclass
@@ -44,6 +48,8 @@ class State:
     replay: list[str] = field(default_factory=list)  # prompt keys said last turn, for "repeat"
     transfer_reason: str = ""
     verified: bool = False
+    student: str = ""  # a student number being verified; cleared once the birth date is in
+    asked_at: float = 0.0  # when the current verification question was asked
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,6 +76,7 @@ class Ask:
     key: str = ""
     hints: tuple[str, ...] = ()
     num_digits: int | None = None  # when the answer has a known length
+    digits: bool = False  # the answer is a number: keypad first, ended by #
 
 
 @dataclass(frozen=True)

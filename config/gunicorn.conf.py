@@ -1,0 +1,78 @@
+"""gunicorn settings for the help line (Procfile: ``gunicorn -c config/gunicorn.conf.py``).
+
+Twilio waits at most 15 s for a webhook answer and then plays "an application error has
+occurred", so every time limit here is well below that. Environment:
+
+  PORT                 bind 0.0.0.0:$PORT (else 127.0.0.1:8000); GUNICORN_BIND overrides both
+  WEB_CONCURRENCY      worker processes (default: 2 per core, at least 2, at most 4)
+  GUNICORN_KEEPALIVE   seconds an idle keep-alive connection stays open (default 5; raise it
+                       above the load balancer's idle timeout when there is one)
+  PROMETHEUS_MULTIPROC_DIR  where workers write their metric values; a fresh temporary folder
+                       when unset (set before any worker imports prometheus_client)
+  LOG_LEVEL            default INFO; gunicorn's own lines are JSON like the app's
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import tempfile
+
+from voicebot.logs import gunicorn_logconfig
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else default
+
+
+wsgi_app = "voicebot.wsgi:app"
+
+_port = os.environ.get("PORT", "").strip()
+bind = [os.environ.get("GUNICORN_BIND") or (f"0.0.0.0:{_port}" if _port else "127.0.0.1:8000")]
+
+# Sync workers: one request at a time per process, each turn a few milliseconds of CPU; the
+# worker timeout below then really bounds a stuck request (gunicorn kills the worker).
+worker_class = "sync"
+workers = _int("WEB_CONCURRENCY", min(4, max(2, 2 * (os.cpu_count() or 1))))
+timeout = 10  # a worker silent this long is killed and replaced: below Twilio's 15 s
+graceful_timeout = 10  # on restart/deploy, in-flight turns get this long to finish
+keepalive = _int("GUNICORN_KEEPALIVE", 5)
+backlog = 2048
+preload_app = False  # the app is built in each worker, after the metrics folder is set
+if os.path.isdir("/dev/shm"):
+    worker_tmp_dir = "/dev/shm"  # heartbeat files off a possibly slow container disk
+
+# Access log: path without the query string, status, bytes, milliseconds; no referer, no
+# headers (X-Twilio-Signature), no form data.
+accesslog = "-"
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+logconfig_dict = gunicorn_logconfig(loglevel.upper())
+proc_name = "voicebot"
+
+# ---- Prometheus multi-process mode --------------------------------------------------------
+
+_created_metrics_dir = ""
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    _created_metrics_dir = tempfile.mkdtemp(prefix="voicebot-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _created_metrics_dir
+os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
+
+def on_starting(server):  # type: ignore[no-untyped-def]
+    """Values left by an earlier run of this server would be added to the new ones."""
+    for path in glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "*.db")):
+        os.remove(path)
+
+
+def child_exit(server, worker):  # type: ignore[no-untyped-def]
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):  # type: ignore[no-untyped-def]
+    if _created_metrics_dir:
+        shutil.rmtree(_created_metrics_dir, ignore_errors=True)

@@ -1,0 +1,102 @@
+"""The `voicebot` command, driven the way people and other tools drive it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from voicebot.cli import main
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    values = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
+        "VOICEBOT_OUTBOX": str(tmp_path / "outbox.jsonl"),
+        "VOICEBOT_INSTANCE_DIR": str(tmp_path / "instance"),
+    }
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
+    monkeypatch.delenv("TWILIO_ACCOUNT_SID", raising=False)
+    return values
+
+
+def test_chat_by_voice_answers_presses_and_transfers(env: dict[str, str]) -> None:
+    result = CliRunner().invoke(main, ["chat"], input="#3\n#2\n#1\n#0\ny\n")
+    assert result.exit_code == 0, result.output
+    assert "Welcome to the Atlanta Public Schools Parent Portal help line" in result.output
+    assert "Forgot Your Password" in result.output
+    assert "[text message to +14045550123:" in result.output
+    assert "[transferring the call to +14048021000]" in result.output
+    assert "[call ended]" in result.output
+
+
+def test_chat_by_voice_understands_words_and_silence(env: dict[str, str]) -> None:
+    result = CliRunner().invoke(main, ["chat", "--voice"], input="\nhow long must my password be\n")
+    assert "didn't hear anything" in result.output
+    assert "at least 6 characters" in result.output
+    assert "[you hung up]" in result.output
+
+
+def test_chat_by_sms_is_a_text_thread(env: dict[str, str]) -> None:
+    result = CliRunner().invoke(main, ["chat", "--sms", "--from", "+14045550177"], input="MENU\nAGENT\n\n")
+    assert result.exit_code == 0, result.output
+    assert "1 Activation key" in result.output and "404-802-1000" in result.output
+
+
+def test_db_upgrade_creates_the_schema(env: dict[str, str]) -> None:
+    result = CliRunner().invoke(main, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert "database at revision" in result.output
+
+
+def test_serve_refuses_to_start_without_the_auth_token(env: dict[str, str]) -> None:
+    result = CliRunner().invoke(main, ["serve"])
+    assert result.exit_code != 0 and "TWILIO_AUTH_TOKEN" in result.output
+
+
+def test_serve_refuses_an_out_of_date_database(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "token")
+    result = CliRunner().invoke(main, ["serve"])
+    assert result.exit_code != 0 and "voicebot db upgrade" in result.output
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_serve_answers_healthz_under_gunicorn(env: dict[str, str]) -> None:
+    assert CliRunner().invoke(main, ["db", "upgrade"]).exit_code == 0
+    port = free_port()
+    environ = os.environ | env | {"TWILIO_AUTH_TOKEN": "token"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "voicebot.cli", "serve", "--port", str(port), "--workers", "1"],
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+                    assert response.status == 200 and response.read() == b"ok\n"
+                    break
+            except OSError:
+                assert server.poll() is None, server.stdout.read().decode()  # type: ignore[union-attr]
+                assert time.monotonic() < deadline, "server did not become ready"
+                time.sleep(0.2)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

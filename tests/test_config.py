@@ -1,0 +1,55 @@
+"""A bad setting stops start-up with a message naming the key and the reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from voicebot.config import ConfigError, load_settings
+
+
+def write(tmp_path: Path, text: str) -> dict[str, str]:
+    path = tmp_path / "site.toml"
+    path.write_text(text)
+    return {"VOICEBOT_CONFIG": str(path)}
+
+
+def test_defaults_are_the_districts_facts() -> None:
+    settings = load_settings({})
+    assert settings.district.support_number == "+14048021000"
+    assert settings.district.portal_login_url == "ic.apsk12.org/campus/portal/atlanta.jsp"
+    assert settings.district.activation_lookup_url == "http://tinyAPS.com/?lookup"
+    assert settings.sms_session_ttl == 30 * 60
+
+
+def test_a_site_file_and_the_environment_override_defaults(tmp_path: Path) -> None:
+    environ = write(tmp_path, '[district]\nname = "Example County Schools"\nsupport_number = "(770) 555-0199"\n')
+    environ["REDIS_URL"] = "redis://cache:6379/2"
+    settings = load_settings(environ)
+    assert settings.district.name == "Example County Schools"
+    assert settings.district.support_number == "+17705550199"
+    assert settings.redis_url == "redis://cache:6379/2"
+
+
+@pytest.mark.parametrize(
+    ("text", "environ", "message"),
+    [
+        ('[district]\nsupport_number = "call us"\n', {}, r"\[district\] support_number: not a phone number"),
+        ("[voice]\ngather_timeout = 0\n", {}, r"\[voice\] gather_timeout: must be greater than 0"),
+        ('[voice]\ndial_timeout = "soon"\n', {}, r"\[voice\] dial_timeout: must be a whole number"),
+        ('[languages]\nenabled = ["en"]\ndefault = "fr"\n', {}, r"\[languages\] default: 'fr' is not in enabled"),
+        ("", {"VOICEBOT_PUBLIC_URL": "helpline.example.org"}, r"VOICEBOT_PUBLIC_URL"),
+        ("", {"REDIS_URL": "localhost:6379"}, r"REDIS_URL"),
+        ("", {"TWILIO_ACCOUNT_SID": "XX123"}, r"TWILIO_ACCOUNT_SID"),
+        ("[voice\n", {}, r"not valid TOML"),
+    ],
+)
+def test_bad_values_name_the_key(tmp_path: Path, text: str, environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(write(tmp_path, text) | environ)
+
+
+def test_a_missing_site_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings({"VOICEBOT_CONFIG": str(tmp_path / "nope.toml")})

@@ -1,0 +1,105 @@
+"""PostgreSQL is a first-class database: migrations and the stores run against it too.
+
+Runs when VOICEBOT_TEST_POSTGRES_URL names an empty database that may be changed
+(``.ci/postgres.sh`` starts a private server and prints one), e.g.
+``postgresql+psycopg://postgres:PASSWORD@127.0.0.1:PORT/voicebot_test``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, inspect, text
+
+from tests.conftest import AUTH_TOKEN, Thread
+from voicebot.app import create_app
+from voicebot.channels.simulator import SignedClient
+from voicebot.config import Settings
+from voicebot.records import db
+from voicebot.records.optouts import OptOuts
+
+URL = os.environ.get("VOICEBOT_TEST_POSTGRES_URL", "")
+pytestmark = pytest.mark.skipif(
+    not URL,
+    reason="VOICEBOT_TEST_POSTGRES_URL is not set (bash .ci/postgres.sh starts a PostgreSQL "
+    "and prints a URL for it)",
+)
+
+
+def _reset(engine: Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+
+
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    engine = db.make_engine(URL)
+    _reset(engine)  # each test starts from an empty database
+    yield engine
+    engine.dispose()
+
+
+def test_it_really_is_postgresql(engine: Engine) -> None:
+    assert engine.dialect.name == "postgresql"
+    with engine.connect() as connection:
+        assert "PostgreSQL" in connection.execute(text("SELECT version()")).scalar_one()
+
+
+def test_upgrade_builds_the_schema_and_is_repeatable(engine: Engine) -> None:
+    assert db.current_revision(engine) is None
+    with pytest.raises(db.SchemaOutOfDate):
+        db.check_schema(engine)
+    db.upgrade(engine)
+    assert db.current_revision(engine) == db.head_revision()
+    db.check_schema(engine)
+    db.upgrade(engine)  # every release runs it again: nothing to do, no error
+    assert db.current_revision(engine) == db.head_revision()
+    assert "opt_outs" in inspect(engine).get_table_names()
+
+
+def test_opt_outs_on_postgresql(engine: Engine) -> None:
+    db.upgrade(engine)
+    optouts = OptOuts(db.make_sessions(engine))
+    assert not optouts.has("+14045550123")
+    optouts.add("+14045550123")
+    optouts.add("+14045550123")  # a second STOP changes nothing
+    assert optouts.has("+14045550123") and not optouts.has("+14045550124")
+    optouts.remove("+14045550123")
+    optouts.remove("+14045550123")
+    assert not optouts.has("+14045550123")
+
+
+def test_many_processes_opting_out_at_once(engine: Engine) -> None:
+    """Web workers share one database: the same STOP twice at once must not fail."""
+    db.upgrade(engine)
+    optouts = OptOuts(db.make_sessions(engine))
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def stop() -> None:
+        try:
+            barrier.wait(timeout=10)
+            optouts.add("+14045550199")
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=stop) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert optouts.has("+14045550199")
+    assert not errors, f"concurrent STOPs failed: {errors!r}"
+
+
+def test_the_help_line_on_postgresql(settings: Settings, engine: Engine) -> None:
+    app = create_app(settings, upgrade_db=True, database_url=URL)
+    thread = Thread(SignedClient(app, AUTH_TOKEN))
+    assert "Forgot Your Password" in thread.text("I forgot my password").text
+    assert not thread.text("STOP").heard.messages
+    assert OptOuts(db.make_sessions(engine)).has("+14045550123")
+    assert not thread.text("I forgot my password").heard.messages

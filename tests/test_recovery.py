@@ -1,0 +1,94 @@
+"""Recovery at every question: silence and misunderstanding are re-asked twice, then a person."""
+
+from __future__ import annotations
+
+from xml.etree import ElementTree
+
+import pytest
+
+from tests.conftest import SUPPORT, Call
+from voicebot.config import REPO_ROOT
+from voicebot.dialog.flow import load_flow
+
+# How a caller reaches each question of the flow, from the greeting.
+PATHS: dict[str, list[tuple[str, str]]] = {
+    "main_menu": [],
+    "menu_account": [("press", "2")],
+    "menu_forgot": [("press", "3")],
+    "menu_numbers": [("press", "4")],
+    "menu_more": [("press", "5")],
+    "ssn_last4": [("press", "4"), ("press", "3")],
+    "anything_else": [("press", "4"), ("press", "1")],
+    "offer_text": [("press", "1")],
+    "confirm": [("mumble", "forgot my password")],
+}
+
+
+def reach(call: Call, question: str):  # type: ignore[no-untyped-def]
+    reply = call.start()
+    for how, what in PATHS[question]:
+        if how == "press":
+            reply = call.press(what)
+        else:
+            reply = call.say(what, confidence="0.05")
+    return reply
+
+
+def test_every_question_of_the_flow_is_covered_here() -> None:
+    flow = load_flow(REPO_ROOT / "flows")
+    asks = {name for name, spec in flow.states.items() if spec.type == "ask"}
+    assert asks == set(PATHS), "add a path for each new question"
+
+
+@pytest.mark.parametrize("question", sorted(PATHS))
+def test_silence_is_reasked_twice_then_transferred(call: Call, question: str) -> None:
+    asked = reach(call, question)
+    first, second = call.silence(), call.silence()
+    assert first.asks and second.asks and first.transfers_to is None
+    assert "didn't hear" in first.text
+    assert first.text != second.text != asked.text
+    assert call.silence().transfers_to == SUPPORT
+
+
+@pytest.mark.parametrize("question", sorted(PATHS))
+def test_misunderstanding_is_reasked_twice_then_transferred(call: Call, question: str) -> None:
+    reach(call, question)
+    first, second = call.press("8"), call.say("qwxz vbnm")
+    assert first.asks and second.asks
+    assert "didn't catch that" in first.text and "still didn't understand" in second.text
+    assert call.say("zzkq").transfers_to == SUPPORT
+
+
+@pytest.mark.parametrize("question", sorted(PATHS))
+def test_the_second_reprompt_spells_out_the_keys(call: Call, question: str) -> None:
+    reach(call, question)
+    call.silence()
+    assert "press 1" in call.silence().text.lower()
+
+
+def test_silences_and_misses_are_counted_separately(call: Call) -> None:
+    call.start()
+    call.silence()
+    call.silence()
+    reply = call.say("qwxz vbnm")
+    assert reply.asks and "didn't catch that" in reply.text
+
+
+def test_a_menu_question_takes_one_key(call: Call) -> None:
+    reply = call.start()
+    gather = ElementTree.fromstring(reply.xml).find("Gather")
+    assert gather is not None and gather.get("numDigits") == "1"
+
+
+def test_an_unclear_recognition_is_confirmed_before_answering(call: Call) -> None:
+    call.start()
+    reply = call.say("forgot my password", confidence="0.1")
+    assert "Did you want help with a forgotten password?" in reply.text
+    assert "Forgot Your Password" in call.say("yes").text
+
+
+def test_a_wrong_guess_can_be_declined(call: Call) -> None:
+    call.start()
+    call.say("forgot my password", confidence="0.1")
+    reply = call.say("no")
+    assert "press 1 for activation keys" in reply.text

@@ -1,0 +1,247 @@
+"""The Spanish wording (flows/prompts/es.toml): same keys, placeholders and facts as English,
+and every Spanish SMS reply within 2 segments, measured the way carriers count them.
+
+These tests read the flow data directly (not through the dialog engine), composing each SMS
+reply the way the engine joins its parts: an answer is followed by the anything_else
+question, a retry is the sorry prompt followed by the question, and so on.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from voicebot.channels.segments import is_gsm7, segments
+from voicebot.config import load_settings
+from voicebot.dialog.flow import Flow, load_flow
+from voicebot.wording import district_facts
+
+FLOWS = Path(__file__).resolve().parent.parent / "flows"
+LANGS = ("en", "es")
+MAX_SEGMENTS = 2
+
+
+@pytest.fixture(scope="module")
+def flow() -> Flow:
+    return load_flow(FLOWS, LANGS)
+
+
+@pytest.fixture(scope="module")
+def sms_facts() -> dict[str, str]:
+    return district_facts(load_settings({}, testing=True))["sms"]["es"]
+
+
+def placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+# A long first name for the read-back of the last four digits (written in plain letters:
+# a name with á, í, ó or ú turns any reply into UCS-2, in English as in Spanish).
+READ_BACK = {"first_name": "Maximiliano", "last4": "1234"}
+
+
+def sms(flow: Flow, key: str, facts: dict[str, str], topic: str = "") -> str:
+    """A Spanish prompt as texted: the sms wording (or voice when it has none), filled in."""
+    return flow.text(key, "es", "sms").format(topic=topic, **READ_BACK, **facts)
+
+
+def chain(flow: Flow, name: str) -> list[str]:
+    """The prompt keys a text conversation says on entering a state, until it waits again."""
+    keys: list[str] = []
+    for _ in range(12):
+        spec = flow.states[name]
+        keys.append(spec.say)
+        if spec.type in ("ask", "transfer", "end"):
+            return keys
+        name = spec.next  # answer, send_text, read_back go on (no offer to text on SMS)
+    raise AssertionError(f"no question after {name}")
+
+
+def spanish_sms_replies(flow: Flow, facts: dict[str, str]) -> Iterator[tuple[str, str]]:
+    """(where, text) for every Spanish SMS reply the flow can produce."""
+    labels = flow.labels["es"]
+    for name in flow.states:
+        yield f"state {name}", "\n".join(sms(flow, key, facts) for key in chain(flow, name))
+    confirm = flow.states[flow.special["confirm"]]
+    for topic, label in labels.items():
+        for misses, key in ((0, confirm.say), (1, confirm.reprompt or confirm.say)):
+            for why in ("", "sorry_no_match", "sorry_no_input"):
+                if why == "" and misses:
+                    continue
+                sorry = [sms(flow, why + ("_again" if misses else ""), facts)] if why else []
+                text = "\n".join([*sorry, sms(flow, key, facts, topic=label)])
+                yield f"confirm {topic} {why} {misses + 1}", text
+    for name, spec in flow.states.items():
+        if spec.type != "ask":
+            continue
+        for why in ("sorry_no_match", "sorry_no_input"):
+            yield f"retry {name} {why} 1", sms(flow, why, facts) + "\n" + sms(flow, spec.say, facts)
+            again = sms(flow, why + "_again", facts)
+            yield (
+                f"retry {name} {why} 2",
+                again + "\n" + sms(flow, spec.reprompt or spec.say, facts),
+            )
+    if "verify_restart" in flow.special:  # a verification that took too long starts over
+        keys = ["verify_restart", *chain(flow, flow.special["verify_restart"])]
+        yield "verify_restart", "\n".join(sms(flow, key, facts) for key in keys)
+    for key in ("sms_help", "sms_error"):
+        yield key, sms(flow, key, facts)
+    for spec in flow.states.values():
+        if spec.offer_text:  # texted during a call, alone
+            yield f"text sent for {spec.name}", sms(flow, spec.say, facts)
+
+
+def answer_states(flow: Flow) -> list[str]:
+    """Answers whose text is followed by the anything_else question (the footer)."""
+    return [
+        name
+        for name, spec in flow.states.items()
+        if spec.type in ("answer", "read_back") and spec.next == "anything_else"
+    ]
+
+
+# ---- (1) the flow loads with both languages ------------------------------------------------
+
+
+def test_flow_loads_with_english_and_spanish(flow: Flow) -> None:
+    assert flow.languages == LANGS
+    assert "es" in flow.prompts and flow.prompts["es"]
+
+
+def test_spanish_has_exactly_the_english_keys_labels_and_channels(flow: Flow) -> None:
+    en, es = flow.prompts["en"], flow.prompts["es"]
+    assert sorted(es) == sorted(en)
+    assert sorted(flow.labels["es"]) == sorted(flow.labels["en"])
+    channels = {key: sorted(es[key]) for key in es if sorted(es[key]) != sorted(en[key])}
+    assert not channels, f"voice/sms fields differ from en.toml: {channels}"
+
+
+# ---- (2) every Spanish SMS reply fits in 2 segments -----------------------------------------
+
+
+def test_every_spanish_answer_with_its_footer_fits_two_segments(
+    flow: Flow, sms_facts: dict[str, str]
+) -> None:
+    footer = sms(flow, "anything_else", sms_facts)
+    problems = []
+    for name in answer_states(flow):
+        text = sms(flow, flow.states[name].say, sms_facts) + "\n" + footer
+        if segments(text) > MAX_SEGMENTS:
+            problems.append(f"{name}: {segments(text)} segments: {text!r}")
+    assert not problems, "\n".join(problems)
+    assert len(answer_states(flow)) >= 15
+
+
+def test_every_spanish_sms_reply_fits_two_segments(flow: Flow, sms_facts: dict[str, str]) -> None:
+    replies = list(spanish_sms_replies(flow, sms_facts))
+    problems = [
+        f"{where}: {segments(text)} segments ({'GSM-7' if is_gsm7(text) else 'UCS-2'}): {text!r}"
+        for where, text in replies
+        if segments(text) > MAX_SEGMENTS
+    ]
+    assert not problems, "\n".join(problems)
+    assert len(replies) > 100
+
+
+def test_the_footer_after_every_answer_is_plain_gsm7(flow: Flow, sms_facts: dict[str, str]) -> None:
+    # One accented á/í/ó/ú in the footer would make every answer UCS-2 (134 characters).
+    assert is_gsm7(sms(flow, "anything_else", sms_facts))
+
+
+def test_segment_counting_sees_spanish_accents() -> None:
+    # é ñ ¿ ¡ are GSM-7; á í ó ú are not, and cut 2 segments to 134 characters.
+    assert is_gsm7("¿Qué año? ¡Señor!") and not is_gsm7("número")
+    assert segments("ó" + "a" * 133) == 2 and segments("ó" + "a" * 134) == 3
+
+
+# ---- (3) the same placeholders as English ---------------------------------------------------
+
+
+def test_every_spanish_prompt_has_the_english_placeholders(flow: Flow) -> None:
+    problems = []
+    for key, entry in flow.prompts["en"].items():
+        for channel in entry:
+            en = placeholders(flow.text(key, "en", channel))
+            es = placeholders(flow.text(key, "es", channel))
+            if en != es:
+                problems.append(f"{key}.{channel}: en {sorted(en)} / es {sorted(es)}")
+    assert not problems, "\n".join(problems)
+
+
+# ---- (4) the facts of the district's help page, in Spanish ----------------------------------
+
+# (prompt key, channel, words that must appear). Voice is full Spanish; SMS uses the
+# wording chosen to stay in the plain SMS alphabet (e.g. "cifras", "documento de identidad").
+FACTS = [
+    ("activation_key", "voice", ["{lookup_page}", "{lookup_url}", "identificación con foto"]),
+    ("activation_key", "voice", ["no se pueden dar por teléfono", "escuela"]),
+    ("activation_key", "sms", ["{lookup_page}", "{lookup_url}", "identidad con foto", "escuela"]),
+    ("key_already_used", "voice", ["una sola vez", "{lookup_page}", "identificación con foto"]),
+    ("key_already_used", "sms", ["una sola vez", "{lookup_url}", "{portal_login_url}"]),
+    ("registration_requirements", "voice", ["número de estudiante", "Seguro Social"]),
+    ("registration_requirements", "sms", ["Student Number", "SSN-like number", "boleta"]),
+    ("student_number", "voice", ["boleta de calificaciones", "certificado de notas"]),
+    ("student_number", "sms", ["boleta de calificaciones", "certificado de notas"]),
+    ("ssn_like_number", "voice", ["oficina principal", "identificación con foto", "cuatro"]),
+    ("ssn_like_number", "sms", ["oficina principal", "identidad con foto", "4 cifras"]),
+    ("ssn_last4", "voice", ["cuatro dígitos"]),
+    ("ssn_last4", "sms", ["4 cifras", "Student Number", "fecha de nacimiento"]),
+    ("read_back", "voice", ["{last4}", "oficina principal", "identificación con foto"]),
+    ("read_back", "sms", ["{last4}", "oficina principal", "identidad con foto"]),
+    ("verify_birth_date", "sms", ["8 cifras", "mes"]),
+    ("verify_code", "voice", ["6 dígitos"]),
+    ("verify_code", "sms", ["6 cifras"]),
+    ("create_account", "voice", ["{portal_login_url}", "New User", "Submit", "Create Account"]),
+    ("create_account", "sms", ["{portal_login_url}", "New User", "Submit", "Create Account"]),
+    ("username_rules", "voice", ["alfanumérico", "letras"]),
+    ("username_rules", "sms", ["alfanumérico", "letras"]),
+    ("password_rules", "voice", ["6 caracteres", "tres de estos cuatro", "Verify Password"]),
+    ("password_rules", "sms", ["6 caracteres", "3 de estos 4", "Verify Password"]),
+    ("forgot_password", "voice", ["Forgot Your Password", "{support_number}"]),
+    ("forgot_password", "sms", ["Forgot Your Password?", "{support_number}"]),
+    ("forgot_username", "voice", ["Forgot Your Username", "5 veces", "sexto"]),
+    ("forgot_username", "sms", ["Forgot Your Username?", "5 veces", "sexta"]),
+    ("locked_out", "voice", ["5 veces", "{support_number}"]),
+    ("locked_out", "sms", ["5 veces", "{support_number}"]),
+    ("portal_login", "sms", ["{portal_login_url}"]),
+    ("portal_features", "voice", ["12", "asistencia", "calificaciones", "horarios"]),
+    ("portal_features", "sms", ["K-12", "asistencia", "calificaciones", "horarios"]),
+    ("state_test_scores", "voice", ["S L D S", "Infinite Campus", "pruebas estatales"]),
+    ("state_test_scores", "sms", ["SLDS", "Infinite Campus", "pruebas estatales"]),
+    ("transfer", "voice", ["{support_number}"]),
+    ("anything_else", "voice", ["oprima 0"]),
+    ("main_menu_options", "voice", ["oprima 1", "oprima 0", "oprima asterisco"]),
+]
+
+
+@pytest.mark.parametrize(("key", "channel", "words"), FACTS)
+def test_spanish_answers_carry_the_facts(
+    flow: Flow, key: str, channel: str, words: list[str]
+) -> None:
+    text = flow.prompts["es"][key][channel]
+    missing = [word for word in words if word not in text]
+    assert not missing, f"{key}.{channel} lacks {missing}: {text!r}"
+
+
+def test_spanish_voice_menu_does_not_offer_spanish_again(flow: Flow) -> None:
+    for key in ("main_menu", "main_menu_options"):
+        text = flow.prompts["es"][key]["voice"].lower()
+        assert "español" not in text and "oprima 9" not in text
+    assert "English" in flow.prompts["es"]["main_menu"]["voice"]
+
+
+def test_activation_key_is_not_given_by_phone_in_spanish(flow: Flow) -> None:
+    # The help page: "the Parent Portal Activation Key cannot be provided over the phone".
+    assert "no se pueden dar por teléfono" in flow.prompts["es"]["activation_key"]["voice"]
+    assert "no se puede dar por llamada" in flow.prompts["es"]["activation_key"]["sms"]
+
+
+def test_spanish_texts_have_no_typographic_quotes_or_dashes(flow: Flow) -> None:
+    # Curly quotes, long dashes and ellipses would force UCS-2 for nothing.
+    for key, entry in flow.prompts["es"].items():
+        text = entry.get("sms") or entry["voice"]
+        bad = [c for c in text if c in "\u2018\u2019\u201c\u201d\u2013\u2014\u2026"]
+        assert not bad, (key, bad)

@@ -1,0 +1,175 @@
+"""Operations: readiness, Twilio's call status callbacks, Prometheus metrics.
+
+* ``GET /readyz``: 200 when Redis and the database answer, else 503 naming which is down
+  (by name and error class only: no URLs, hosts or passwords).
+* ``POST /voice/status``: Twilio's status callback (signed). Counts how each call ended in a
+  per-day Redis hash, once per call even when Twilio sends the callback again, and lets go of
+  the finished call's conversation state. Answers an empty ``<Response/>``, always.
+* ``GET /metrics``: the Prometheus text format, only with ``Authorization: Bearer
+  <METRICS_TOKEN>``; 404 when METRICS_TOKEN is not set, 401 for a missing or wrong token.
+
+Registering this blueprint also sets up the app's metrics (voicebot.metrics.init_app).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, jsonify, request
+from sqlalchemy import text
+from werkzeug.exceptions import HTTPException
+
+from voicebot import metrics
+from voicebot.channels.fields import PASS_THROUGH, clean_text
+from voicebot.channels.signature import twilio_only
+from voicebot.sessions.store import PREFIX
+
+log = logging.getLogger("voicebot.ops")
+bp = Blueprint("ops", __name__)
+
+# Twilio's final call statuses; the others (queued, ringing, in-progress...) are not an end.
+FINAL_STATUSES = frozenset(metrics.CALL_STATUSES)
+STATS_TTL = 400 * 24 * 3600  # a school year and then some
+MARK_TTL = 24 * 3600  # Twilio's repeats of one status callback come within minutes
+MAX_CALL_SECONDS = 24 * 3600
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
+
+# Atomic and idempotent: the first callback for a call counts, repeats change nothing.
+_RECORD_END = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[4]) then
+  redis.call('HINCRBY', KEYS[2], 'calls', 1)
+  redis.call('HINCRBY', KEYS[2], 'status:' .. ARGV[1], 1)
+  redis.call('HINCRBY', KEYS[2], 'seconds', ARGV[2])
+  redis.call('EXPIRE', KEYS[2], ARGV[3])
+  return 1
+end
+return 0
+"""
+
+
+@bp.record_once
+def _setup(state: Any) -> None:
+    metrics.init_app(state.app)
+
+
+def _services():  # type: ignore[no-untyped-def]
+    return current_app.extensions["voicebot"]
+
+
+# ---- readiness --------------------------------------------------------------------------
+
+
+def _check_redis() -> str:
+    try:
+        _services().store.ping()
+    except Exception as exc:  # the class name only: messages can carry hosts and URLs
+        log.warning("readyz: redis unavailable (%s)", type(exc).__name__)
+        return f"down ({type(exc).__name__})"
+    return "ok"
+
+
+def _check_database() -> str:
+    try:
+        with _services().engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as exc:
+        log.warning("readyz: database unavailable (%s)", type(exc).__name__)
+        return f"down ({type(exc).__name__})"
+    return "ok"
+
+
+@bp.get("/readyz")
+def readyz() -> tuple[Response, int]:
+    checks = {"redis": _check_redis(), "database": _check_database()}
+    down = sorted(name for name, result in checks.items() if result != "ok")
+    body = {"status": "unavailable" if down else "ready", "checks": checks}
+    if down:
+        body["down"] = down
+    return jsonify(body), 503 if down else 200
+
+
+# ---- Twilio status callbacks ------------------------------------------------------------
+
+
+def _empty() -> Response:
+    return Response(EMPTY_TWIML, status=200, mimetype="text/xml")
+
+
+@bp.errorhandler(Exception)
+def _fault(error: Exception):  # type: ignore[no-untyped-def]
+    if request.endpoint == "ops.call_status":
+        if isinstance(error, HTTPException) and error.code in PASS_THROUGH:
+            return error
+        log.exception("status callback failed; not recorded", exc_info=error)
+        return _empty()
+    if isinstance(error, HTTPException):
+        return error
+    log.exception("ops endpoint failed", exc_info=error)
+    return Response("internal error\n", status=500, mimetype="text/plain")
+
+
+def stats_key(day: str) -> str:
+    return f"{PREFIX}stats:calls:{day}"
+
+
+def record_call_end(redis_client: Any, call_sid: str, status: str, seconds: int) -> bool:
+    """Count one ended call in today's hash (UTC day); False when it was already counted."""
+    day = datetime.now(UTC).date().isoformat()
+    mark = f"{PREFIX}ended:{call_sid}"
+    counted = redis_client.eval(
+        _RECORD_END, 2, mark, stats_key(day), status, seconds, STATS_TTL, MARK_TTL
+    )
+    return bool(counted)
+
+
+def call_stats(redis_client: Any, day: str) -> dict[str, int]:
+    """One day's counts: calls, seconds, status:<CallStatus> (for reports and the console)."""
+    raw = redis_client.hgetall(stats_key(day))
+    return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in (raw or {}).items()}
+
+
+def _duration(value: str | None) -> int:
+    try:
+        seconds = int(str(value or "0").strip())
+    except ValueError:
+        return 0
+    return min(max(seconds, 0), MAX_CALL_SECONDS)
+
+
+@bp.post("/voice/status")
+@twilio_only
+def call_status() -> Response:
+    form = request.form
+    call_sid = clean_text(form.get("CallSid", ""))[:64]
+    status = clean_text(form.get("CallStatus", "")).lower()[:20]
+    if not call_sid or status not in FINAL_STATUSES:
+        return _empty()  # not an end of call (or not a call): nothing to record
+    services = _services()
+    seconds = _duration(form.get("CallDuration"))
+    if record_call_end(services.store.redis, call_sid, status, seconds):
+        metrics.count_call_end(status)
+        log.info("call ended", extra={"call": call_sid, "call_status": status, "seconds": seconds})
+    # The call is over: its conversation need not wait out its TTL in Redis.
+    services.store.clear(f"call:{call_sid}")
+    return _empty()
+
+
+# ---- Prometheus -------------------------------------------------------------------------
+
+
+@bp.get("/metrics")
+def prometheus_metrics() -> Response:
+    current = metrics.current()
+    if current is None or not current.token:
+        abort(404)
+    if not current.allows(request.headers.get("Authorization", "")):
+        return Response(
+            "unauthorized\n",
+            status=401,
+            mimetype="text/plain",
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
+    body, content_type = current.exposition()
+    return Response(body, status=200, headers={"Content-Type": content_type})

@@ -1,0 +1,517 @@
+"""Roster import: the district's student export into students, guardians and their links.
+
+The file has one row per student-guardian pair, with this header::
+
+    student_number,first_name,last_name,birth_date,ssn,guardian_name,guardian_phone,
+    guardian_email,school
+
+Rules that shape the code:
+
+* Of ``ssn`` only the last four digits survive validation (rule 2). The full value is never
+  written anywhere: not to the database (not even the staging table), not to logs, not into
+  an error message. Error messages name the line and the column, never a value.
+* All or nothing by default: one transaction; a file with any bad row imports nothing.
+  ``skip_invalid`` imports the good rows and reports the rest.
+* Idempotent: students are keyed by student number, guardians by (phone, name); a re-import
+  updates them, and each imported student's guardians become exactly those in the file (a
+  guardian taken off a student in the district's system stops getting that student's codes).
+* Fast: a million rows in well under a minute on SQLite. Rows are validated in chunks (in
+  worker processes for big files: phone parsing is the slow part), bulk-inserted into a
+  temporary staging table with executemany, and merged with a handful of set-based
+  INSERT ... SELECT ... ON CONFLICT statements that SQLite and PostgreSQL both understand.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import multiprocessing
+import os
+import re
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import Connection, DateTime, Engine, bindparam, text
+
+from voicebot.phones import PhoneError, parse_phone
+
+log = logging.getLogger("voicebot.roster")
+
+COLUMNS = (
+    "student_number",
+    "first_name",
+    "last_name",
+    "birth_date",
+    "ssn",
+    "guardian_name",
+    "guardian_phone",
+    "guardian_email",
+    "school",
+)
+MAX_REPORTED_ERRORS = 1000  # all bad rows are counted; this many are kept with their reason
+CHUNK_ROWS = 20_000
+PARALLEL_FROM_ROWS = 50_000  # smaller files are validated in this process
+
+_STUDENT_NUMBER = re.compile(r"\d{1,20}")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_SSN = re.compile(r"\d{9}|\d{3}-\d{2}-\d{4}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SPACES = re.compile(r"\s+")
+
+# A validated row, as staged: (line, student_number, first_name, last_name, birth_date ISO,
+# ssn_last4, school, guardian_name, guardian_phone, guardian_email)
+Staged = tuple[int, str, str, str, str, str | None, str | None, str | None, str | None, str | None]
+
+
+class RosterError(ValueError):
+    """The file as a whole cannot be imported (wrong header, not UTF-8 text, not CSV)."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"
+
+
+@dataclass
+class ImportResult:
+    rows: int = 0  # data rows read
+    imported_rows: int = 0
+    students: int = 0  # students in the file that were written
+    guardians: int = 0
+    links: int = 0
+    bad_rows: int = 0
+    errors: list[RowError] = field(default_factory=list)  # the first MAX_REPORTED_ERRORS
+    committed: bool = False
+
+    def add_error(self, line: int, reason: str) -> None:
+        self.bad_rows += 1
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append(RowError(line, reason))
+
+
+# --- validation (runs in worker processes for big files: module-level and picklable) ------
+
+
+@lru_cache(maxsize=65_536)
+def _phone(value: str) -> str:
+    return parse_phone(value)
+
+
+def _name(value: str, column: str, limit: int, problems: list[str]) -> str:
+    value = _SPACES.sub(" ", value).strip()
+    if not value:
+        problems.append(f"{column} is empty")
+    elif len(value) > limit:
+        problems.append(f"{column} is longer than {limit} characters")
+    elif _CONTROL.search(value):
+        problems.append(f"{column} contains control characters")
+    return value
+
+
+def validate_row(line: int, row: list[str], index: tuple[int, ...]) -> Staged | str:
+    """One CSV row -> a staged tuple, or the reasons it is bad (never quoting a value)."""
+    if len(row) != len(COLUMNS):
+        return f"expected {len(COLUMNS)} fields, found {len(row)}"
+    number, first, last, birth, ssn, g_name, g_phone, g_email, school = (
+        row[i].strip() for i in index
+    )
+    problems: list[str] = []
+    if not _STUDENT_NUMBER.fullmatch(number):
+        problems.append("student_number must be 1 to 20 digits")
+    first = _name(first, "first_name", 100, problems)
+    last = _name(last, "last_name", 100, problems)
+    birth_iso = ""
+    if not _ISO_DATE.fullmatch(birth):
+        problems.append("birth_date must be a date written YYYY-MM-DD")
+    else:
+        try:
+            born = date.fromisoformat(birth)
+        except ValueError:  # its message would quote the date: not re-raised, not chained
+            problems.append("birth_date must be a date written YYYY-MM-DD")
+        else:
+            if born.year < 1900 or born > date.today():
+                problems.append("birth_date is not a plausible birth date")
+            birth_iso = born.isoformat()
+    last4: str | None = None
+    if ssn:
+        if _SSN.fullmatch(ssn):
+            last4 = ssn[-4:]
+        else:
+            problems.append("ssn must be blank, 9 digits or NNN-NN-NNNN")
+    del ssn  # nothing below may see more than the last four
+    guardian_name = guardian_phone = guardian_email = None
+    if g_name or g_phone or g_email:
+        guardian_name = _name(g_name, "guardian_name", 200, problems)
+        if not g_phone:
+            problems.append("guardian_phone is empty")
+        else:
+            try:
+                guardian_phone = _phone(g_phone)
+            except PhoneError as exc:  # its messages never quote the number
+                problems.append(f"guardian_phone: {exc}")
+        if g_email:
+            if len(g_email) > 254 or not _EMAIL.fullmatch(g_email):
+                problems.append("guardian_email is not an email address")
+            guardian_email = g_email
+    school_name: str | None = _SPACES.sub(" ", school).strip() or None
+    if school_name and len(school_name) > 200:
+        problems.append("school is longer than 200 characters")
+    if problems:
+        return "; ".join(problems)
+    return (
+        line,
+        number,
+        first,
+        last,
+        birth_iso,
+        last4,
+        school_name,
+        guardian_name,
+        guardian_phone,
+        guardian_email,
+    )
+
+
+def validate_chunk(
+    chunk: list[tuple[int, list[str]]], index: tuple[int, ...]
+) -> tuple[list[Staged], list[tuple[int, str]]]:
+    good: list[Staged] = []
+    bad: list[tuple[int, str]] = []
+    for line, row in chunk:
+        result = validate_row(line, row, index)
+        if isinstance(result, str):
+            bad.append((line, result))
+        else:
+            good.append(result)
+    return good, bad
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def count_lines(path: Path) -> int:
+    """Lines in the file (for progress); a fast byte count, not a CSV parse."""
+    count = 0
+    last = b""
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            count += chunk.count(b"\n")
+            last = chunk
+    return count + (1 if last and not last.endswith(b"\n") else 0)
+
+
+def _column_index(header: list[str]) -> tuple[int, ...]:
+    names = [name.strip().lower() for name in header]
+    missing = [column for column in COLUMNS if column not in names]
+    extra = [name for name in names if name not in COLUMNS]
+    if missing or extra or len(names) != len(COLUMNS):
+        raise RosterError(
+            "line 1: the header must be "
+            + ",".join(COLUMNS)
+            + (f" (missing: {', '.join(missing)})" if missing else "")
+            + (f" (unknown: {', '.join(extra[:5])})" if extra else "")
+        )
+    return tuple(names.index(column) for column in COLUMNS)
+
+
+def _chunks(reader: Iterator[list[str]], line_of: Callable[[], int]) -> Iterator[list]:
+    chunk: list[tuple[int, list[str]]] = []
+    for row in reader:
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue  # blank line
+        chunk.append((line_of(), row))
+        if len(chunk) >= CHUNK_ROWS:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+# --- writing ------------------------------------------------------------------------------
+
+_STAGING = "roster_staging"
+
+
+def _create_staging(conn: Connection) -> None:
+    birth_type = "DATE" if conn.dialect.name == "postgresql" else "TEXT"
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_STAGING}")
+    conn.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE {_STAGING} ("
+        "line INTEGER PRIMARY KEY, student_number VARCHAR(20) NOT NULL, "
+        "first_name VARCHAR(100) NOT NULL, last_name VARCHAR(100) NOT NULL, "
+        f"birth_date {birth_type} NOT NULL, ssn_last4 VARCHAR(4), school VARCHAR(200), "
+        "guardian_name VARCHAR(200), guardian_phone VARCHAR(16), guardian_email VARCHAR(254))"
+    )
+
+
+def _stage(conn: Connection, rows: list[Staged]) -> None:
+    if not rows:
+        return
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    if conn.dialect.name == "postgresql":
+        rows = [(*r[:4], date.fromisoformat(r[4]), *r[5:]) for r in rows]  # type: ignore[misc]
+    # The driver's own executemany: no per-row ORM or Core overhead.
+    conn.exec_driver_sql(
+        f"INSERT INTO {_STAGING} VALUES ({', '.join([mark] * 10)})",
+        rows,  # type: ignore[arg-type]
+    )
+
+
+def _conflicts(conn: Connection) -> list[tuple[int, int, str]]:
+    """Rows whose student details differ from the first row of the same student number."""
+    rows = conn.execute(
+        text(
+            f"""
+            SELECT r.line, a.line, r.student_number
+            FROM {_STAGING} r
+            JOIN (SELECT student_number, MIN(line) AS line FROM {_STAGING}
+                  GROUP BY student_number) f ON f.student_number = r.student_number
+            JOIN {_STAGING} a ON a.line = f.line
+            WHERE r.line <> a.line AND (
+                r.first_name <> a.first_name OR r.last_name <> a.last_name
+                OR r.birth_date <> a.birth_date
+                OR COALESCE(r.ssn_last4, '') <> COALESCE(a.ssn_last4, '')
+                OR COALESCE(r.school, '') <> COALESCE(a.school, ''))
+            ORDER BY r.line
+            """
+        )
+    )
+    return [(int(line), int(first), number) for line, first, number in rows]
+
+
+def _merge(conn: Connection, result: ImportResult) -> None:
+    now = datetime.now(UTC)
+    result.imported_rows = conn.execute(text(f"SELECT COUNT(*) FROM {_STAGING}")).scalar_one()
+    result.students = conn.execute(
+        text(f"SELECT COUNT(DISTINCT student_number) FROM {_STAGING}")
+    ).scalar_one()
+    conn.execute(
+        text(
+            f"""
+            INSERT INTO students (student_number, first_name, last_name, birth_date, school,
+                                  ssn_last4, updated_at)
+            SELECT r.student_number, r.first_name, r.last_name, r.birth_date, r.school,
+                   r.ssn_last4, :now
+            FROM {_STAGING} r
+            JOIN (SELECT MIN(line) AS line FROM {_STAGING} GROUP BY student_number) f
+              ON f.line = r.line
+            WHERE true
+            ON CONFLICT (student_number) DO UPDATE SET
+                first_name = excluded.first_name, last_name = excluded.last_name,
+                birth_date = excluded.birth_date, school = excluded.school,
+                ssn_last4 = excluded.ssn_last4, updated_at = excluded.updated_at
+            """
+        ).bindparams(bindparam("now", type_=DateTime(timezone=True))),
+        {"now": now},
+    )
+    conn.exec_driver_sql(
+        f"CREATE INDEX {_STAGING}_guardian ON {_STAGING} (guardian_phone, guardian_name)"
+    )
+    conn.execute(
+        text(
+            f"""
+            INSERT INTO guardians (name, phone, email)
+            SELECT r.guardian_name, r.guardian_phone, r.guardian_email
+            FROM {_STAGING} r
+            JOIN (SELECT MAX(line) AS line FROM {_STAGING} WHERE guardian_phone IS NOT NULL
+                  GROUP BY guardian_phone, guardian_name) m ON m.line = r.line
+            WHERE true
+            ON CONFLICT (phone, name) DO UPDATE SET email = excluded.email
+            """
+        )
+    )
+    result.guardians = conn.execute(
+        text(
+            f"SELECT COUNT(*) FROM (SELECT DISTINCT guardian_phone, guardian_name "
+            f"FROM {_STAGING} WHERE guardian_phone IS NOT NULL) g"
+        )
+    ).scalar_one()
+    # Each student in the file gets exactly the guardians the file lists for it.
+    conn.execute(
+        text(
+            f"""
+            DELETE FROM student_guardians WHERE student_id IN (
+                SELECT s.id FROM students s
+                WHERE s.student_number IN (SELECT student_number FROM {_STAGING}))
+            """
+        )
+    )
+    result.links = conn.execute(
+        text(
+            f"""
+            INSERT INTO student_guardians (student_id, guardian_id)
+            SELECT s.id, g.id
+            FROM {_STAGING} r
+            JOIN students s ON s.student_number = r.student_number
+            JOIN guardians g ON g.phone = r.guardian_phone AND g.name = r.guardian_name
+            WHERE r.guardian_phone IS NOT NULL
+            ON CONFLICT DO NOTHING
+            """
+        )
+    ).rowcount
+    # Guardians no student lists any more must not keep receiving codes.
+    conn.execute(
+        text(
+            """
+            DELETE FROM guardians WHERE NOT EXISTS (
+                SELECT 1 FROM student_guardians sg WHERE sg.guardian_id = guardians.id)
+            """
+        )
+    )
+
+
+def _tune(conn: Connection) -> None:
+    if conn.dialect.name == "sqlite":
+        # Enough page cache that the merge's joins and index builds stay in memory.
+        conn.exec_driver_sql("PRAGMA cache_size = -262144")  # KiB: 256 MiB at most
+        conn.exec_driver_sql("PRAGMA temp_store = FILE")
+
+
+def import_roster(
+    engine: Engine,
+    path: Path,
+    *,
+    skip_invalid: bool = False,
+    progress: Callable[[int], None] | None = None,
+    stage: Callable[[str], None] | None = None,
+    workers: int | None = None,
+) -> ImportResult:
+    """Import one roster file; see the module docstring for the rules.
+
+    ``progress`` is called with the number of rows just read, ``stage`` with a short note
+    when the import moves on (for a progress display). ``workers`` forces the number of
+    validating processes (0: none); by default big files use one per CPU.
+    """
+    result = ImportResult()
+    path = Path(path)
+    if workers is None:
+        cpus = os.cpu_count() or 1
+        workers = cpus if cpus > 1 and count_lines(path) > PARALLEL_FROM_ROWS else 0
+    with path.open("r", encoding="utf-8-sig", newline="") as handle, engine.connect() as conn:
+        reader = csv.reader(handle)
+        transaction = conn.begin()
+        try:
+            if not _import(conn, reader, result, skip_invalid, progress, stage, workers):
+                transaction.rollback()
+                return result
+            transaction.commit()
+        except UnicodeDecodeError:
+            transaction.rollback()
+            raise RosterError(
+                f"near line {reader.line_num + 1}: the file is not UTF-8 text; nothing imported"
+            ) from None
+        except csv.Error as exc:
+            transaction.rollback()
+            raise RosterError(f"line {reader.line_num}: not valid CSV ({exc})") from None
+        except BaseException:
+            transaction.rollback()
+            raise
+    result.committed = True
+    log.info(
+        "roster imported: %d rows, %d students, %d guardians, %d bad rows skipped",
+        result.imported_rows,
+        result.students,
+        result.guardians,
+        result.bad_rows,
+    )
+    return result
+
+
+def _import(
+    conn: Connection,
+    reader: Iterator[list[str]],
+    result: ImportResult,
+    skip_invalid: bool,
+    progress: Callable[[int], None] | None,
+    stage: Callable[[str], None] | None,
+    workers: int,
+) -> bool:
+    """Stage, check and merge inside the caller's transaction; False: roll it back."""
+    header = next(reader, None)
+    if header is None:
+        raise RosterError("the file is empty: expected a header line")
+    index = _column_index(header)
+    _tune(conn)
+    _create_staging(conn)
+
+    def take(good: list[Staged], bad: list[tuple[int, str]], rows: int) -> None:
+        result.rows += rows
+        for line, reason in bad:
+            result.add_error(line, reason)
+        if skip_invalid or not result.bad_rows:
+            _stage(conn, good)  # once a row is bad and nothing will be imported, skip it
+        if progress:
+            progress(rows)
+
+    chunks = _chunks(reader, lambda: reader.line_num)  # type: ignore[attr-defined]
+    if workers:
+        _validate_in_parallel(chunks, index, workers, take)
+    else:
+        for chunk in chunks:
+            take(*validate_chunk(chunk, index), len(chunk))
+    if result.bad_rows and not skip_invalid:
+        return False
+    if stage:
+        stage("checking rows of the same student")
+    conflicting: set[str] = set()
+    for line, first, number in _conflicts(conn):
+        result.add_error(line, f"student details differ from line {first} (same student_number)")
+        conflicting.add(number)
+    if conflicting:
+        if not skip_invalid:
+            return False
+        _drop_students(conn, conflicting, result)
+    if stage:
+        stage("writing students and guardians")
+    _merge(conn, result)
+    conn.exec_driver_sql(f"DROP TABLE {_STAGING}")
+    return True
+
+
+def _drop_students(conn: Connection, numbers: set[str], result: ImportResult) -> None:
+    """--skip-invalid: a student whose rows disagree is skipped whole (which row is right?)."""
+    listed = sorted(numbers)
+    for start in range(0, len(listed), 500):
+        batch = listed[start : start + 500]
+        statement = text(
+            f"SELECT MIN(line) FROM {_STAGING} WHERE student_number IN :numbers "
+            "GROUP BY student_number"
+        ).bindparams(bindparam("numbers", expanding=True))
+        for (line,) in conn.execute(statement, {"numbers": batch}):
+            result.add_error(int(line), "skipped: other rows of the same student differ")
+        conn.execute(
+            text(f"DELETE FROM {_STAGING} WHERE student_number IN :numbers").bindparams(
+                bindparam("numbers", expanding=True)
+            ),
+            {"numbers": batch},
+        )
+
+
+def _validate_in_parallel(
+    chunks: Iterator[list],
+    index: tuple[int, ...],
+    workers: int,
+    take: Callable[[list[Staged], list[tuple[int, str]], int], None],
+) -> None:
+    """Validate chunks in worker processes, in order, with at most a few chunks in flight
+    so a huge file never sits in memory whole."""
+    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    with context.Pool(workers) as pool:
+        pending: deque = deque()
+        for chunk in chunks:
+            pending.append((len(chunk), pool.apply_async(validate_chunk, (chunk, index))))
+            while len(pending) > workers * 2:
+                size, job = pending.popleft()
+                take(*job.get(), size)
+        while pending:
+            size, job = pending.popleft()
+            take(*job.get(), size)

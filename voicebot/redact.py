@@ -1,0 +1,148 @@
+"""Log redaction: what a caller said or keyed must not end up in clear in the logs.
+
+Logs travel further than the database (log drains, support tickets, screenshots), so every
+record from the ``voicebot`` loggers is scrubbed before any handler sees it:
+
+* runs of more than four digits, with any separators, digits spoken as words included
+  (student numbers, one-time codes, SSNs) become ``[digits]``;
+* date-like text (birth dates) becomes ``[date]``;
+* E.164 phone numbers keep only their last two digits (``***23``), enough to tell callers
+  apart;
+* control characters are removed, so caller text cannot forge log lines.
+
+Twilio SIDs (CA..., SM... followed by 32 hex digits) are kept: operators need them to trace a
+call, and they are identifiers Twilio made up, not anything the caller said.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import unicodedata
+from typing import Any
+
+from voicebot.guard import find_secrets
+
+_E164 = re.compile(r"\+\d{8,15}(?!\d)")
+_TWILIO_SID = re.compile(r"\b[A-Z]{2}[0-9a-fA-F]{32}\b")
+_LINE_BREAKS = {"\n": " ", "\r": " ", "\t": " "}
+# The attributes every LogRecord has; anything else on a record came from extra=.
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+
+
+def strip_controls(text: str, keep_newlines: bool = False) -> str:
+    """Remove control and format characters (newlines become spaces unless kept)."""
+    out = []
+    for char in text:
+        if keep_newlines and char == "\n":
+            out.append(char)
+        elif char in _LINE_BREAKS:
+            out.append(_LINE_BREAKS[char])
+        elif unicodedata.category(char) not in ("Cc", "Cf"):
+            out.append(char)
+    return "".join(out)
+
+
+def _scrub_line(text: str) -> str:
+    text = _E164.sub(lambda m: "***" + m.group()[-2:], text)
+    keep = [(m.start(), m.end()) for m in _TWILIO_SID.finditer(text)]
+    spans = [
+        span
+        for span in find_secrets(text)
+        if not any(start <= span.start and span.end <= end for start, end in keep)
+    ]
+    if not spans:
+        return text
+    out: list[str] = []
+    position = 0
+    for span in spans:  # sorted by start; overlapping spans merge into the first
+        if span.end <= position:
+            continue
+        start = max(span.start, position)
+        out.append(text[position:start])
+        out.append(f"[{span.kind}]")
+        position = span.end
+    out.append(text[position:])
+    return "".join(out)
+
+
+def scrub(text: str, keep_newlines: bool = False) -> str:
+    """The text with secrets, phone numbers and control characters taken out."""
+    text = strip_controls(str(text), keep_newlines)
+    if keep_newlines:
+        return "\n".join(_scrub_line(line) for line in text.split("\n"))
+    return _scrub_line(text)
+
+
+class RedactingFilter(logging.Filter):
+    """Scrubs a record in place: the message (with its args merged in), the traceback and
+    any extra= strings. Always lets the record through; it changes, never drops."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "_voicebot_redacted", False):
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string must not lose the record
+            message = f"{record.msg} {record.args!r}"
+        # Merge args into the message before scrubbing: two short args side by side
+        # ("%s%s") can make one long number.
+        record.msg = scrub(message)
+        record.args = ()
+        if record.exc_info:
+            if not record.exc_text:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None  # exception args may hold what the caller said
+        if record.exc_text:
+            record.exc_text = scrub(record.exc_text, keep_newlines=True)
+        if record.stack_info:
+            record.stack_info = scrub(record.stack_info, keep_newlines=True)
+        for key, value in list(vars(record).items()):
+            if key not in _STANDARD and isinstance(value, str):
+                setattr(record, key, scrub(value))
+        record._voicebot_redacted = True
+        return True
+
+
+_lock = threading.Lock()
+_installed: set[str] = set()
+_base_factory: Any = None
+_filter = RedactingFilter()
+
+
+def _covered(name: str) -> bool:
+    return any(name == root or name.startswith(root + ".") for root in _installed)
+
+
+def _factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    record = _base_factory(*args, **kwargs)
+    if _installed and _covered(record.name):
+        _filter.filter(record)
+    return record
+
+
+def install(logger_name: str = "voicebot") -> RedactingFilter:
+    """Scrub every record from this logger and all its children, wherever it is handled.
+
+    A filter on a logger does not see its children's records, and one on a handler misses
+    handlers added later (gunicorn's, pytest's), so records are scrubbed as they are made:
+    the record factory is wrapped once, for the named logger trees only. Safe to call again.
+    """
+    global _base_factory
+    with _lock:
+        if _base_factory is None:
+            _base_factory = logging.getLogRecordFactory()
+            logging.setLogRecordFactory(_factory)
+        _installed.add(logger_name)
+    logger = logging.getLogger(logger_name)
+    if _filter not in logger.filters:
+        logger.addFilter(_filter)  # records made elsewhere but handed to this logger
+    return _filter
+
+
+def uninstall(logger_name: str = "voicebot") -> None:
+    """Stop scrubbing this logger tree (tests use it to leave logging as they found it)."""
+    with _lock:
+        _installed.discard(logger_name)
+    logging.getLogger(logger_name).removeFilter(_filter)
