@@ -51,6 +51,9 @@ access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 logconfig_dict = gunicorn_logconfig(loglevel.upper())
 proc_name = "voicebot"
+# gunicorn >= 24 opens a control socket in $HOME by default; two servers on one machine
+# would share it. Not used here (older gunicorn ignores this name).
+control_socket_disable = True
 
 # ---- Prometheus multi-process mode --------------------------------------------------------
 

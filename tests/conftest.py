@@ -17,6 +17,7 @@ from flask import Flask
 from voicebot.app import create_app
 from voicebot.channels.simulator import Heard, SignedClient, read_twiml
 from voicebot.config import Settings, load_settings
+from voicebot.records.roster import import_roster
 
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 CALLER = "+14045550123"
@@ -40,6 +41,30 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def app(settings: Settings) -> Flask:
     return create_app(settings, upgrade_db=True)
+
+
+GUARDIAN_PHONE = "+14045550123"  # on file
+OTHER_PHONE = "+14045550199"  # someone else's phone
+STUDENT = "1234567"
+BIRTH = "03142015"
+SSN = "123-45-6789"
+
+ROSTER = (
+    "student_number,first_name,last_name,birth_date,ssn,guardian_name,guardian_phone,"
+    "guardian_email,school\n"
+    f"{STUDENT},Maria,Lopez,2015-03-14,{SSN},Ana Lopez,(404) 555-0123,ana@example.org,Grady HS\n"
+    "7654321,Sam,Lee,2013-11-02,987654321,Kim Lee,404.555.0177,,Jackson HS\n"
+)
+
+
+@pytest.fixture
+def roster(app: Flask, tmp_path: Path) -> None:
+    """Two students; Maria's guardian's phone is on file as GUARDIAN_PHONE."""
+    path = tmp_path / "roster.csv"
+    path.write_text(ROSTER)
+    result = import_roster(app.extensions["voicebot"].engine, path)
+    assert result.committed
+
 
 
 @pytest.fixture

@@ -52,23 +52,23 @@ class Overlap:
         self.inside = 0
         self.most = 0
         self._guard = threading.Lock()
-        load, save = self.store.load, self.store.save
+        load, save = self.store.load_turn, self.store.save_turn
 
-        def slow_load(conversation: str):  # type: ignore[no-untyped-def]
-            state = load(conversation)
+        def slow_load(conversation: str, request_id: str):  # type: ignore[no-untyped-def]
+            loaded = load(conversation, request_id)
             with self._guard:
                 self.inside += 1
                 self.most = max(self.most, self.inside)
             time.sleep(SLOW)
-            return state
+            return loaded
 
-        def counted_save(conversation: str, state, ttl: int) -> None:  # type: ignore[no-untyped-def]
+        def counted_save(conversation: str, *args) -> None:  # type: ignore[no-untyped-def]
             with self._guard:
                 self.inside -= 1
-            save(conversation, state, ttl)
+            save(conversation, *args)
 
-        self.store.load = slow_load
-        self.store.save = counted_save
+        self.store.load_turn = slow_load
+        self.store.save_turn = counted_save
 
 
 def text_at_once(app: Flask, bodies: list[str], message_sids: list[str]) -> list[Reply]:
@@ -102,7 +102,7 @@ def text_at_once(app: Flask, bodies: list[str], message_sids: list[str]) -> list
 
 
 def turn_of(app: Flask) -> int:
-    state = app.extensions["voicebot"].store.load(conversation_id(CALLER, HELPLINE))
+    state = app.extensions["voicebot"].store.load(conversation_id(CALLER, HELPLINE, AUTH_TOKEN))
     assert state is not None, "the conversation is kept between texts"
     return state.turn
 

@@ -302,3 +302,16 @@ def test_database_gone_during_a_call_that_texts_still_transfers(
     # Either the text is skipped and the call goes on, or the caller is transferred: never
     # an error, never silence.
     assert reply.asks or reply.transfers_to == SUPPORT, reply.xml
+
+
+@needs_redis
+def test_a_quick_redis_restart_between_calls_costs_no_caller(
+    live_twilio: SignedClient, redis_server: RedisServer
+) -> None:
+    """Pooled connections to the old server are dead: the next request must not fail on one."""
+    assert Call(live_twilio).start().asks
+    redis_server.stop()
+    redis_server.start()  # nothing was asked of Redis while it was away
+    for _ in range(3):
+        reply = Call(live_twilio).start()
+        assert reply.asks and reply.transfers_to is None, reply.xml

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import CALLER, Thread
+from tests.conftest import AUTH_TOKEN, CALLER, Thread
 from tests.topics import SSN_LAST4, TOPICS, Topic
 from voicebot.channels.segments import is_gsm7, segments
 
@@ -58,10 +58,11 @@ def test_activation_keys_are_never_given_by_text(thread: Thread) -> None:
         assert "can't be given by phone or text" in text and "tinyAPS.com/?lookup" in text
 
 
-def test_last_four_digits_explains_the_rule_and_gives_the_number(thread: Thread) -> None:
+def test_last_four_digits_starts_verification_and_agent_gives_the_number(thread: Thread) -> None:
     text = one_message(thread.text(SSN_LAST4.asks))
-    assert "Only the last 4 digits" in text
-    assert "404-802-1000" in one_message(thread.text("yes"))
+    for fact in SSN_LAST4.texted:
+        assert fact in text
+    assert "404-802-1000" in one_message(thread.text("AGENT"))
 
 
 def test_help_says_who_we_are_and_the_support_number(thread: Thread) -> None:
@@ -106,11 +107,11 @@ def test_unrecognised_texts_are_answered_then_handed_to_a_person(thread: Thread)
 
 
 def test_a_text_conversation_expires_after_30_idle_minutes(thread: Thread, app) -> None:  # type: ignore[no-untyped-def]
-    from voicebot.channels.sms import conversation_id
     from tests.conftest import HELPLINE
+    from voicebot.channels.sms import conversation_id
 
     thread.text("MENU")
-    ttl = app.extensions["voicebot"].store.ttl(conversation_id(CALLER, HELPLINE))
+    ttl = app.extensions["voicebot"].store.ttl(conversation_id(CALLER, HELPLINE, AUTH_TOKEN))
     assert 29 * 60 < ttl <= 30 * 60
 
 

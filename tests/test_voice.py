@@ -176,11 +176,13 @@ def test_an_anonymous_caller_is_told_no_text_can_be_sent(twilio, outbox) -> None
     assert outbox.messages() == []
 
 
-def test_last_four_digits_explains_the_rule_and_offers_a_person(call: Call) -> None:
+def test_last_four_digits_starts_verification_and_a_person_is_one_key_away(call: Call) -> None:
     call.start()
     reply = call.say(SSN_LAST4.asks)
-    assert "Only the last four digits" in reply.text and reply.asks
-    assert call.say("yes").transfers_to == SUPPORT
+    for fact in SSN_LAST4.spoken:
+        assert fact in reply.text
+    assert reply.asks and "then press pound" in reply.text
+    assert call.press("0").transfers_to == SUPPORT
 
 
 def test_goodbye_ends_the_call(call: Call) -> None:

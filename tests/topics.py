@@ -130,6 +130,6 @@ SSN_LAST4 = Topic(
     "ssn_last4",
     "can you tell me the last four numbers of my son's social",
     ("4", "3"),
-    ("Only the last four digits",),
-    ("Only the last 4 digits",),
+    ("last four digits", "once I confirm who you are", "student number"),
+    ("last 4 digits", "after I confirm who you are", "student number"),
 )

@@ -16,7 +16,7 @@ from voicebot.dialog.engine import Dialog
 from voicebot.dialog.flow import Flow, load_flow
 from voicebot.dialog.intents import CONFIRM_BELOW, IntentMatcher
 from voicebot.guard import Guard
-from voicebot.outbound import Outbound, OutboxFile, TwilioMessages, Transport
+from voicebot.outbound import Outbound, OutboxFile, Transport, TwilioMessages
 from voicebot.records import db
 from voicebot.records.optouts import OptOuts
 from voicebot.sessions.store import SessionStore, connect
@@ -87,9 +87,10 @@ def create_app(settings: Settings | None = None, upgrade_db: bool = False, **ove
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1)
     app.extensions["voicebot"] = build_services(settings, upgrade_db=upgrade_db)
 
-    from voicebot.channels import health, sms, voice
+    from voicebot.channels import health, ops, sms, voice
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(ops.bp)
     app.register_blueprint(voice.bp)
     app.register_blueprint(sms.bp)
     logging.getLogger("voicebot").setLevel(logging.INFO)

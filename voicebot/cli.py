@@ -8,8 +8,16 @@ from pathlib import Path
 
 import click
 
-from voicebot.config import ConfigError, Settings, load_settings, require_for_serving
+from voicebot.classify_cli import classify
+from voicebot.config import (
+    REPO_ROOT,
+    ConfigError,
+    Settings,
+    load_settings,
+    require_for_serving,
+)
 from voicebot.dialog.flow import FlowError, load_flow, mermaid
+from voicebot.roster_cli import roster
 
 
 def _settings(**overrides: object) -> Settings:
@@ -27,32 +35,36 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=int(os.environ.get("PORT", "8000")), show_default=True)
-@click.option("--workers", default=int(os.environ.get("WEB_CONCURRENCY", "2")), show_default=True)
-def serve(host: str, port: int, workers: int) -> None:
+@click.option("--workers", type=int, default=None, help="default: WEB_CONCURRENCY, else 2 per core")
+def serve(host: str, port: int, workers: int | None) -> None:
     """Serve Twilio's webhooks with gunicorn (GET /healthz answers when ready)."""
-    from gunicorn.app.base import BaseApplication
+    from gunicorn.app.base import Application
 
-    from voicebot.app import create_app
     from voicebot.records import db
 
     settings = _settings()
     try:
         require_for_serving(settings)
         db.check_schema(db.make_engine(settings.database_url))
-        app = create_app(settings)
+        load_flow(settings.flows_dir, settings.languages)
     except (ConfigError, FlowError, db.SchemaOutOfDate) as exc:
         raise click.ClickException(str(exc)) from exc
 
-    class Server(BaseApplication):  # type: ignore[misc]
+    class Server(Application):  # type: ignore[misc]
+        """gunicorn with config/gunicorn.conf.py; the app is built in each worker."""
+
+        def init(self, parser, opts, args):  # type: ignore[no-untyped-def]
+            return None
+
         def load_config(self) -> None:
-            self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("workers", workers)
-            # Twilio gives up after 15 s: a stuck worker must be replaced well before.
-            self.cfg.set("timeout", 10)
-            self.cfg.set("graceful_timeout", 10)
-            self.cfg.set("accesslog", "-")
+            self.load_config_from_file(str(REPO_ROOT / "config" / "gunicorn.conf.py"))
+            self.cfg.set("bind", [f"{host}:{port}"])
+            if workers:
+                self.cfg.set("workers", workers)
 
         def load(self):  # type: ignore[no-untyped-def]
+            from voicebot.wsgi import app
+
             return app
 
     Server().run()
@@ -150,13 +162,8 @@ def db_upgrade() -> None:
     click.echo(f"database at revision {db.current_revision(engine)}")
 
 
-def _register_optional_commands() -> None:
-    from voicebot.classify_cli import classify
-
-    main.add_command(classify)
-
-
-_register_optional_commands()
+main.add_command(classify)
+main.add_command(roster)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

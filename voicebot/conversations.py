@@ -11,8 +11,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from voicebot import metrics
 from voicebot.dialog.engine import Dialog
-from voicebot.dialog.model import End, Event, SendText, Turn
+from voicebot.dialog.model import End, Event, SendText, Transfer, Turn
 from voicebot.outbound import Outbound
 from voicebot.sessions.store import SessionStore
 
@@ -35,30 +36,42 @@ class Conversations:
     ) -> str:
         started = time.perf_counter()
         with self.store.lock(conversation):
-            if request_id:
-                earlier = self.store.reply_for(request_id)
-                if earlier is not None:
-                    log.info("repeated webhook %s answered again", request_id)
-                    return earlier
-            state = self.store.load(conversation)
+            state, earlier = self.store.load_turn(conversation, request_id)
+            if earlier is not None:
+                log.info(
+                    "turn replayed",
+                    extra={
+                        "channel": event.channel,
+                        "conversation": conversation,
+                        "request": request_id,
+                        "replayed": True,
+                    },
+                )
+                return earlier
             turn = self.dialog.step(state, event)
-            if any(isinstance(action, End) for action in turn.actions) and event.channel == "sms":
-                self.store.clear(conversation)
-            else:
-                self.store.save(conversation, turn.state, ttl)
+            ended = event.channel == "sms" and any(isinstance(a, End) for a in turn.actions)
             for action in turn.actions:
                 if isinstance(action, SendText) and event.caller:
                     self.outbound.send(event.caller, action.body)
             body = render(turn)
-            if request_id:
-                self.store.remember_reply(request_id, body)
+            self.store.save_turn(conversation, None if ended else turn.state, ttl, request_id, body)
+        elapsed = time.perf_counter() - started
+        metrics.observe_turn(event.channel, elapsed)
+        transfer = next((a.reason for a in turn.actions if isinstance(a, Transfer)), "")
+        if transfer:
+            metrics.count_transfer(transfer)
         log.info(
-            "turn channel=%s conversation=%s turn=%d step=%s intent=%s ms=%.1f",
-            event.channel,
-            conversation,
-            turn.state.turn,
-            turn.state.step,
-            turn.intent,
-            (time.perf_counter() - started) * 1000,
+            "turn",
+            extra={
+                "channel": event.channel,
+                "conversation": conversation,
+                "request": request_id,
+                "turn": turn.state.turn,
+                "state": turn.state.step,
+                "intent": turn.intent,
+                "lang": turn.state.lang,
+                "transfer": transfer or None,
+                "latency_ms": round(elapsed * 1000, 1),
+            },
         )
         return body

@@ -7,6 +7,7 @@ text of at most two segments; a fault still answers with the support number.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import time
 
@@ -14,6 +15,7 @@ from flask import Blueprint, Response, current_app, request
 from twilio.twiml.messaging_response import MessagingResponse
 from werkzeug.exceptions import HTTPException
 
+from voicebot import metrics
 from voicebot.channels.fields import PASS_THROUGH, clean_text
 from voicebot.channels.segments import fit
 from voicebot.channels.signature import twilio_only
@@ -27,6 +29,7 @@ bp = Blueprint("sms", __name__, url_prefix="/sms")
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
 START_WORDS = {"START", "UNSTOP", "YES"}
 HELP_WORDS = {"HELP", "INFO"}
+LETTERS = "abcdefghijklmnop"
 
 
 def _services():  # type: ignore[no-untyped-def]
@@ -44,6 +47,7 @@ def _reply(text: str | None) -> Response:
 def _fallback(error: Exception) -> Response:
     if isinstance(error, HTTPException) and error.code in PASS_THROUGH:
         return error  # type: ignore[return-value]
+    metrics.count_fallback("sms")
     log.exception("sms webhook failed; replying with the support number", exc_info=error)
     try:
         services = _services()
@@ -53,10 +57,14 @@ def _fallback(error: Exception) -> Response:
     return _reply(text)
 
 
-def conversation_id(sender: str, recipient: str) -> str:
-    """A stable key per (From, To) that keeps phone numbers out of Redis keys and logs."""
-    digest = hashlib.sha256(f"{sender}|{recipient}".encode()).hexdigest()[:24]
-    return f"sms:{digest}"
+def conversation_id(sender: str, recipient: str, key: str) -> str:
+    """A stable key per (From, To) that keeps phone numbers out of Redis keys and logs.
+
+    Keyed (HMAC), because a plain hash of a phone number is reversed by trying them all; and
+    written in letters only, so log redaction of digit runs leaves it readable.
+    """
+    digest = hmac.new(key.encode(), f"{sender}|{recipient}".encode(), hashlib.sha256).digest()
+    return "sms:" + "".join(LETTERS[b >> 4] + LETTERS[b & 15] for b in digest[:12])
 
 
 def _keyword(body: str) -> str:
@@ -83,7 +91,9 @@ def incoming_text() -> Response:
     sender = caller_number(form.get("From"))
     recipient = caller_number(form.get("To")) or clean_text(form.get("To", ""))[:32]
     keyword = _keyword(body)
-    conversation = conversation_id(sender or "unknown", recipient)
+    conversation = conversation_id(
+        sender or "unknown", recipient, services.settings.twilio_auth_token
+    )
     if keyword == "STOP":
         if sender:
             services.optouts.add(sender)

@@ -14,6 +14,7 @@ from flask import Blueprint, Response, current_app, request, url_for
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
+from voicebot import metrics
 from voicebot.channels.fields import PASS_THROUGH, clean_text, confidence, digits
 from voicebot.channels.signature import twilio_only
 from voicebot.dialog.model import Ask, End, Event, Say, Transfer, Turn
@@ -36,6 +37,7 @@ def _fallback(error: Exception) -> Response:
     """Never answer a call with an error page: apologise and hand over to a person."""
     if isinstance(error, HTTPException) and error.code in PASS_THROUGH:
         return error  # type: ignore[return-value]
+    metrics.count_fallback("voice")
     log.exception("voice webhook failed; transferring the caller", exc_info=error)
     return _twiml(fallback_response())
 
@@ -83,7 +85,7 @@ def _run(kind: str) -> Response:
     call = clean_text(request.form.get("CallSid", ""))[:64]
     conversation = f"call:{call}" if call else ""
     turn_number = clean_text(request.args.get("turn", ""))[:8]
-    request_id = f"{conversation}:{kind}:{turn_number}" if call else ""
+    request_id = f"{kind}:{turn_number}" if call else ""
     event = _event(kind, conversation, call)
     if not conversation:
         turn = services.dialog.step(None, event)  # no CallSid: answer, but keep nothing

@@ -150,7 +150,6 @@ class Dialog:
         if (
             event.channel == "sms"
             and target
-            and not weak
             and match.language in self.flow.languages
             and state.lang == self.flow.languages[0]
         ):

@@ -18,7 +18,16 @@ class SchemaOutOfDate(RuntimeError):
     """The database is behind the code; `voicebot db upgrade` fixes it."""
 
 
+def normalise_url(url: str) -> str:
+    """Heroku-style postgres:// and plain postgresql:// mean the psycopg (3) driver here."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
 def make_engine(url: str) -> Engine:
+    url = normalise_url(url)
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 5})

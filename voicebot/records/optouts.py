@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from voicebot.records.models import OptOut
@@ -13,9 +14,12 @@ class OptOuts:
         self.sessions = sessions
 
     def add(self, phone: str) -> None:
-        with self.sessions.begin() as session:
-            if session.get(OptOut, phone) is None:
-                session.add(OptOut(phone=phone))
+        try:
+            with self.sessions.begin() as session:
+                if session.get(OptOut, phone) is None:
+                    session.add(OptOut(phone=phone))
+        except IntegrityError:
+            pass  # two STOPs at once: the other one recorded it
 
     def remove(self, phone: str) -> None:
         with self.sessions.begin() as session:

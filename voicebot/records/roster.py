@@ -24,16 +24,19 @@ Rules that shape the code:
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import multiprocessing
 import os
 import re
 from collections import deque
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import TextIO
 
 from sqlalchemy import Connection, DateTime, Engine, bindparam, text
 
@@ -181,18 +184,30 @@ def validate_row(line: int, row: list[str], index: tuple[int, ...]) -> Staged | 
     )
 
 
-def validate_chunk(
-    chunk: list[tuple[int, list[str]]], index: tuple[int, ...]
-) -> tuple[list[Staged], list[tuple[int, str]]]:
+def validate_block(
+    block: str, first_line: int, index: tuple[int, ...]
+) -> tuple[list[Staged], list[tuple[int, str]], int]:
+    """Parse and validate one block of whole CSV records (worker side: the main process
+    only splits the file, so parsing runs in parallel too)."""
     good: list[Staged] = []
     bad: list[tuple[int, str]] = []
-    for line, row in chunk:
-        result = validate_row(line, row, index)
-        if isinstance(result, str):
-            bad.append((line, result))
-        else:
-            good.append(result)
-    return good, bad
+    rows = 0
+    reader = csv.reader(io.StringIO(block), strict=True)
+    try:
+        for row in reader:
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue  # a blank line
+            rows += 1
+            result = validate_row(first_line + reader.line_num - 1, row, index)
+            if isinstance(result, str):
+                bad.append((first_line + reader.line_num - 1, result))
+            else:
+                good.append(result)
+    except csv.Error as exc:  # its messages describe the syntax, never quote a field
+        raise RosterError(
+            f"line {first_line + reader.line_num - 1}: not valid CSV ({exc}); nothing imported"
+        ) from None
+    return good, bad, rows
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -223,17 +238,33 @@ def _column_index(header: list[str]) -> tuple[int, ...]:
     return tuple(names.index(column) for column in COLUMNS)
 
 
-def _chunks(reader: Iterator[list[str]], line_of: Callable[[], int]) -> Iterator[list]:
-    chunk: list[tuple[int, list[str]]] = []
-    for row in reader:
-        if not row or (len(row) == 1 and not row[0].strip()):
-            continue  # blank line
-        chunk.append((line_of(), row))
-        if len(chunk) >= CHUNK_ROWS:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+def _blocks(handle: TextIO, first_line: int) -> Iterator[tuple[str, int]]:
+    """Whole CSV records, about CHUNK_ROWS at a time, as (text, number of its first line).
+
+    A record ends at a line break outside quotes; counting quote characters finds that
+    without parsing (the workers parse, strictly, so a file this gets wrong is refused).
+    """
+    lines: list[str] = []
+    start = number = first_line - 1
+    quoted = False
+    records = 0
+    try:
+        for line in handle:
+            number += 1
+            if not lines:
+                start = number
+            lines.append(line)
+            if line.count('"') & 1:
+                quoted = not quoted
+            if not quoted:
+                records += 1
+                if records >= CHUNK_ROWS:
+                    yield "".join(lines), start
+                    lines, records = [], 0
+    except UnicodeDecodeError:
+        raise RosterError(f"line {number + 1}: not UTF-8 text; nothing imported") from None
+    if lines:
+        yield "".join(lines), start
 
 
 # --- writing ------------------------------------------------------------------------------
@@ -266,21 +297,32 @@ def _stage(conn: Connection, rows: list[Staged]) -> None:
     )
 
 
+def _index_staging(conn: Connection) -> None:
+    """Indexes that make every merge step a walk in key order, whatever the planner thinks
+    of a temporary table it has no statistics for."""
+    conn.exec_driver_sql(
+        f"CREATE INDEX {_STAGING}_student "
+        f"ON {_STAGING} (student_number, line, guardian_phone, guardian_name)"
+    )
+    conn.exec_driver_sql(
+        f"CREATE INDEX {_STAGING}_guardian ON {_STAGING} (guardian_phone, guardian_name, line)"
+    )
+
+
 def _conflicts(conn: Connection) -> list[tuple[int, int, str]]:
-    """Rows whose student details differ from the first row of the same student number."""
+    """Rows whose student details differ from an earlier row of the same student number."""
+    # CROSS JOIN fixes the join order in SQLite (and means a plain join in PostgreSQL).
     rows = conn.execute(
         text(
             f"""
-            SELECT r.line, a.line, r.student_number
-            FROM {_STAGING} r
-            JOIN (SELECT student_number, MIN(line) AS line FROM {_STAGING}
-                  GROUP BY student_number) f ON f.student_number = r.student_number
-            JOIN {_STAGING} a ON a.line = f.line
-            WHERE r.line <> a.line AND (
+            SELECT r.line, MIN(a.line), r.student_number
+            FROM {_STAGING} r CROSS JOIN {_STAGING} a
+            WHERE a.student_number = r.student_number AND a.line < r.line AND (
                 r.first_name <> a.first_name OR r.last_name <> a.last_name
                 OR r.birth_date <> a.birth_date
                 OR COALESCE(r.ssn_last4, '') <> COALESCE(a.ssn_last4, '')
                 OR COALESCE(r.school, '') <> COALESCE(a.school, ''))
+            GROUP BY r.line, r.student_number
             ORDER BY r.line
             """
         )
@@ -289,12 +331,9 @@ def _conflicts(conn: Connection) -> list[tuple[int, int, str]]:
 
 
 def _merge(conn: Connection, result: ImportResult) -> None:
-    now = datetime.now(UTC)
-    result.imported_rows = conn.execute(text(f"SELECT COUNT(*) FROM {_STAGING}")).scalar_one()
+    """Staging -> students, guardians, links. Inserts go in key order so the B-trees grow
+    at their ends instead of being written all over."""
     result.students = conn.execute(
-        text(f"SELECT COUNT(DISTINCT student_number) FROM {_STAGING}")
-    ).scalar_one()
-    conn.execute(
         text(
             f"""
             INSERT INTO students (student_number, first_name, last_name, birth_date, school,
@@ -302,78 +341,94 @@ def _merge(conn: Connection, result: ImportResult) -> None:
             SELECT r.student_number, r.first_name, r.last_name, r.birth_date, r.school,
                    r.ssn_last4, :now
             FROM {_STAGING} r
-            JOIN (SELECT MIN(line) AS line FROM {_STAGING} GROUP BY student_number) f
-              ON f.line = r.line
-            WHERE true
+            WHERE NOT EXISTS (SELECT 1 FROM {_STAGING} a
+                              WHERE a.student_number = r.student_number AND a.line < r.line)
+            ORDER BY r.student_number
             ON CONFLICT (student_number) DO UPDATE SET
                 first_name = excluded.first_name, last_name = excluded.last_name,
                 birth_date = excluded.birth_date, school = excluded.school,
                 ssn_last4 = excluded.ssn_last4, updated_at = excluded.updated_at
             """
         ).bindparams(bindparam("now", type_=DateTime(timezone=True))),
-        {"now": now},
-    )
-    conn.exec_driver_sql(
-        f"CREATE INDEX {_STAGING}_guardian ON {_STAGING} (guardian_phone, guardian_name)"
-    )
-    conn.execute(
+        {"now": datetime.now(UTC)},
+    ).rowcount
+    # A guardian listed on several rows keeps the email of the last one.
+    result.guardians = conn.execute(
         text(
             f"""
             INSERT INTO guardians (name, phone, email)
             SELECT r.guardian_name, r.guardian_phone, r.guardian_email
             FROM {_STAGING} r
-            JOIN (SELECT MAX(line) AS line FROM {_STAGING} WHERE guardian_phone IS NOT NULL
-                  GROUP BY guardian_phone, guardian_name) m ON m.line = r.line
-            WHERE true
+            WHERE r.guardian_phone IS NOT NULL AND NOT EXISTS (
+                SELECT 1 FROM {_STAGING} b
+                WHERE b.guardian_phone = r.guardian_phone
+                  AND b.guardian_name = r.guardian_name AND b.line > r.line)
+            ORDER BY r.guardian_phone, r.guardian_name
             ON CONFLICT (phone, name) DO UPDATE SET email = excluded.email
             """
         )
-    )
-    result.guardians = conn.execute(
-        text(
-            f"SELECT COUNT(*) FROM (SELECT DISTINCT guardian_phone, guardian_name "
-            f"FROM {_STAGING} WHERE guardian_phone IS NOT NULL) g"
-        )
-    ).scalar_one()
+    ).rowcount
     # Each student in the file gets exactly the guardians the file lists for it.
-    conn.execute(
-        text(
-            f"""
-            DELETE FROM student_guardians WHERE student_id IN (
-                SELECT s.id FROM students s
-                WHERE s.student_number IN (SELECT student_number FROM {_STAGING}))
-            """
+    has_links = conn.execute(text("SELECT 1 FROM student_guardians LIMIT 1")).first()
+    if has_links:
+        conn.execute(
+            text(
+                f"""
+                DELETE FROM student_guardians WHERE student_id IN (
+                    SELECT s.id FROM {_STAGING} r CROSS JOIN students s
+                    WHERE s.student_number = r.student_number)
+                """
+            )
         )
-    )
     result.links = conn.execute(
         text(
             f"""
             INSERT INTO student_guardians (student_id, guardian_id)
             SELECT s.id, g.id
-            FROM {_STAGING} r
-            JOIN students s ON s.student_number = r.student_number
-            JOIN guardians g ON g.phone = r.guardian_phone AND g.name = r.guardian_name
-            WHERE r.guardian_phone IS NOT NULL
+            FROM {_STAGING} r CROSS JOIN students s CROSS JOIN guardians g
+            WHERE s.student_number = r.student_number
+              AND g.phone = r.guardian_phone AND g.name = r.guardian_name
+            ORDER BY r.student_number
             ON CONFLICT DO NOTHING
             """
         )
     ).rowcount
-    # Guardians no student lists any more must not keep receiving codes.
-    conn.execute(
-        text(
-            """
-            DELETE FROM guardians WHERE NOT EXISTS (
-                SELECT 1 FROM student_guardians sg WHERE sg.guardian_id = guardians.id)
-            """
+    if has_links:
+        # Guardians no student lists any more must not keep receiving codes.
+        conn.execute(
+            text(
+                """
+                DELETE FROM guardians WHERE NOT EXISTS (
+                    SELECT 1 FROM student_guardians sg WHERE sg.guardian_id = guardians.id)
+                """
+            )
         )
-    )
 
 
-def _tune(conn: Connection) -> None:
-    if conn.dialect.name == "sqlite":
-        # Enough page cache that the merge's joins and index builds stay in memory.
-        conn.exec_driver_sql("PRAGMA cache_size = -262144")  # KiB: 256 MiB at most
-        conn.exec_driver_sql("PRAGMA temp_store = FILE")
+@contextmanager
+def _bulk_settings(conn: Connection) -> Iterator[None]:
+    """SQLite, for this import only (the connection goes back to the pool afterwards):
+
+    * enough page cache that the merge's joins and index builds stay in memory;
+    * no per-row foreign key lookups. Every id the merge writes was just read by a join
+      inside the same write transaction, and SQLite has one writer at a time, so each
+      reference is valid by construction; nothing is deleted that anything refers to.
+      (On PostgreSQL the constraints stay on.)
+    """
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    foreign_keys = conn.exec_driver_sql("PRAGMA foreign_keys").scalar()
+    conn.exec_driver_sql("PRAGMA cache_size = -131072")  # KiB: 128 MiB at most
+    conn.exec_driver_sql("PRAGMA foreign_keys = OFF")  # only takes effect between transactions
+    conn.commit()  # end the transaction SQLAlchemy began for the pragmas
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache or -2000)}")
+        conn.exec_driver_sql(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
+        conn.commit()
 
 
 def import_roster(
@@ -396,22 +451,16 @@ def import_roster(
     if workers is None:
         cpus = os.cpu_count() or 1
         workers = cpus if cpus > 1 and count_lines(path) > PARALLEL_FROM_ROWS else 0
-    with path.open("r", encoding="utf-8-sig", newline="") as handle, engine.connect() as conn:
-        reader = csv.reader(handle)
+    with ExitStack() as stack:
+        handle = stack.enter_context(path.open("r", encoding="utf-8-sig", newline=""))
+        conn = stack.enter_context(engine.connect())
+        stack.enter_context(_bulk_settings(conn))
         transaction = conn.begin()
         try:
-            if not _import(conn, reader, result, skip_invalid, progress, stage, workers):
+            if not _import(conn, handle, result, skip_invalid, progress, stage, workers):
                 transaction.rollback()
                 return result
             transaction.commit()
-        except UnicodeDecodeError:
-            transaction.rollback()
-            raise RosterError(
-                f"near line {reader.line_num + 1}: the file is not UTF-8 text; nothing imported"
-            ) from None
-        except csv.Error as exc:
-            transaction.rollback()
-            raise RosterError(f"line {reader.line_num}: not valid CSV ({exc})") from None
         except BaseException:
             transaction.rollback()
             raise
@@ -428,7 +477,7 @@ def import_roster(
 
 def _import(
     conn: Connection,
-    reader: Iterator[list[str]],
+    handle: TextIO,
     result: ImportResult,
     skip_invalid: bool,
     progress: Callable[[int], None] | None,
@@ -436,32 +485,37 @@ def _import(
     workers: int,
 ) -> bool:
     """Stage, check and merge inside the caller's transaction; False: roll it back."""
-    header = next(reader, None)
-    if header is None:
-        raise RosterError("the file is empty: expected a header line")
+    header_reader = csv.reader(handle, strict=True)
+    try:
+        header = next(header_reader, None)
+    except (csv.Error, UnicodeDecodeError):
+        header = []
+    if not header:
+        raise RosterError("line 1: expected the header line; nothing imported")
     index = _column_index(header)
-    _tune(conn)
     _create_staging(conn)
 
     def take(good: list[Staged], bad: list[tuple[int, str]], rows: int) -> None:
         result.rows += rows
         for line, reason in bad:
             result.add_error(line, reason)
-        if skip_invalid or not result.bad_rows:
-            _stage(conn, good)  # once a row is bad and nothing will be imported, skip it
+        if skip_invalid or not result.bad_rows:  # else nothing will be imported: skip it
+            _stage(conn, good)
+            result.imported_rows += len(good)
         if progress:
             progress(rows)
 
-    chunks = _chunks(reader, lambda: reader.line_num)  # type: ignore[attr-defined]
+    blocks = _blocks(handle, header_reader.line_num + 1)
     if workers:
-        _validate_in_parallel(chunks, index, workers, take)
+        _validate_in_parallel(blocks, index, workers, take)
     else:
-        for chunk in chunks:
-            take(*validate_chunk(chunk, index), len(chunk))
+        for block, first_line in blocks:
+            take(*validate_block(block, first_line, index))
     if result.bad_rows and not skip_invalid:
         return False
     if stage:
         stage("checking rows of the same student")
+    _index_staging(conn)
     conflicting: set[str] = set()
     for line, first, number in _conflicts(conn):
         result.add_error(line, f"student details differ from line {first} (same student_number)")
@@ -469,7 +523,7 @@ def _import(
     if conflicting:
         if not skip_invalid:
             return False
-        _drop_students(conn, conflicting, result)
+        result.imported_rows -= _drop_students(conn, conflicting, result)
     if stage:
         stage("writing students and guardians")
     _merge(conn, result)
@@ -477,9 +531,10 @@ def _import(
     return True
 
 
-def _drop_students(conn: Connection, numbers: set[str], result: ImportResult) -> None:
+def _drop_students(conn: Connection, numbers: set[str], result: ImportResult) -> int:
     """--skip-invalid: a student whose rows disagree is skipped whole (which row is right?)."""
     listed = sorted(numbers)
+    dropped = 0
     for start in range(0, len(listed), 500):
         batch = listed[start : start + 500]
         statement = text(
@@ -488,30 +543,29 @@ def _drop_students(conn: Connection, numbers: set[str], result: ImportResult) ->
         ).bindparams(bindparam("numbers", expanding=True))
         for (line,) in conn.execute(statement, {"numbers": batch}):
             result.add_error(int(line), "skipped: other rows of the same student differ")
-        conn.execute(
+        dropped += conn.execute(
             text(f"DELETE FROM {_STAGING} WHERE student_number IN :numbers").bindparams(
                 bindparam("numbers", expanding=True)
             ),
             {"numbers": batch},
-        )
+        ).rowcount
+    return dropped
 
 
 def _validate_in_parallel(
-    chunks: Iterator[list],
+    blocks: Iterator[tuple[str, int]],
     index: tuple[int, ...],
     workers: int,
     take: Callable[[list[Staged], list[tuple[int, str]], int], None],
 ) -> None:
-    """Validate chunks in worker processes, in order, with at most a few chunks in flight
-    so a huge file never sits in memory whole."""
+    """Validate blocks in worker processes, in file order, with only a few in flight so a
+    huge file never sits in memory whole."""
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     with context.Pool(workers) as pool:
         pending: deque = deque()
-        for chunk in chunks:
-            pending.append((len(chunk), pool.apply_async(validate_chunk, (chunk, index))))
+        for block, first_line in blocks:
+            pending.append(pool.apply_async(validate_block, (block, first_line, index)))
             while len(pending) > workers * 2:
-                size, job = pending.popleft()
-                take(*job.get(), size)
+                take(*pending.popleft().get())
         while pending:
-            size, job = pending.popleft()
-            take(*job.get(), size)
+            take(*pending.popleft().get())

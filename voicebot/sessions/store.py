@@ -7,6 +7,7 @@ between turns, so any number of web processes can serve one call.
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -18,7 +19,6 @@ from voicebot.dialog.model import State
 PREFIX = "vb:"
 # Fast failure beats Twilio's 15 s timeout: a dead Redis must cost well under a second.
 SOCKET_TIMEOUT = 0.5
-REPLY_TTL = 600  # long enough to cover Twilio's retries of one webhook
 
 
 def connect(url: str) -> redis.Redis:
@@ -34,33 +34,58 @@ def connect(url: str) -> redis.Redis:
 
 
 class SessionStore:
+    """One Redis key per conversation: its state and the last reply, compressed.
+
+    Keeping the reply beside the state lets a retried webhook be answered again without a
+    second key, and keeps a turn to four round trips: lock, GET, SET, unlock.
+    """
+
     def __init__(self, client: redis.Redis) -> None:
         self.redis = client
 
-    def load(self, conversation: str) -> State | None:
-        raw = self.redis.get(f"{PREFIX}conv:{conversation}")
-        if raw is None:
-            return None
-        try:
-            return State.from_dict(json.loads(raw))
-        except (ValueError, TypeError):
-            return None  # an unreadable state starts the conversation over, not a crash
+    def _key(self, conversation: str) -> str:
+        return f"{PREFIX}conv:{conversation}"
 
-    def save(self, conversation: str, state: State, ttl: int) -> None:
-        data = json.dumps(state.to_dict(), separators=(",", ":"))
-        self.redis.set(f"{PREFIX}conv:{conversation}", data, ex=ttl)
+    def load_turn(self, conversation: str, request_id: str) -> tuple[State | None, str | None]:
+        """The conversation's state, and the reply already given to this request, if any."""
+        raw = self.redis.get(self._key(conversation))
+        if raw is None:
+            return None, None
+        try:
+            record = json.loads(zlib.decompress(raw))
+            if request_id and record.get("r") == request_id:
+                return None, record["b"]
+            return (State.from_dict(record["s"]) if record.get("s") else None), None
+        except (ValueError, TypeError, KeyError, zlib.error):
+            return None, None  # an unreadable record starts the conversation over, not a crash
+
+    def save_turn(
+        self, conversation: str, state: State | None, ttl: int, request_id: str, body: str
+    ) -> None:
+        """Keep the new state (None: the conversation ended) and the reply to this request."""
+        record = {"s": state.to_dict() if state else None, "r": request_id, "b": body}
+        data = zlib.compress(json.dumps(record, separators=(",", ":")).encode(), 6)
+        self.redis.set(self._key(conversation), data, ex=ttl)
+
+    def load(self, conversation: str) -> State | None:
+        return self.load_turn(conversation, "")[0]
 
     def clear(self, conversation: str) -> None:
-        self.redis.delete(f"{PREFIX}conv:{conversation}")
+        self.redis.delete(self._key(conversation))
 
     def ttl(self, conversation: str) -> int:
-        return int(self.redis.ttl(f"{PREFIX}conv:{conversation}"))
+        return int(self.redis.ttl(self._key(conversation)))
 
     @contextmanager
-    def lock(self, conversation: str, timeout: float = 10.0) -> Iterator[None]:
-        """One turn of a conversation at a time, across processes."""
+    def lock(self, conversation: str, timeout: float = 5.0, wait: float = 2.0) -> Iterator[None]:
+        """One turn of a conversation at a time, across processes.
+
+        A lock left behind (a process killed mid-turn, a Redis that froze) expires after
+        `timeout`; a caller waits at most `wait` for it, then gets the fallback, never
+        Twilio's 15-second error.
+        """
         lock = self.redis.lock(
-            f"{PREFIX}lock:{conversation}", timeout=timeout, blocking_timeout=timeout
+            f"{PREFIX}lock:{conversation}", timeout=timeout, blocking_timeout=wait
         )
         if not lock.acquire():
             raise TimeoutError("conversation is busy")
@@ -71,14 +96,6 @@ class SessionStore:
                 lock.release()
             except redis.exceptions.LockError:
                 pass  # expired while we worked; the next turn may already hold it
-
-    def reply_for(self, request_id: str) -> str | None:
-        """The answer already given to this exact webhook, when Twilio sends it again."""
-        raw = self.redis.get(f"{PREFIX}reply:{request_id}")
-        return raw.decode() if raw is not None else None
-
-    def remember_reply(self, request_id: str, body: str) -> None:
-        self.redis.set(f"{PREFIX}reply:{request_id}", body, ex=REPLY_TTL)
 
     def ping(self) -> bool:
         return bool(self.redis.ping())

@@ -57,6 +57,7 @@ def upgrade() -> None:
             sa.ForeignKey("guardians.id", ondelete="CASCADE", name="fk_student_guardians_guardian"),
             primary_key=True,
         ),
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_student_guardians_guardian_id", "student_guardians", ["guardian_id"])
 
@@ -97,9 +98,11 @@ def upgrade() -> None:
             nullable=True,
         ),
     )
+    op.create_index("ix_verification_attempts_student_id", "verification_attempts", ["student_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_verification_attempts_student_id", table_name="verification_attempts")
     op.drop_table("verification_attempts")
     op.drop_index("ix_disclosures_student_id", table_name="disclosures")
     op.drop_table("disclosures")

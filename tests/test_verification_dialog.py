@@ -1,0 +1,175 @@
+"""The last four digits, by phone and by text: only to a caller who knows the student number
+and birth date AND holds the phone on file. Everyone else hears the same polite refusal."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.conftest import BIRTH, GUARDIAN_PHONE, OTHER_PHONE, STUDENT, SUPPORT, Call, Thread
+from voicebot.records.models import Disclosure
+
+
+def codes_sent(outbox, to: str) -> list[str]:  # type: ignore[no-untyped-def]
+    return [
+        re.search(r"\b(\d{6})\b", m["body"]).group(1)  # type: ignore[union-attr]
+        for m in outbox.messages()
+        if m["to"] == to and re.search(r"\b\d{6}\b", m["body"])
+    ]
+
+
+def ask_for_last_four(call: Call) -> None:
+    call.start()
+    reply = call.say("I need the last four numbers of my daughter's social")
+    assert "student number" in reply.text and reply.asks
+
+
+def give_details(call: Call, student: str = STUDENT, birth: str = BIRTH):  # type: ignore[no-untyped-def]
+    assert "birth date" in call.press(student).text
+    return call.press(birth)
+
+
+UNIFORM = "If those details match our records, we have texted a code to the phone number on file"
+
+
+def test_a_guardian_on_another_phone_hears_exactly_the_last_four(twilio, roster, outbox, app) -> None:  # type: ignore[no-untyped-def]
+    call = Call(twilio, caller=OTHER_PHONE, StirVerstat="TN-Validation-Passed-A")
+    ask_for_last_four(call)
+    assert UNIFORM in give_details(call).text
+    codes = codes_sent(outbox, GUARDIAN_PHONE)
+    assert len(codes) == 1, "the code goes to the phone on file, not to the caller"
+    assert codes_sent(outbox, OTHER_PHONE) == []
+    reply = call.press(codes[0])
+    assert "Maria" in reply.text
+    assert "6, 7, 8, 9" in reply.text and reply.text.count("6, 7, 8, 9") == 2
+    assert "main office" in reply.text and "photo ID" in reply.text
+    assert "1, 2, 3" not in reply.text and "4, 5" not in reply.text
+    with app.extensions["voicebot"].engine.connect() as db:
+        assert db.scalar(select(func.count()).select_from(Disclosure)) == 1
+
+
+def test_spoken_digits_work_for_every_step(twilio, roster, outbox) -> None:  # type: ignore[no-untyped-def]
+    call = Call(twilio, caller=GUARDIAN_PHONE)
+    ask_for_last_four(call)
+    call.say("one two three four five six seven")
+    assert UNIFORM in call.say("zero three one four two zero one five").text
+    code = codes_sent(outbox, GUARDIAN_PHONE)[0]
+    words = " ".join(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"][int(d)] for d in code)
+    assert "6, 7, 8, 9" in call.say(words).text
+
+
+@pytest.mark.parametrize(
+    ("student", "birth"),
+    [("1234567", "03152015"), ("9999999", BIRTH), ("7654321", BIRTH)],
+    ids=["wrong birth date", "unknown student", "another child's birth date"],
+)
+def test_wrong_details_sound_exactly_like_right_ones_and_send_nothing(twilio, roster, outbox, student, birth) -> None:  # type: ignore[no-untyped-def]
+    call = Call(twilio, caller=OTHER_PHONE)
+    ask_for_last_four(call)
+    reply = give_details(call, student, birth)
+    assert UNIFORM in reply.text and reply.asks
+    assert outbox.messages() == []
+    failed = call.press("123456")
+    assert "can't confirm those details" in failed.text and "6, 7, 8, 9" not in failed.text
+    assert call.say("yes").transfers_to == SUPPORT
+
+
+def test_a_wrong_code_is_asked_again_and_three_wrong_codes_end_in_an_offer(twilio, roster, outbox) -> None:  # type: ignore[no-untyped-def]
+    call = Call(twilio, caller=GUARDIAN_PHONE)
+    ask_for_last_four(call)
+    give_details(call)
+    right = codes_sent(outbox, GUARDIAN_PHONE)[0]
+    wrong = "000000" if right != "000000" else "111111"
+    assert "didn't match" in call.press(wrong).text
+    assert "didn't match" in call.press(wrong).text
+    third = call.press(wrong)
+    assert "can't confirm those details" in third.text
+    assert "6, 7, 8, 9" not in call.press("2").text  # no person, thanks
+    assert call.last is not None and call.last.asks
+
+
+def test_a_code_works_only_once(twilio, roster, outbox) -> None:  # type: ignore[no-untyped-def]
+    first = Call(twilio, caller=GUARDIAN_PHONE)
+    ask_for_last_four(first)
+    give_details(first)
+    code = codes_sent(outbox, GUARDIAN_PHONE)[0]
+    assert "6, 7, 8, 9" in first.press(code).text
+    second = Call(twilio, caller=GUARDIAN_PHONE)
+    ask_for_last_four(second)
+    give_details(second)
+    stale = [c for c in codes_sent(outbox, GUARDIAN_PHONE) if c != code]
+    assert stale, "a new code was sent for the new call"
+    assert "6, 7, 8, 9" not in second.press(code).text
+
+
+def test_a_code_from_another_call_does_not_work(twilio, roster, outbox) -> None:  # type: ignore[no-untyped-def]
+    mine = Call(twilio, caller=GUARDIAN_PHONE)
+    ask_for_last_four(mine)
+    give_details(mine)
+    code = codes_sent(outbox, GUARDIAN_PHONE)[0]
+    intruder = Call(twilio, caller=OTHER_PHONE)
+    ask_for_last_four(intruder)
+    give_details(intruder, "9999999", BIRTH)
+    assert "6, 7, 8, 9" not in intruder.press(code).text
+
+
+def test_a_verification_left_for_two_minutes_starts_over(twilio, roster, outbox, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import voicebot.channels.voice as voice
+
+    now = [1_000_000.0]
+    monkeypatch.setattr(voice.time, "time", lambda: now[0])
+    call = Call(twilio, caller=GUARDIAN_PHONE)
+    ask_for_last_four(call)
+    call.press(STUDENT)
+    now[0] += 121
+    reply = call.press(BIRTH)
+    assert "took too long" in reply.text and "student number" in reply.text
+    assert outbox.messages() == []
+
+
+def test_three_failed_verifications_lock_the_record_uniformly(twilio, roster, outbox) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(3):
+        call = Call(twilio, caller=OTHER_PHONE)
+        ask_for_last_four(call)
+        give_details(call, STUDENT, "01012015")
+    call = Call(twilio, caller=GUARDIAN_PHONE)
+    ask_for_last_four(call)
+    assert UNIFORM in give_details(call).text, "a locked record sounds like any other"
+    assert codes_sent(outbox, GUARDIAN_PHONE) == [], "no code while the record is locked"
+
+
+def test_five_failures_from_one_number_lock_that_number_with_an_offer(twilio, roster, outbox) -> None:  # type: ignore[no-untyped-def]
+    for attempt in range(5):
+        call = Call(twilio, caller=OTHER_PHONE)
+        ask_for_last_four(call)
+        give_details(call, f"99999{attempt:02d}", BIRTH)
+    call = Call(twilio, caller=OTHER_PHONE)
+    call.start()
+    reply = call.say("what are the last four digits of my son's SSN")
+    assert "can't confirm those details" in reply.text and reply.asks
+    assert call.press("1").transfers_to == SUPPORT
+
+
+def test_verification_by_text_message(twilio, roster, outbox) -> None:  # type: ignore[no-untyped-def]
+    thread = Thread(twilio, sender=OTHER_PHONE)
+    assert "student number" in " ".join(thread.text("last 4 of my kid's social please").heard.messages)
+    assert "birth date" in " ".join(thread.text(STUDENT).heard.messages)
+    assert UNIFORM in " ".join(thread.text(BIRTH).heard.messages)
+    code = codes_sent(outbox, GUARDIAN_PHONE)[0]
+    text = " ".join(thread.text(code).heard.messages)
+    assert "Maria" in text and "6789" in text and "main office" in text
+    assert "12345" not in re.sub(r"\D", "", text)
+
+
+def test_no_log_line_carries_the_callers_digits(twilio, roster, outbox, caplog) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level("DEBUG")
+    call = Call(twilio, caller=GUARDIAN_PHONE, CallSid="CA" + "f" * 32)  # no digits by chance
+    ask_for_last_four(call)
+    give_details(call)
+    code = codes_sent(outbox, GUARDIAN_PHONE)[0]
+    call.press(code)
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for secret in (STUDENT, BIRTH, code, "6789", "2015-03-14", "123456789", "12345"):
+        assert secret not in logged, secret

@@ -1,0 +1,105 @@
+"""`voicebot roster import FILE.csv`: load the district's student export.
+
+Errors name a line and a column, never a value: the file holds SSNs and birth dates, and
+whatever this command prints may end up pasted into a ticket.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from voicebot.config import ConfigError, load_settings
+
+SHOWN_ERRORS = 100
+
+
+class Progress:
+    """Rows read so far, on stderr: a live line on a terminal, a line per 10% otherwise."""
+
+    def __init__(self, total: int) -> None:
+        self.total = max(total, 1)
+        self.done = 0
+        self.live = sys.stderr.isatty()
+        self.next_report = 0.1
+        self.started = time.monotonic()
+
+    def __call__(self, rows: int) -> None:
+        self.done += rows
+        fraction = min(self.done / self.total, 1.0)
+        if self.live:
+            click.echo(
+                f"\rreading roster: {fraction:4.0%} ({self.done:,} of {self.total:,} rows)",
+                err=True,
+                nl=False,
+            )
+        elif fraction >= self.next_report:
+            click.echo(f"reading roster: {fraction:.0%} ({self.done:,} rows)", err=True)
+            while self.next_report <= fraction:
+                self.next_report += 0.1
+
+    def stage(self, note: str) -> None:
+        if self.live:
+            click.echo("", err=True)
+            self.live = False
+        click.echo(f"{note} ({time.monotonic() - self.started:.1f} s so far)", err=True)
+
+
+@click.group("roster")
+def roster() -> None:
+    """The district's student roster (students, guardians, last four digits)."""
+
+
+@roster.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--skip-invalid",
+    is_flag=True,
+    help="Import the good rows and report the bad ones (default: a bad row imports nothing).",
+)
+def import_command(file: Path, skip_invalid: bool) -> None:
+    """Import FILE.csv: one row per student and guardian, with the header
+    student_number,first_name,last_name,birth_date,ssn,guardian_name,guardian_phone,
+    guardian_email,school. Only the last four digits of ssn are kept. Importing the same
+    file again updates, never duplicates."""
+    from voicebot.records import db
+    from voicebot.records.roster import RosterError, count_lines, import_roster
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration: {exc}") from exc
+    engine = db.make_engine(settings.database_url)
+    try:
+        db.check_schema(engine)
+    except db.SchemaOutOfDate as exc:
+        raise click.ClickException(str(exc)) from exc
+    progress = Progress(count_lines(file) - 1)
+    started = time.monotonic()
+    try:
+        result = import_roster(
+            engine, file, skip_invalid=skip_invalid, progress=progress, stage=progress.stage
+        )
+    except RosterError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        engine.dispose()
+    seconds = time.monotonic() - started
+    for error in sorted(result.errors, key=lambda e: e.line)[:SHOWN_ERRORS]:
+        click.echo(str(error), err=True)
+    if result.bad_rows > SHOWN_ERRORS:
+        click.echo(f"... and {result.bad_rows - SHOWN_ERRORS:,} more bad rows", err=True)
+    if not result.committed:
+        raise click.ClickException(
+            f"{result.bad_rows:,} bad row(s): nothing imported. Fix them, or run again with "
+            "--skip-invalid to import the good rows."
+        )
+    click.echo(
+        f"imported {result.imported_rows:,} rows in {seconds:.1f} s: {result.students:,} "
+        f"students, {result.guardians:,} guardians, {result.links:,} student-guardian links"
+    )
+    if result.bad_rows:
+        click.echo(f"skipped {result.bad_rows:,} bad row(s) (listed above)")
