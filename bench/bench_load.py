@@ -55,7 +55,7 @@ DIALOG = [
     ("start", {"CallStatus": "ringing", "Direction": "inbound"}, "<Gather"),
     (
         "turn",
-        {"SpeechResult": "I forgot my password", "Confidence": "0.92"},
+        {"SpeechResult": "I cannot remember my password", "Confidence": "0.92"},
         "Forgot Your Password",
     ),
     ("turn", {"Digits": "2"}, "<Gather"),

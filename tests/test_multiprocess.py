@@ -27,6 +27,7 @@ from tests.conftest import AUTH_TOKEN, CALLER, HELPLINE, SUPPORT
 from tests.test_failsafe import REDIS_SERVER, RedisServer, free_port
 from voicebot.channels.simulator import Heard, read_twiml
 from voicebot.config import REPO_ROOT
+from voicebot.sessions.store import SessionStore
 
 pytestmark = pytest.mark.skipif(
     REDIS_SERVER is None,
@@ -200,17 +201,17 @@ def test_a_text_thread_alternating_between_two_servers_carries_on(
             },
         )
 
-    first = text(a, "I forgot my password", 1)
+    first = text(a, "I forgot the password", 1)
     assert "Forgot Your Password" in " ".join(first.heard.messages), first.body
     second = text(b, "what is my student number", 2)
     assert "student number" in " ".join(second.heard.messages).lower(), second.body
     keys = redis_server.client().keys("vb:conv:sms:*")
     assert len(keys) == 1, "both servers kept one conversation in the shared Redis"
-    import json
-
-    assert json.loads(redis_server.client().get(keys[0]))["turn"] == 2
+    conversation = keys[0].decode().removeprefix("vb:conv:")
+    state = SessionStore(redis_server.client()).load(conversation)
+    assert state is not None and state.turn == 2
 
     stop = text(a, "STOP", 3)
     assert stop.status == 200 and not stop.heard.messages
-    silent = text(b, "I forgot my password", 4)
+    silent = text(b, "I forgot the password", 4)
     assert silent.status == 200 and not silent.heard.messages, "the opt-out is shared (SQL)"

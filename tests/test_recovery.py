@@ -34,6 +34,8 @@ PATHS: dict[str, list[tuple[str, str]]] = {
         ("press", "9999999"),
         ("press", BIRTH),
         ("press", "123456"),
+        ("press", "123456"),
+        ("press", "123456"),
     ],
     "anything_else": [("press", "4"), ("press", "1")],
     "offer_text": [("press", "1")],

@@ -71,7 +71,9 @@ def test_wrong_details_sound_exactly_like_right_ones_and_send_nothing(twilio, ro
     reply = give_details(call, student, birth)
     assert UNIFORM in reply.text and reply.asks
     assert outbox.messages() == []
-    failed = call.press("123456")
+    assert "didn't match" in call.press("123456").text, "as with a real but wrong code"
+    assert "didn't match" in call.press("234567").text
+    failed = call.press("345678")
     assert "can't confirm those details" in failed.text and "6, 7, 8, 9" not in failed.text
     assert call.say("yes").transfers_to == SUPPORT
 

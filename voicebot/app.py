@@ -20,6 +20,7 @@ from voicebot.outbound import Outbound, OutboxFile, Transport, TwilioMessages
 from voicebot.records import db
 from voicebot.records.optouts import OptOuts
 from voicebot.sessions.store import SessionStore, connect
+from voicebot.verification import Verifier
 from voicebot.wording import district_facts
 
 
@@ -41,17 +42,11 @@ class Services:
 def build_services(settings: Settings, upgrade_db: bool = False) -> Services:
     flow = load_flow(settings.flows_dir, settings.languages)
     matcher = IntentMatcher.from_directory(settings.flows_dir / "intents")
-    dialog = Dialog(
-        flow=flow,
-        classifier=matcher,
-        facts=district_facts(settings),
-        max_retries=settings.max_retries,
-        confirm_below=CONFIRM_BELOW,
-    )
     engine = db.make_engine(settings.database_url)
     if upgrade_db:
         db.upgrade(engine)
-    optouts = OptOuts(db.make_sessions(engine))
+    sessions = db.make_sessions(engine)
+    optouts = OptOuts(sessions)
     guard = Guard([settings.district.support_number, settings.district.helpline_number])
     transport: Transport
     if settings.twilio_account_sid and settings.twilio_number and settings.twilio_auth_token:
@@ -62,6 +57,14 @@ def build_services(settings: Settings, upgrade_db: bool = False) -> Services:
         transport = OutboxFile(settings.outbox)
     outbound = Outbound(transport, optouts, guard)
     store = SessionStore(connect(settings.redis_url))
+    dialog = Dialog(
+        flow=flow,
+        classifier=matcher,
+        facts=district_facts(settings),
+        max_retries=settings.max_retries,
+        confirm_below=CONFIRM_BELOW,
+        verifier=Verifier(sessions, store.redis, outbound),
+    )
     return Services(
         settings=settings,
         flow=flow,

@@ -10,6 +10,8 @@ record from the ``voicebot`` loggers is scrubbed before any handler sees it:
   apart;
 * control characters are removed, so caller text cannot forge log lines.
 
+Values passed with ``extra=`` are scrubbed on loggers that exist when :func:`install` runs.
+
 Twilio SIDs (CA..., SM... followed by 32 hex digits) are kept: operators need them to trace a
 call, and they are identifiers Twilio made up, not anything the caller said.
 """
@@ -80,8 +82,16 @@ class RedactingFilter(logging.Filter):
     any extra= strings. Always lets the record through; it changes, never drops."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if getattr(record, "_voicebot_redacted", False):
-            return True
+        if not getattr(record, "_voicebot_redacted", False):
+            self._scrub_message(record)
+            record._voicebot_redacted = True
+        for key, value in list(vars(record).items()):
+            if key not in _STANDARD and isinstance(value, str):
+                setattr(record, key, scrub(value))
+        return True
+
+    @staticmethod
+    def _scrub_message(record: logging.LogRecord) -> None:
         try:
             message = record.getMessage()
         except Exception:  # a bad format string must not lose the record
@@ -98,11 +108,6 @@ class RedactingFilter(logging.Filter):
             record.exc_text = scrub(record.exc_text, keep_newlines=True)
         if record.stack_info:
             record.stack_info = scrub(record.stack_info, keep_newlines=True)
-        for key, value in list(vars(record).items()):
-            if key not in _STANDARD and isinstance(value, str):
-                setattr(record, key, scrub(value))
-        record._voicebot_redacted = True
-        return True
 
 
 _lock = threading.Lock()
@@ -135,14 +140,26 @@ def install(logger_name: str = "voicebot") -> RedactingFilter:
             _base_factory = logging.getLogRecordFactory()
             logging.setLogRecordFactory(_factory)
         _installed.add(logger_name)
-    logger = logging.getLogger(logger_name)
-    if _filter not in logger.filters:
-        logger.addFilter(_filter)  # records made elsewhere but handed to this logger
+    # extra= fields are set on a record after the factory made it: a filter on the logger
+    # sees them. That reaches the loggers that exist now (every module imported so far).
+    for logger in _tree(logger_name):
+        if _filter not in logger.filters:
+            logger.addFilter(_filter)
     return _filter
+
+
+def _tree(logger_name: str) -> list[logging.Logger]:
+    names = [
+        name
+        for name, logger in logging.Logger.manager.loggerDict.items()
+        if isinstance(logger, logging.Logger) and (name + ".").startswith(logger_name + ".")
+    ]
+    return [logging.getLogger(logger_name)] + [logging.getLogger(name) for name in names]
 
 
 def uninstall(logger_name: str = "voicebot") -> None:
     """Stop scrubbing this logger tree (tests use it to leave logging as they found it)."""
     with _lock:
         _installed.discard(logger_name)
-    logging.getLogger(logger_name).removeFilter(_filter)
+    for logger in _tree(logger_name):
+        logger.removeFilter(_filter)

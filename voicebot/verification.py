@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import redis as redis_lib
-from sqlalchemy import distinct, select
+from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from voicebot.outbound import Outbound
@@ -68,7 +68,7 @@ _MARGIN = 3600  # Redis keeps keys this much longer than the clock needs them
 
 # Atomically: is a code pending, has it expired, count this try.
 _TAKE_TRY = """
-local f = redis.call('HMGET', KEYS[1], 'hash', 'salt', 'exp', 'attempt', 'student', 'decoy')
+local f = redis.call('HMGET', KEYS[1], 'hash', 'salt', 'exp', 'attempt', 'student', 'record')
 if not f[1] then return {'none'} end
 if tonumber(f[3]) <= tonumber(ARGV[1]) then
   redis.call('DEL', KEYS[1])
@@ -100,7 +100,14 @@ class CodeResult(enum.Enum):
 @dataclass(frozen=True)
 class _Student:
     id: int
-    birth_date: date
+    birth_date: date | None
+    record: str  # the key its failures and lock go by in Redis
+
+
+def _record(student_number: str) -> str:
+    """Throttle key of a student record: by student number (stable across databases and
+    re-imports), hashed so Redis keys don't list student numbers."""
+    return hashlib.sha256(f"student:{student_number}".encode()).hexdigest()[:24]
 
 
 def _digits(value: str | None) -> str:
@@ -168,20 +175,24 @@ class Verifier:
         salt = secrets.token_bytes(16)
         digest = _hash(code, salt)  # computed on every path: the same work whatever matched
         real = False
-        if self._blocked("caller", caller, CALLER_LIMIT, now):
+        if self._locked("caller", caller, CALLER_LIMIT, now):
             outcome = "caller_locked"
-        elif student is not None and self._blocked("student", student.id, RECORD_LIMIT, now):
+        elif student is not None and self._locked("student", student.record, RECORD_LIMIT, now):
             outcome = "locked"
             self._fail(attempt, None, caller, now)
         elif student is None or student.birth_date != _birth_date(birth_date):
             outcome = "no_match"
-            self._fail(attempt, student.id if student else None, caller, now)
+            self._fail(attempt, student.record if student else None, caller, now)
+        elif self._saturated("student", student.record, RECORD_LIMIT, now) or self._saturated(
+            "caller", caller, CALLER_LIMIT, now
+        ):
+            outcome = "throttled"  # codes already out and unused: don't text the family again
         else:
             outcome = "code_sent"
             real = True
         self._store(conversation, digest, salt, now, attempt, student if real else None)
         if real and student is not None:
-            self._pending(attempt, student.id, caller, now)
+            self._pending(attempt, student.record, caller, now)
             sent = sum(
                 self.outbound.send(phone, self.message.format(code=code), allow=code)
                 for phone in self._phones(student.id)
@@ -209,31 +220,30 @@ class Verifier:
         now = self.clock()
         caller = caller or None
         key = self._code_key(conversation)
-        status, stored, salt, tries, attempt, student, decoy = self._try(key, now)
-        student_id = int(student) if student and decoy != "1" else None
-        found = _Student(student_id, date.min) if student_id else None
+        status, stored, salt, tries, attempt, student, record = self._try(key, now)
+        found = _Student(int(student), None, record) if student else None  # None: a decoy
+        record_key = found.record if found else None
         if status == "none":
             self._fail(secrets.token_hex(8), None, caller, now)
             return self._end(conversation, channel, caller, stir, "no_code", None, now)
         if status != "try":
-            self._fail(attempt, student_id, caller, now)
+            self._fail(attempt, record_key, caller, now)
             return self._end(conversation, channel, caller, stir, status, found, now)
-        if self._lock_active("caller", caller, now) or self._lock_active(
-            "student", student_id, now
-        ):
-            self.redis.delete(key)
-            self._fail(attempt, student_id, caller, now)
-            return self._end(conversation, channel, caller, stir, "locked", found, now)
+        # Locked since the code went out: even the right code is just a wrong one now (an
+        # early, different answer would tell the caller the details had matched).
+        locked = self._lock_active("caller", caller, now) or self._lock_active(
+            "student", record_key, now
+        )
         entered = _digits(code)
         right = hmac.compare_digest(_hash(entered, bytes.fromhex(salt)), bytes.fromhex(stored))
-        if right and decoy != "1" and len(entered) == CODE_DIGITS and student_id is not None:
+        if right and found is not None and not locked and len(entered) == CODE_DIGITS:
             if self.redis.delete(key) != 1:  # another request used it a moment ago
                 return self._end(conversation, channel, caller, stir, "used", found, now)
-            self._succeeded(attempt, student_id, caller)
-            return self._disclose(student_id, channel, caller, call_id, stir, conversation, now)
+            self._succeeded(attempt, found.record, caller)
+            return self._disclose(found.id, channel, caller, call_id, stir, conversation, now)
         if int(tries) >= MAX_TRIES:
             self.redis.delete(key)
-            self._fail(attempt, student_id, caller, now)
+            self._fail(attempt, record_key, caller, now)
             return self._end(conversation, channel, caller, stir, "exhausted", found, now)
         self._audit(conversation, channel, caller, stir, "check", "wrong", found, now)
         return CodeResult.WRONG, None
@@ -242,11 +252,7 @@ class Verifier:
         """The caller number is locked: offer the transfer straight away."""
         if not caller:
             return False
-        now = self.clock()
-        self._settle_abandoned("caller", caller, now)
-        return self._lock_active("caller", caller, now) or self._lock_if_over(
-            "caller", caller, CALLER_LIMIT, now
-        )
+        return self._locked("caller", caller, CALLER_LIMIT, self.clock())
 
     # --- SQL --------------------------------------------------------------------------------
 
@@ -258,12 +264,13 @@ class Verifier:
             row = session.execute(
                 select(Student.id, Student.birth_date).where(Student.student_number == number)
             ).first()
-        return _Student(row.id, row.birth_date) if row else None
+        return _Student(row.id, row.birth_date, _record(number)) if row else None
 
     def _phones(self, student_id: int) -> list[str]:
         with self.sessions() as session:
             phones = session.scalars(
-                select(distinct(Guardian.phone))
+                select(Guardian.phone)
+                .distinct()
                 .join(student_guardians, student_guardians.c.guardian_id == Guardian.id)
                 .where(student_guardians.c.student_id == student_id)
                 .order_by(Guardian.phone)
@@ -380,8 +387,8 @@ class Verifier:
                 "exp": repr(now + CODE_TTL),
                 "tries": 0,
                 "attempt": attempt,
-                "student": str(student.id) if student else "",
-                "decoy": "0" if student else "1",
+                "student": str(student.id) if student else "",  # empty: a decoy
+                "record": student.record if student else "",
             },
         )
         pipe.expire(key, CODE_TTL + _MARGIN)
@@ -394,35 +401,33 @@ class Verifier:
 
     # --- Redis: failures and locks ----------------------------------------------------------
 
-    def _keys(self, kind: str, ident: object) -> tuple[str, str, str]:
+    def _keys(self, kind: str, ident: str | None) -> tuple[str, str, str]:
         base = f"{kind}:{ident}"
         return f"{PREFIX}fails:{base}", f"{PREFIX}pending:{base}", f"{PREFIX}lock:{base}"
 
-    def _targets(
-        self, student_id: int | None, caller: str | None
-    ) -> list[tuple[str, object, int]]:
-        targets: list[tuple[str, object, int]] = []
-        if student_id is not None:
-            targets.append(("student", student_id, RECORD_LIMIT))
+    def _targets(self, record: str | None, caller: str | None) -> list[tuple[str, str, int]]:
+        targets: list[tuple[str, str, int]] = []
+        if record:
+            targets.append(("student", record, RECORD_LIMIT))
         if caller:
             targets.append(("caller", caller, CALLER_LIMIT))
         return targets
 
-    def _pending(self, attempt: str, student_id: int, caller: str | None, now: float) -> None:
+    def _pending(self, attempt: str, record: str, caller: str | None, now: float) -> None:
         """A code went out: it counts against the limits until it is used."""
-        for kind, ident, _ in self._targets(student_id, caller):
+        for kind, ident, _ in self._targets(record, caller):
             _, pending, _ = self._keys(kind, ident)
             self.redis.zadd(pending, {attempt: now}, nx=True)
             self.redis.expire(pending, WINDOW + _MARGIN)
 
-    def _succeeded(self, attempt: str, student_id: int, caller: str | None) -> None:
-        for kind, ident, _ in self._targets(student_id, caller):
+    def _succeeded(self, attempt: str, record: str, caller: str | None) -> None:
+        for kind, ident, _ in self._targets(record, caller):
             _, pending, _ = self._keys(kind, ident)
             self.redis.zrem(pending, attempt)
 
-    def _fail(self, attempt: str, student_id: int | None, caller: str | None, now: float) -> None:
+    def _fail(self, attempt: str, record: str | None, caller: str | None, now: float) -> None:
         """Count one failed verification (once per attempt, however often it is reported)."""
-        for kind, ident, limit in self._targets(student_id, caller):
+        for kind, ident, limit in self._targets(record, caller):
             fails, pending, _ = self._keys(kind, ident)
             pipe = self.redis.pipeline()
             pipe.zrem(pending, attempt)
@@ -432,7 +437,7 @@ class Verifier:
             if self._lock_if_over(kind, ident, limit, now):
                 log.warning("verification: %s locked for 24 hours after %d failures", kind, limit)
 
-    def _settle_abandoned(self, kind: str, ident: object, now: float) -> None:
+    def _settle_abandoned(self, kind: str, ident: str | None, now: float) -> None:
         """Codes sent and never used before they expired are failed verifications."""
         fails, pending, _ = self._keys(kind, ident)
         for attempt, sent_at in self.redis.zrangebyscore(
@@ -442,13 +447,13 @@ class Verifier:
             self.redis.zrem(pending, attempt)
         self.redis.expire(fails, WINDOW + _MARGIN)
 
-    def _lock_active(self, kind: str, ident: object, now: float) -> bool:
-        if ident is None or ident == "":
+    def _lock_active(self, kind: str, ident: str | None, now: float) -> bool:
+        if not ident:
             return False
         until = self.redis.get(self._keys(kind, ident)[2])
         return until is not None and float(_text(until)) > now
 
-    def _lock_if_over(self, kind: str, ident: object, limit: int, now: float) -> bool:
+    def _lock_if_over(self, kind: str, ident: str | None, limit: int, now: float) -> bool:
         fails, _, lock = self._keys(kind, ident)
         if self.redis.zcount(fails, f"({now - WINDOW}", "+inf") < limit:
             return False
@@ -456,14 +461,18 @@ class Verifier:
             self.redis.set(lock, repr(now + LOCK_SECONDS), ex=LOCK_SECONDS + _MARGIN)
         return True
 
-    def _blocked(self, kind: str, ident: object, limit: int, now: float) -> bool:
-        """May a new code go out? Not while locked, and not while failures plus codes still
-        pending reach the limit (no texting a family over and over)."""
-        if ident is None or ident == "":
+    def _locked(self, kind: str, ident: str | None, limit: int, now: float) -> bool:
+        """Locked now, or failures just reached the limit (which locks it)."""
+        if not ident:
             return False
         self._settle_abandoned(kind, ident, now)
-        if self._lock_active(kind, ident, now) or self._lock_if_over(kind, ident, limit, now):
-            return True
+        return self._lock_active(kind, ident, now) or self._lock_if_over(kind, ident, limit, now)
+
+    def _saturated(self, kind: str, ident: str | None, limit: int, now: float) -> bool:
+        """Failures plus codes sent and not yet used reach the limit: send no more for now
+        (each unused code becomes a failure when it expires)."""
+        if not ident:
+            return False
         fails, pending, _ = self._keys(kind, ident)
         since = f"({now - WINDOW}"
         in_flight = self.redis.zcount(fails, since, "+inf") + self.redis.zcount(

@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from voicebot import metrics
 from voicebot.channels.fields import PASS_THROUGH, clean_text
-from voicebot.channels.segments import fit
+from voicebot.channels.segments import fit, segments
 from voicebot.channels.signature import twilio_only
 from voicebot.dialog.model import Ask, End, Event, Say, Transfer, Turn
 from voicebot.phones import caller_number, display
@@ -136,10 +136,23 @@ def incoming_text() -> Response:
 
 
 def render(turn: Turn) -> str:
-    """All the turn's words as one message, within the segment limit, after the guard."""
+    """The turn's words as one message within the segment limit, after the guard.
+
+    When they do not fit (a name with an accent makes a text UCS-2, a third of the size),
+    the answer and the question that follows it go as two messages rather than being cut.
+    """
     services = _services()
-    texts = [a.text for a in turn.actions if isinstance(a, Say | Ask | Transfer | End)]
-    text = "\n".join(texts)
-    if not services.guard.check(text, where="sms"):
-        text = services.dialog.prompt("sms_error", turn.state.lang, "sms")
-    return str(_reply(fit(text, services.settings.sms_max_segments)).get_data(as_text=True))
+    limit = services.settings.sms_max_segments
+    said = [a.text for a in turn.actions if isinstance(a, Say | Transfer | End)]
+    asked = [a.text for a in turn.actions if isinstance(a, Ask)]
+    whole = "\n".join(said + asked)
+    if not services.guard.check(whole, where="sms"):
+        messages = [services.dialog.prompt("sms_error", turn.state.lang, "sms")]
+    elif segments(whole) <= limit or not said or not asked:
+        messages = [whole]
+    else:
+        messages = ["\n".join(said), "\n".join(asked)]
+    response = MessagingResponse()
+    for message in messages:
+        response.message(fit(message, limit))
+    return str(response)

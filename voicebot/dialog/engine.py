@@ -194,9 +194,7 @@ class Dialog:
         )
         if getattr(result, "name", "") == "OK" and disclosed is not None:
             state.verified = True
-            reply = _Reply()
-            self._enter(state, event, spec.next, reply, disclosed=disclosed)
-            return Turn(tuple(reply.actions), state, intent="verified")
+            return self.enter(state, event, spec.next, intent="verified", disclosed=disclosed)
         target = spec.retry if getattr(result, "name", "") == "WRONG" else spec.fail
         return self.enter(state, event, target, intent="code_" + getattr(result, "name", "").lower())
 
@@ -261,10 +259,17 @@ class Dialog:
 
     # ---- entering states --------------------------------------------------------------
 
-    def enter(self, state: State, event: Event, target: str, intent: str = "") -> Turn:
+    def enter(
+        self,
+        state: State,
+        event: Event,
+        target: str,
+        intent: str = "",
+        disclosed: Disclosed | None = None,
+    ) -> Turn:
         """Go to a state and say what it says (also how tests reach every reply)."""
         reply = _Reply()
-        self._enter(state, event, target, reply)
+        self._enter(state, event, target, reply, disclosed=disclosed)
         state.replay = reply.said[-self.transcript_limit :]
         return Turn(tuple(reply.actions), state, intent=intent)
 

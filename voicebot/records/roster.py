@@ -23,6 +23,7 @@ Rules that shape the code:
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import logging
@@ -36,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO
 
 from sqlalchemy import Connection, DateTime, Engine, bindparam, text
 
@@ -193,20 +194,20 @@ def validate_block(
     bad: list[tuple[int, str]] = []
     rows = 0
     reader = csv.reader(io.StringIO(block), strict=True)
+    line = first_line  # where the next record starts
     try:
         for row in reader:
+            start, line = line, first_line + reader.line_num
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue  # a blank line
             rows += 1
-            result = validate_row(first_line + reader.line_num - 1, row, index)
+            result = validate_row(start, row, index)
             if isinstance(result, str):
-                bad.append((first_line + reader.line_num - 1, result))
+                bad.append((start, result))
             else:
                 good.append(result)
     except csv.Error as exc:  # its messages describe the syntax, never quote a field
-        raise RosterError(
-            f"line {first_line + reader.line_num - 1}: not valid CSV ({exc}); nothing imported"
-        ) from None
+        raise RosterError(f"line {line}: not valid CSV ({exc}); nothing imported") from None
     return good, bad, rows
 
 
@@ -238,33 +239,41 @@ def _column_index(header: list[str]) -> tuple[int, ...]:
     return tuple(names.index(column) for column in COLUMNS)
 
 
-def _blocks(handle: TextIO, first_line: int) -> Iterator[tuple[str, int]]:
+def _lines(handle: BinaryIO) -> Iterator[tuple[int, str]]:
+    """(line number, text) of each line, decoded one by one so an encoding error can name
+    its line."""
+    for number, raw in enumerate(handle, start=1):
+        if number == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8) :]
+        try:
+            yield number, raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise RosterError(f"line {number}: not UTF-8 text; nothing imported") from None
+
+
+def _blocks(lines: Iterator[tuple[int, str]]) -> Iterator[tuple[str, int]]:
     """Whole CSV records, about CHUNK_ROWS at a time, as (text, number of its first line).
 
     A record ends at a line break outside quotes; counting quote characters finds that
     without parsing (the workers parse, strictly, so a file this gets wrong is refused).
     """
-    lines: list[str] = []
-    start = number = first_line - 1
+    block: list[str] = []
+    start = 0
     quoted = False
     records = 0
-    try:
-        for line in handle:
-            number += 1
-            if not lines:
-                start = number
-            lines.append(line)
-            if line.count('"') & 1:
-                quoted = not quoted
-            if not quoted:
-                records += 1
-                if records >= CHUNK_ROWS:
-                    yield "".join(lines), start
-                    lines, records = [], 0
-    except UnicodeDecodeError:
-        raise RosterError(f"line {number + 1}: not UTF-8 text; nothing imported") from None
-    if lines:
-        yield "".join(lines), start
+    for number, line in lines:
+        if not block:
+            start = number
+        block.append(line)
+        if line.count('"') & 1:
+            quoted = not quoted
+        if not quoted:
+            records += 1
+            if records >= CHUNK_ROWS:
+                yield "".join(block), start
+                block, records = [], 0
+    if block:
+        yield "".join(block), start
 
 
 # --- writing ------------------------------------------------------------------------------
@@ -452,7 +461,7 @@ def import_roster(
         cpus = os.cpu_count() or 1
         workers = cpus if cpus > 1 and count_lines(path) > PARALLEL_FROM_ROWS else 0
     with ExitStack() as stack:
-        handle = stack.enter_context(path.open("r", encoding="utf-8-sig", newline=""))
+        handle = stack.enter_context(path.open("rb"))
         conn = stack.enter_context(engine.connect())
         stack.enter_context(_bulk_settings(conn))
         transaction = conn.begin()
@@ -477,7 +486,7 @@ def import_roster(
 
 def _import(
     conn: Connection,
-    handle: TextIO,
+    handle: BinaryIO,
     result: ImportResult,
     skip_invalid: bool,
     progress: Callable[[int], None] | None,
@@ -485,10 +494,11 @@ def _import(
     workers: int,
 ) -> bool:
     """Stage, check and merge inside the caller's transaction; False: roll it back."""
-    header_reader = csv.reader(handle, strict=True)
+    lines = _lines(handle)
+    first = next(lines, None)
     try:
-        header = next(header_reader, None)
-    except (csv.Error, UnicodeDecodeError):
+        header = next(csv.reader([first[1]], strict=True), []) if first else []
+    except csv.Error:
         header = []
     if not header:
         raise RosterError("line 1: expected the header line; nothing imported")
@@ -505,7 +515,7 @@ def _import(
         if progress:
             progress(rows)
 
-    blocks = _blocks(handle, header_reader.line_num + 1)
+    blocks = _blocks(lines)
     if workers:
         _validate_in_parallel(blocks, index, workers, take)
     else:

@@ -1,0 +1,109 @@
+"""Log redaction: digit runs, dates and phone numbers never reach a log handler in clear,
+from any voicebot logger, however the message was built."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from voicebot import redact
+from voicebot.redact import RedactingFilter, scrub
+
+EXISTING = logging.getLogger("voicebot.test_redact")
+
+
+@pytest.fixture
+def installed() -> Iterator[None]:
+    redact.install("voicebot")
+    yield
+    redact.uninstall("voicebot")
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("caller +14045550123 called", "caller ***23 called"),
+        ("student 1234567 asked", "student [digits] asked"),
+        ("ssn 123-45-6789", "ssn [digits]"),
+        ("said one two three four five six", "said [digits]"),
+        ("born 03/14/2015", "born [date]"),
+        ("born March 14, 2015 at", "born [date] at"),
+        ("nació el 14 de marzo de 2015", "nació el [date]"),
+        ("press 1 then 2", "press 1 then 2"),
+        ("last 6789 ok", "last 6789 ok"),
+        ("the last four 6789", "the last [digits]"),  # "four" is a digit too
+        ("call CA0123456789abcdef0123456789abcdef ended", None),
+    ],
+)
+def test_scrub(raw: str, clean: str | None) -> None:
+    assert scrub(raw) == (raw if clean is None else clean)
+
+
+def test_control_characters_are_stripped() -> None:
+    assert scrub("hi\x1b[31m\r\nFAKE LOG LINE\x00\u202e") == "hi[31m  FAKE LOG LINE"
+
+
+@given(st.text(alphabet="0123456789", min_size=5, max_size=12), st.sampled_from(" -./,"))
+def test_no_long_digit_run_survives(digits: str, separator: str) -> None:
+    spaced = separator.join(digits)
+    for text in (digits, spaced, f"value={spaced};"):
+        cleaned = scrub(text)
+        assert sum(c.isdigit() for c in cleaned) <= 4 or "[digits]" in cleaned
+        assert digits not in "".join(c for c in cleaned if c.isdigit())
+
+
+def test_records_from_child_loggers_are_scrubbed(
+    installed: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    log = logging.getLogger("voicebot.some.module")
+    log.info("caller %s keyed %s%s born %s", "+14045550123", "123", "4567", "2015-03-14")
+    log.warning("heard %r", "my code is 4 8 2 9 1 3\nINFO forged line")
+    [first, second] = [r for r in caplog.records if r.name == "voicebot.some.module"]
+    assert first.getMessage() == "caller ***23 keyed [digits] born [date]"
+    assert "482913" not in second.getMessage().replace(" ", "")
+    assert "\n" not in second.getMessage()
+    for secret in ("0123", "1234567", "2015"):
+        assert secret not in caplog.text
+
+
+def test_tracebacks_and_extras_are_scrubbed(
+    installed: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    log = EXISTING  # extras are scrubbed on loggers that existed at install()
+    try:
+        raise ValueError("bad student number 7654321")
+    except ValueError:
+        log.exception("lookup failed", extra={"student": "7654321"})
+    [record] = [r for r in caplog.records if r.name == EXISTING.name]
+    assert "7654321" not in caplog.text
+    assert record.student == "[digits]"
+    assert record.exc_info is None and "[digits]" in (record.exc_text or "")
+
+
+def test_other_loggers_are_left_alone(installed: None, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    logging.getLogger("werkzeug").info("GET /x?id=1234567")
+    assert "1234567" in caplog.text
+
+
+def test_install_is_idempotent_and_uninstall_stops_it(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    redact.install()
+    redact.install()
+    logging.getLogger("voicebot.y").info("first %s", "1234567")
+    redact.uninstall()
+    logging.getLogger("voicebot.y").info("then %s", "7654321")
+    assert "first [digits]" in caplog.text
+    assert "then 7654321" in caplog.text
+
+
+def test_the_filter_works_on_its_own() -> None:
+    record = logging.makeLogRecord({"msg": "code %s", "args": ("482913",), "name": "any"})
+    assert RedactingFilter().filter(record) is True
+    assert record.getMessage() == "code [digits]"
