@@ -10,8 +10,10 @@ import json
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+import redis
 from flask import Flask
 
 from voicebot.app import create_app
@@ -34,8 +36,15 @@ def settings(tmp_path: Path) -> Settings:
         "VOICEBOT_INSTANCE_DIR": str(tmp_path / "instance"),
     }
     if os.environ.get("REDIS_URL"):
-        environ["REDIS_URL"] = os.environ["REDIS_URL"]
+        environ["REDIS_URL"] = redis_test_url()
+        redis.Redis.from_url(environ["REDIS_URL"]).flushdb()  # each test starts clean
     return load_settings(environ, testing=True)
+
+
+def redis_test_url() -> str:
+    """REDIS_URL, but database 15: tests flush it, so they never touch the data in 0."""
+    parts = urlsplit(os.environ["REDIS_URL"])
+    return urlunsplit(parts._replace(path="/15"))
 
 
 @pytest.fixture
