@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from xml.etree import ElementTree
 
 import pytest
+from flask import Flask
 
 from tests.conftest import BIRTH, STUDENT, SUPPORT, Call
 from voicebot.config import REPO_ROOT
 from voicebot.dialog.flow import load_flow
+from voicebot.hours import parse_hours
+from voicebot.wording import district_facts
 
 # How a caller reaches each question of the flow, from the greeting.
 PATHS: dict[str, list[tuple[str, str]]] = {
@@ -40,14 +44,32 @@ PATHS: dict[str, list[tuple[str, str]]] = {
     "anything_else": [("press", "4"), ("press", "1")],
     "offer_text": [("press", "1")],
     "confirm": [("mumble", "forgot my password")],
+    "support_unavailable": [("press", "0"), ("dial", "no-answer")],
+    "support_closed": [("closed", ""), ("press", "0")],
 }
 
 
-def reach(call: Call, question: str):  # type: ignore[no-untyped-def]
+def close_support(app: Flask) -> None:
+    """Support's hours set, and none of them now: every day closed but a minute at 03:00."""
+    services = app.extensions["voicebot"]
+    hours = parse_hours("America/New_York", {"mon": "03:00-03:01"}, [])
+    text = {"en": "Mondays at 3 AM", "es": "los lunes a las 3"}
+    services.settings = services.settings.with_overrides(
+        support_hours=hours, support_hours_text=text
+    )
+    services.dialog = replace(services.dialog, facts=district_facts(services.settings))
+    services.conversations.dialog = services.dialog
+
+
+def reach(call: Call, question: str, app: Flask):  # type: ignore[no-untyped-def]
     reply = call.start()
     for how, what in PATHS[question]:
         if how == "press":
             reply = call.press(what)
+        elif how == "dial":
+            reply = call.dial_ends(what)
+        elif how == "closed":
+            close_support(app)
         else:
             reply = call.say(what, confidence="0.05")
     return reply
@@ -65,27 +87,35 @@ def _students(roster: None) -> None:
 
 
 @pytest.mark.parametrize("question", sorted(PATHS))
-def test_silence_is_reasked_twice_then_transferred(call: Call, question: str) -> None:
-    asked = reach(call, question)
+def test_silence_is_reasked_twice_then_transferred(call: Call, question: str, app: Flask) -> None:
+    asked = reach(call, question, app)
     first, second = call.silence(), call.silence()
     assert first.asks and second.asks and first.transfers_to is None
     assert "didn't hear" in first.text
     assert first.text != second.text != asked.text
-    assert call.silence().transfers_to == SUPPORT
+    assert_handed_over(call.silence(), question)
+
+
+def assert_handed_over(reply, question: str) -> None:  # type: ignore[no-untyped-def]
+    """A person takes over; when support is closed, the caller is told when to call."""
+    if question == "support_closed":
+        assert reply.heard.hung_up and "when it is open" in reply.text
+    else:
+        assert reply.transfers_to == SUPPORT
 
 
 @pytest.mark.parametrize("question", sorted(PATHS))
-def test_misunderstanding_is_reasked_twice_then_transferred(call: Call, question: str) -> None:
-    reach(call, question)
+def test_misunderstanding_is_reasked_twice_then_transferred(call: Call, question: str, app: Flask) -> None:
+    reach(call, question, app)
     first, second = call.press("8"), call.say("qwxz vbnm")
     assert first.asks and second.asks
     assert "didn't catch that" in first.text and "still didn't understand" in second.text
-    assert call.say("zzkq").transfers_to == SUPPORT
+    assert_handed_over(call.say("zzkq"), question)
 
 
 @pytest.mark.parametrize("question", sorted(PATHS))
-def test_the_second_reprompt_spells_out_the_keys(call: Call, question: str) -> None:
-    reach(call, question)
+def test_the_second_reprompt_spells_out_the_keys(call: Call, question: str, app: Flask) -> None:
+    reach(call, question, app)
     call.silence()
     assert re.search(r"press [0-9]", call.silence().text.lower())
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from voicebot.hours import HoursError, SupportHours, parse_hours
 from voicebot.phones import PhoneError, parse_phone
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -71,6 +72,8 @@ class Settings:
     public_url: str
     flows_dir: Path
     instance_dir: Path
+    support_hours: SupportHours = field(default_factory=SupportHours)
+    support_hours_text: dict[str, str] = field(default_factory=dict)
     testing: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -203,7 +206,25 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
     account_sid = _get(raw, "twilio", "account_sid", str, "")
     if account_sid and not account_sid.startswith("AC"):
         raise ConfigError("TWILIO_ACCOUNT_SID: an account SID starts with AC")
+    support = raw.get("support", {})
+    try:
+        hours = parse_hours(
+            str(support.get("timezone", "America/New_York")),
+            dict(support.get("hours", {})),
+            list(support.get("holidays", [])),
+        )
+    except HoursError as exc:
+        raise ConfigError(str(exc)) from exc
+    hours_text = {k: str(v) for k, v in dict(support.get("hours_text", {})).items()}
+    if hours.configured:
+        missing = [lang for lang in languages if not hours_text.get(lang)]
+        if missing:
+            raise ConfigError(
+                f"[support.hours_text] {missing[0]}: missing (how to tell callers the hours)"
+            )
     settings = Settings(
+        support_hours=hours,
+        support_hours_text=hours_text,
         district=district,
         languages=languages,
         default_language=default_language,

@@ -10,14 +10,34 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from voicebot import metrics
 from voicebot.dialog.engine import Dialog
-from voicebot.dialog.model import End, Event, SendText, Transfer, Turn
+from voicebot.dialog.model import End, Event, RequestCallback, SendText, State, Transfer, Turn
 from voicebot.outbound import Outbound
 from voicebot.sessions.store import SessionStore
 
 log = logging.getLogger("voicebot.turn")
+
+
+class Handoffs(Protocol):
+    """Where transfers and callback requests are kept for the agents (voicebot.records)."""
+
+    def record(
+        self,
+        channel: str,
+        conversation: str,
+        reason: str,
+        topic: str,
+        language: str,
+        verified: bool,
+        transcript: list[str],
+    ) -> int: ...
+
+    def set_outcome(self, reference: int, outcome: str) -> None: ...
+
+    def add_callback(self, phone: str, topic: str, language: str, handoff_id: int | None) -> int: ...
 
 
 @dataclass
@@ -25,6 +45,7 @@ class Conversations:
     dialog: Dialog
     store: SessionStore
     outbound: Outbound
+    handoffs: Handoffs | None = None
 
     def run(
         self,
@@ -50,9 +71,7 @@ class Conversations:
                 return earlier
             turn = self.dialog.step(state, event)
             ended = event.channel == "sms" and any(isinstance(a, End) for a in turn.actions)
-            for action in turn.actions:
-                if isinstance(action, SendText) and event.caller:
-                    self.outbound.send(event.caller, action.body)
+            self._carry_out(conversation, event, turn)
             body = render(turn)
             self.store.save_turn(conversation, None if ended else turn.state, ttl, request_id, body)
         elapsed = time.perf_counter() - started
@@ -75,3 +94,35 @@ class Conversations:
             },
         )
         return body
+
+    def _carry_out(self, conversation: str, event: Event, turn: Turn) -> None:
+        """The turn's side effects: texts, callback requests, and the agents' records."""
+        state = turn.state
+        if self.handoffs and event.kind == "dial_result" and state.handoff:
+            self.handoffs.set_outcome(state.handoff, event.dial_status or "unknown")
+        for action in turn.actions:
+            if isinstance(action, SendText) and event.caller:
+                self.outbound.send(event.caller, action.body)
+            elif isinstance(action, Transfer) and self.handoffs:
+                state.handoff = self.handoffs.record(
+                    channel=event.channel,
+                    conversation=conversation,
+                    reason=action.reason,
+                    topic=action.topic,
+                    language=state.lang,
+                    verified=state.verified,
+                    transcript=self.summary(state),
+                )
+            elif isinstance(action, RequestCallback) and self.handoffs and event.caller:
+                self.handoffs.add_callback(
+                    event.caller, action.topic, state.lang, state.handoff or None
+                )
+
+    def summary(self, state: State) -> list[str]:
+        """What the agent may read of the conversation: topics and outcome, never words
+        the caller said or keyed (those can hold student numbers, dates, codes)."""
+        labels = [self.dialog.flow.label(topic, "en") or topic for topic in state.topics]
+        lines = [f"Asked about: {label}" for label in labels]
+        lines.append(f"Caller verified: {'yes' if state.verified else 'no'}")
+        lines.append(f"Transfer reason: {state.transfer_reason or 'caller asked'}")
+        return lines

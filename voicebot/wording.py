@@ -20,19 +20,21 @@ def district_facts(settings: Settings) -> Facts:
         "portal_name": d.portal_name,
         "lookup_page": d.activation_lookup_page,
     }
+    hours = settings.support_hours_text
     sms = common | {
         "portal_login_url": d.portal_login_url,
         "lookup_url": d.activation_lookup_url,
         "support_number": phones.display(d.support_number),
     }
     return {
-        "sms": {lang: sms for lang in settings.languages},
+        "sms": {lang: sms | {"support_hours": hours.get(lang, "")} for lang in settings.languages},
         "voice": {
             lang: common
             | {
                 "portal_login_url": d.spoken[lang]["portal_login_url"],
                 "lookup_url": d.spoken[lang]["activation_lookup_url"],
                 "support_number": phones.spoken(d.support_number),
+                "support_hours": hours.get(lang, ""),
             }
             for lang in settings.languages
         },

@@ -113,6 +113,7 @@ def incoming_text() -> Response:
         lang = services.settings.default_language
         return _reply(services.dialog.prompt("sms_help", lang, "sms"))
     message_id = clean_text(form.get("MessageSid", ""))[:64]
+    now = time.time()
     event = Event(
         kind="input",
         channel="sms",
@@ -120,7 +121,8 @@ def incoming_text() -> Response:
         caller=sender,
         conversation=conversation,
         request_id=message_id,
-        now=time.time(),
+        now=now,
+        support_open=services.settings.support_hours.status(now),
     )
     return Response(
         services.conversations.run(

@@ -60,6 +60,7 @@ def fallback_response(lang: str | None = None) -> VoiceResponse:
 
 
 def _event(kind: str, conversation: str, call: str) -> Event:
+    now = time.time()
     form = request.form
     spoken = clean_text(form.get("SpeechResult", ""))
     pressed = digits(form.get("Digits", ""))
@@ -76,7 +77,8 @@ def _event(kind: str, conversation: str, call: str) -> Event:
         conversation=conversation,
         request_id=call,
         stir=clean_text(form.get("StirVerstat", ""))[:40],
-        now=time.time(),
+        now=now,
+        support_open=_services().settings.support_hours.status(now),
     )
 
 
@@ -116,6 +118,38 @@ def gathered() -> Response:
 @twilio_only
 def dial_result() -> Response:
     return _run("dial_result")
+
+
+LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
+
+
+@bp.post("/whisper")
+@twilio_only
+def whisper() -> Response:
+    """Said to the agent only, before the parent is connected: why they are calling.
+
+    The details come back signed in the URL we gave Twilio for this transfer; they carry
+    topic, language, verification and the console reference, never anything the caller said.
+    """
+    services = _services()
+    args = request.args
+    label = services.flow.label(clean_text(args.get("topic", ""))[:40], "en")
+    ref = digits(args.get("ref", ""))
+    if not (ref.isdigit() and len(ref) <= 7 and not ref.startswith("0")):
+        ref = ""  # a console reference is a small counter, never anything that looks like data
+    parts = ["Parent Portal help line transfer."]
+    if label:
+        parts.append(f"Topic: {label}.")
+    parts.append(f"Caller verified: {'yes' if args.get('verified') == '1' else 'no'}.")
+    parts.append(f"Language: {LANGUAGE_NAMES.get(args.get('lang', ''), 'English')}.")
+    if ref:
+        parts.append(f"Reference {' '.join(ref)}.")
+    text = " ".join(parts)
+    if not services.guard.check(text, where="whisper", allow=ref or None):
+        text = "Parent Portal help line transfer."
+    response = VoiceResponse()
+    response.say(text, voice=services.settings.say_voice["en"], language="en-US")
+    return _twiml(response)
 
 
 def render(turn: Turn) -> VoiceResponse:
@@ -158,8 +192,18 @@ def render(turn: Turn) -> VoiceResponse:
                 action=url_for("voice.dial_result", turn=turn.state.turn + 1),
                 method="POST",
                 timeout=settings.dial_timeout,
+                # The agent sees the parent's number (the caller's own ID, which Twilio
+                # allows on a forwarded call); a withheld number stays withheld.
+                caller_id=caller_number(request.form.get("From")),
             )
-            dial.number(settings.district.support_number)
+            whisper = url_for(
+                "voice.whisper",
+                ref=turn.state.handoff or None,
+                topic=action.topic or None,
+                lang=lang,
+                verified="1" if turn.state.verified else "0",
+            )
+            dial.number(settings.district.support_number, url=whisper, method="POST")
         elif isinstance(action, End):
             for text in [*said, action.text]:
                 response.say(text, **voice)

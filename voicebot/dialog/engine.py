@@ -11,7 +11,18 @@ from datetime import date
 from typing import Any, Protocol
 
 from voicebot.dialog.flow import Flow, StateSpec
-from voicebot.dialog.model import Action, Ask, End, Event, Say, SendText, State, Transfer, Turn
+from voicebot.dialog.model import (
+    Action,
+    Ask,
+    End,
+    Event,
+    RequestCallback,
+    Say,
+    SendText,
+    State,
+    Transfer,
+    Turn,
+)
 from voicebot.dialog.normalize import spoken_digits
 
 MAX_CHAIN = 12  # states entered in one turn; flows check guarantees chains end sooner
@@ -281,6 +292,7 @@ class Dialog:
         reply: _Reply,
         disclosed: Disclosed | None = None,
     ) -> None:
+        came_from = state.step
         for _ in range(MAX_CHAIN):
             spec = self.flow.states[name]
             if spec.collect == "student_number" and self._verifier().is_locked(event.caller):
@@ -304,6 +316,17 @@ class Dialog:
                 reply.actions.append(Say(text, key=spec.say))  # not replayed by "repeat"
                 name = spec.next
                 continue
+            closed = self.flow.special.get("support_closed")
+            if (
+                spec.type == "transfer"
+                and event.support_open is False
+                and event.channel == "voice"
+                and closed
+            ):
+                # Nobody would answer: say when support is open instead; a caller already
+                # told that (and still not understood) is wished goodbye, not looped.
+                name = self.flow.special["closed_give_up"] if came_from == closed else closed
+                continue
             if spec.type == "transfer":
                 reason = spec.reason or state.transfer_reason or "caller_asked"
                 state.transfer_reason = reason
@@ -318,9 +341,17 @@ class Dialog:
                     self._say(reply, "text_unavailable", state, event)
                 else:
                     topic = self.flow.states.get(state.topic)
-                    key = topic.say if topic else self.flow.states[self.flow.start].say
+                    key = spec.text or (topic.say if topic else self.flow.states[self.flow.start].say)
                     body = self.prompt(key, state.lang, "sms")
                     reply.actions.append(SendText(body, topic=state.topic))
+                    self._say(reply, spec.say, state, event)
+                name = spec.next
+                continue
+            if spec.type == "callback":
+                if event.caller is None:
+                    self._say(reply, "callback_unavailable", state, event)
+                else:
+                    reply.actions.append(RequestCallback(topic=state.topic))
                     self._say(reply, spec.say, state, event)
                 name = spec.next
                 continue
@@ -347,12 +378,18 @@ class Dialog:
 
     def _text(self, key: str, state: State, event: Event) -> str:
         topic = self.flow.label(state.pending, state.lang) if state.pending else ""
-        return self.prompt(key, state.lang, event.channel, topic=topic)
+        status = ""
+        if "{support_status}" in self.flow.text(key, state.lang, event.channel):
+            if event.support_open is not None:
+                which = "support_open_now" if event.support_open else "support_closed_now"
+                status = self.prompt(which, state.lang, event.channel)
+        return self.prompt(key, state.lang, event.channel, topic=topic, support_status=status)
 
     def prompt(self, key: str, lang: str, channel: str, **values: str) -> str:
         """A prompt with the district's facts filled in, as the channel writes them."""
         template = self.flow.text(key, lang, channel)
-        fill = {"topic": "", "first_name": "", "last4": ""} | self.facts[channel][lang] | values
+        fill = {"topic": "", "first_name": "", "last4": "", "support_status": ""}
+        fill |= self.facts[channel][lang] | values
         return template.format(**fill)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-STATE_TYPES = ("ask", "answer", "send_text", "transfer", "end", "read_back")
+STATE_TYPES = ("ask", "answer", "send_text", "callback", "transfer", "end", "read_back")
 # What an ask state can collect instead of a choice: digits, checked by the engine.
 COLLECTS = ("student_number", "birth_date", "code")
 # Targets that are not states but things the engine does in place.
@@ -32,6 +32,8 @@ PLACEHOLDERS = frozenset(
         "topic",
         "first_name",
         "last4",
+        "support_hours",
+        "support_status",
     }
 )
 
@@ -55,6 +57,7 @@ class StateSpec:
     num_digits: int | None = None
     topic: str = ""
     collect: str = ""
+    text: str = ""  # send_text: the prompt to text (default: the last topic's answer)
     retry: str = ""  # collect = "code": a wrong code
     fail: str = ""  # collect: verification impossible (locked, tries used up)
 
@@ -114,6 +117,7 @@ def _state(name: str, raw: dict[str, Any], where: str) -> StateSpec:
         "collect",
         "retry",
         "fail",
+        "text",
     }
     unknown = sorted(set(raw) - known)
     if unknown:
@@ -123,7 +127,7 @@ def _state(name: str, raw: dict[str, Any], where: str) -> StateSpec:
         raise FlowError(f"{where}.type: must be one of {', '.join(STATE_TYPES)}, got {kind!r}")
     if not isinstance(raw.get("say"), str) or not raw["say"]:
         raise FlowError(f"{where}.say: missing (the prompt key this state says)")
-    if kind in ("answer", "send_text") and not raw.get("next"):
+    if kind in ("answer", "send_text", "callback") and not raw.get("next"):
         raise FlowError(f"{where}.next: an {kind} state must say which state follows it")
     if kind != "ask" and (raw.get("keys") or raw.get("on") or raw.get("collect")):
         raise FlowError(f"{where}: only ask states take keys, on or collect")
@@ -152,6 +156,7 @@ def _state(name: str, raw: dict[str, Any], where: str) -> StateSpec:
         num_digits=raw.get("num_digits"),
         topic=raw.get("topic", ""),
         collect=collect,
+        text=raw.get("text", ""),
         retry=raw.get("retry", ""),
         fail=raw.get("fail", ""),
     )
@@ -241,6 +246,8 @@ def _check(flow: Flow, name: str) -> None:
         if target not in flow.states and target not in COMMANDS:
             raise FlowError(f"{name}: {where}: unknown state {target!r}")
     hooks = SPECIAL_HOOKS + (VERIFY_HOOKS if _verifies(flow) else ())
+    if "support_closed" in flow.special:
+        hooks += ("closed_give_up",)
     for hook in hooks:
         if hook not in flow.special:
             raise FlowError(f"{name}: special.{hook}: missing (the engine needs it)")
@@ -256,6 +263,8 @@ def _check(flow: Flow, name: str) -> None:
             if key and key not in flow.prompts[lang]:
                 raise FlowError(f"{file}: prompts.{key}: missing (used by {name} {where})")
         for spec in flow.states.values():
+            if spec.text and spec.text not in flow.prompts[lang]:
+                raise FlowError(f"{file}: prompts.{spec.text}: missing (states.{spec.name}.text)")
             if spec.offer_text and "sms" not in flow.prompts[lang][spec.say]:
                 raise FlowError(
                     f"{file}: prompts.{spec.say}.sms: missing (states.{spec.name} offers "
@@ -330,6 +339,8 @@ def successors(flow: Flow, state: str) -> set[str]:
         out |= set(flow.intents.values()) | set(flow.keys.values()) | set(flow.special.values())
     if spec.type == "transfer":
         out |= {flow.special["dial_failed"], flow.special["dial_completed"]}
+        out.add(flow.special.get("support_closed", spec.name))
+        out.add(flow.special.get("closed_give_up", spec.name))
     if spec.collect:
         out.add(flow.special.get("verify_restart", spec.name))
     return {target for target in out if target in flow.states}
@@ -395,6 +406,9 @@ REQUIRED_PROMPTS = (
     "sorry_no_match",
     "sorry_no_match_again",
     "text_unavailable",
+    "callback_unavailable",
+    "support_open_now",
+    "support_closed_now",
     "sms_help",
     "sms_error",
     "voice_error",

@@ -71,8 +71,11 @@ INTENTS: tuple[str, ...] = (
 # School questions that are not about the portal (bus, lunch, snow days): the dialog
 # answers them politely; `voicebot classify` prints them as "unknown".
 OUT_OF_SCOPE = "out_of_scope"
+# "Call me back": the dialog records a callback request; the catalogue calls it "agent".
+CALLBACK = "callback"
 UNKNOWN = "unknown"
-KNOWN_INTENTS: frozenset[str] = frozenset(INTENTS) | {OUT_OF_SCOPE}
+KNOWN_INTENTS: frozenset[str] = frozenset(INTENTS) | {OUT_OF_SCOPE, CALLBACK}
+PUBLIC = {OUT_OF_SCOPE: UNKNOWN, CALLBACK: "agent"}
 
 # Under this the dialog asks "Did you want help with X?" rather than answering.
 # Measured over ~520 labelled utterances (the dev set, tests/data/intents-heldout.tsv
@@ -132,8 +135,8 @@ class IntentMatch:
 
     @property
     def public_intent(self) -> str:
-        """The catalogue name: out_of_scope is reported as "unknown"."""
-        return UNKNOWN if self.intent == OUT_OF_SCOPE else self.intent
+        """The catalogue name: out_of_scope is "unknown", callback is "agent"."""
+        return PUBLIC.get(self.intent, self.intent)
 
 
 @dataclass(frozen=True)

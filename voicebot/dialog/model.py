@@ -28,6 +28,7 @@ class Event:
     request_id: str = ""  # CallSid or MessageSid, for the disclosure record
     stir: str = ""  # STIR/SHAKEN attestation of the caller ID: recorded, never trusted
     now: float = 0.0  # seconds since the epoch, from the channel (the engine reads no clock)
+    support_open: bool | None = None  # None: support's hours are not configured
 
 
 @dataclass
@@ -48,6 +49,7 @@ class State:
     replay: list[str] = field(default_factory=list)  # prompt keys said last turn, for "repeat"
     transfer_reason: str = ""
     verified: bool = False
+    handoff: int = 0  # the reference of the last transfer, shared with the agent
     student: str = ""  # a student number being verified; cleared once the birth date is in
     asked_at: float = 0.0  # when the current verification question was asked
 
@@ -97,13 +99,20 @@ class SendText:
 
 
 @dataclass(frozen=True)
+class RequestCallback:
+    """Ask support to call the caller back (the caller's number, topic and language)."""
+
+    topic: str = ""
+
+
+@dataclass(frozen=True)
 class End:
     """Say goodbye and end the conversation."""
 
     text: str
 
 
-Action = Say | Ask | Transfer | SendText | End
+Action = Say | Ask | Transfer | SendText | RequestCallback | End
 
 
 @dataclass(frozen=True)

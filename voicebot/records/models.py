@@ -70,7 +70,8 @@ class Guardian(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    phone: Mapped[str] = mapped_column(String(16), index=True)  # E.164
+    # E.164. Indexed by the unique (phone, name) index: phone is its first column.
+    phone: Mapped[str] = mapped_column(String(16))
     email: Mapped[str | None] = mapped_column(String(254), nullable=True)
 
     students: Mapped[list[Student]] = relationship(

@@ -296,6 +296,13 @@ def _create_staging(conn: Connection) -> None:
 def _stage(conn: Connection, rows: list[Staged]) -> None:
     if not rows:
         return
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+        # COPY: PostgreSQL's bulk path, far faster than row-by-row inserts.
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"COPY {_STAGING} FROM STDIN") as copy:
+            for staged in rows:
+                copy.write_row(staged)
+        return
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     if conn.dialect.name == "postgresql":
         rows = [(*r[:4], date.fromisoformat(r[4]), *r[5:]) for r in rows]  # type: ignore[misc]
@@ -316,6 +323,8 @@ def _index_staging(conn: Connection) -> None:
     conn.exec_driver_sql(
         f"CREATE INDEX {_STAGING}_guardian ON {_STAGING} (guardian_phone, guardian_name, line)"
     )
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"ANALYZE {_STAGING}")  # autovacuum never analyzes temp tables
 
 
 def _conflicts(conn: Connection) -> list[tuple[int, int, str]]:

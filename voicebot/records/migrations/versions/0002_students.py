@@ -39,9 +39,9 @@ def upgrade() -> None:
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("phone", sa.String(16), nullable=False),
         sa.Column("email", sa.String(254), nullable=True),
+        # Also the index for looking guardians up by phone (its first column).
         sa.UniqueConstraint("phone", "name", name="uq_guardians_phone_name"),
     )
-    op.create_index("ix_guardians_phone", "guardians", ["phone"])
 
     op.create_table(
         "student_guardians",
@@ -108,7 +108,6 @@ def downgrade() -> None:
     op.drop_table("disclosures")
     op.drop_index("ix_student_guardians_guardian_id", table_name="student_guardians")
     op.drop_table("student_guardians")
-    op.drop_index("ix_guardians_phone", table_name="guardians")
     op.drop_table("guardians")
     op.drop_index("ix_students_student_number", table_name="students")
     op.drop_table("students")

@@ -1,0 +1,455 @@
+"""The agents' console: sign-in, lockout, CSRF, cookies, pages, and that no secret shows."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select, update
+
+from tests.conftest import AUTH_TOKEN, Call
+from voicebot.agents import console
+from voicebot.agents.cli import agents as agents_cli
+from voicebot.agents.console import hash_password
+from voicebot.channels.simulator import SignedClient
+from voicebot.records import db
+from voicebot.records.handoffs import Agent, Handoffs, clean_question, console_safe
+
+PASSWORD = "correct horse battery staple"
+SECRETS = ["123-45-6789", "123456789", "03/14/2015", "482913", "6789", "2015-03-14"]
+LEAKY = [
+    "Caller asked about: a forgotten password",
+    "Caller said: my SSN is 123-45-6789, or 123456789",
+    "Caller said: birth date 03/14/2015 (2015-03-14)",
+    "Caller keyed the code 482913 and last four 6789",
+    "<script>alert('x')</script> & more",
+]
+
+
+def wire(app: Flask) -> Handoffs:
+    """Until create_app wires the console, wire it here (the same way it will be)."""
+    services = app.extensions["voicebot"]
+    if getattr(services, "handoffs", None) is None:
+        services.handoffs = Handoffs(db.make_sessions(services.engine))
+    if "agents" not in app.blueprints:
+        app.register_blueprint(console.bp)
+    return services.handoffs
+
+
+@pytest.fixture
+def handoffs(app: Flask) -> Handoffs:
+    handoffs = wire(app)
+    handoffs.add_agent("amy", hash_password(PASSWORD))
+    return handoffs
+
+
+@pytest.fixture
+def client(app: Flask, handoffs: Handoffs) -> FlaskClient:
+    return app.test_client()
+
+
+def token(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def sign_in(client: FlaskClient, name: str = "amy", password: str = PASSWORD):  # type: ignore[no-untyped-def]
+    page = client.get("/agents/login")
+    return client.post(
+        "/agents/login",
+        data={"name": name, "password": password, "csrf_token": token(page.get_data(as_text=True))},
+    )
+
+
+def signed_in(client: FlaskClient) -> FlaskClient:
+    response = sign_in(client)
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return client
+
+
+def assert_no_secrets(html: str) -> None:
+    for secret in SECRETS:
+        assert secret not in html, f"{secret!r} appears in the console"
+    # What callers said (transcripts, questions) holds no run of three or more digits at all.
+    for cell in re.findall(r'<td class="transcript">(.*?)</td>', html, flags=re.S):
+        text = re.sub(r"<[^>]+>", " ", cell)
+        assert not re.search(r"\d(?:[\s\-./]*\d){2,}", text), text
+
+
+# ---- sign-in -----------------------------------------------------------------------------
+
+
+def test_the_console_needs_a_signed_in_agent(client: FlaskClient) -> None:
+    response = client.get("/agents/")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/agents/login")
+    assert client.get("/agents/stats").status_code == 302
+    assert client.get("/agents/live").status_code == 401
+
+
+def test_sign_in_with_the_right_password_opens_the_console(client: FlaskClient) -> None:
+    response = sign_in(client)
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/agents/")
+    page = client.get("/agents/")
+    assert page.status_code == 200
+    assert "Live list" in page.get_data(as_text=True)
+    assert "amy" in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("name", "password"), [("amy", "wrong password!"), ("nobody", PASSWORD), ("", "")]
+)
+def test_a_wrong_name_or_password_is_refused_the_same_way(
+    client: FlaskClient, name: str, password: str
+) -> None:
+    response = sign_in(client, name, password)
+    assert response.status_code == 401
+    html = response.get_data(as_text=True)
+    assert "Wrong name or password" in html
+    assert client.get("/agents/").status_code == 302
+
+
+def test_five_failures_lock_the_account_for_fifteen_minutes(
+    client: FlaskClient, handoffs: Handoffs
+) -> None:
+    for _ in range(5):
+        assert sign_in(client, "amy", "not the password").status_code == 401
+    # Locked: even the right password is refused.
+    assert sign_in(client, "amy", PASSWORD).status_code == 401
+    agent = handoffs.agent("amy")
+    assert agent is not None and agent.locked_until is not None
+    locked_until = agent.locked_until.replace(tzinfo=agent.locked_until.tzinfo or UTC)
+    assert timedelta(minutes=14) < locked_until - datetime.now(UTC) <= timedelta(minutes=15)
+    # Fifteen minutes later it opens again.
+    with handoffs.sessions.begin() as session:
+        session.execute(
+            update(Agent)
+            .where(Agent.name == "amy")
+            .values(locked_until=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    assert sign_in(client, "amy", PASSWORD).status_code == 303
+
+
+def test_a_success_clears_the_failure_count(client: FlaskClient, handoffs: Handoffs) -> None:
+    for _ in range(4):
+        sign_in(client, "amy", "nope nope nope")
+    assert sign_in(client, "amy", PASSWORD).status_code == 303
+    agent = handoffs.agent("amy")
+    assert agent is not None and agent.failed_logins == 0 and agent.locked_until is None
+
+
+def test_passwords_are_stored_hashed_with_scrypt(handoffs: Handoffs) -> None:
+    agent = handoffs.agent("amy")
+    assert agent is not None
+    assert agent.password_hash.startswith("scrypt:")
+    assert PASSWORD not in agent.password_hash
+
+
+def test_a_new_password_ends_open_sessions(client: FlaskClient, handoffs: Handoffs) -> None:
+    signed_in(client)
+    assert client.get("/agents/").status_code == 200
+    handoffs.set_password("amy", hash_password("another long password"))
+    assert client.get("/agents/").status_code == 302
+
+
+def test_sign_out(client: FlaskClient) -> None:
+    signed_in(client)
+    page = client.get("/agents/").get_data(as_text=True)
+    assert client.post("/agents/logout", data={"csrf_token": token(page)}).status_code == 303
+    assert client.get("/agents/").status_code == 302
+
+
+# ---- CSRF, cookies, headers --------------------------------------------------------------
+
+
+def test_a_form_without_its_csrf_token_is_refused(client: FlaskClient) -> None:
+    client.get("/agents/login")
+    response = client.post("/agents/login", data={"name": "amy", "password": PASSWORD})
+    assert response.status_code == 400
+    response = client.post(
+        "/agents/login", data={"name": "amy", "password": PASSWORD, "csrf_token": "forged"}
+    )
+    assert response.status_code == 400
+    assert client.get("/agents/").status_code == 302
+
+
+def test_mark_done_without_csrf_is_refused(client: FlaskClient, handoffs: Handoffs) -> None:
+    callback = handoffs.add_callback("+14045550123", "forgot_password", "en", None)
+    signed_in(client)
+    assert client.post(f"/agents/callbacks/{callback}/done").status_code == 400
+    assert handoffs.callbacks(open_only=True)[0]["id"] == callback
+
+
+def test_a_cross_origin_post_is_refused(client: FlaskClient, handoffs: Handoffs) -> None:
+    callback = handoffs.add_callback("+14045550123", "forgot_password", "en", None)
+    signed_in(client)
+    page = client.get("/agents/").get_data(as_text=True)
+    response = client.post(
+        f"/agents/callbacks/{callback}/done",
+        data={"csrf_token": token(page)},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert response.status_code == 403
+    assert handoffs.callbacks(open_only=True)
+
+
+def test_the_session_cookie_is_http_only_same_site_and_secure_outside_tests(
+    app: Flask, handoffs: Handoffs
+) -> None:
+    app.testing = False
+    client = app.test_client()
+    page = client.get("/agents/login", base_url="https://console.example.org")
+    cookie = page.headers.get("Set-Cookie", "")
+    assert cookie.startswith("vb_agent=")
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+    assert "Secure" in cookie
+    # Plain http on this machine (a developer trying it): no Secure, or the browser drops it.
+    local = app.test_client().get("/agents/login", base_url="http://localhost")
+    assert "Secure" not in local.headers.get("Set-Cookie", "")
+    assert "HttpOnly" in local.headers.get("Set-Cookie", "")
+
+
+def test_console_pages_send_security_headers(client: FlaskClient) -> None:
+    signed_in(client)
+    for path in ("/agents/login", "/agents/", "/agents/stats", "/agents/live"):
+        response = client.get(path)
+        csp = response.headers["Content-Security-Policy"]
+        assert "default-src 'none'" in csp
+        assert "frame-ancestors 'none'" in csp
+        assert "'unsafe-inline'" not in csp
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert "no-store" in response.headers["Cache-Control"]
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_only_script_carries_the_responses_nonce(client: FlaskClient) -> None:
+    signed_in(client)
+    response = client.get("/agents/")
+    nonce = re.search(r"'nonce-([^']+)'", response.headers["Content-Security-Policy"])
+    assert nonce
+    html = response.get_data(as_text=True)
+    scripts = re.findall(r"<script([^>]*)>", html)
+    assert scripts == [f' nonce="{nonce.group(1)}"']
+    assert not re.search(r"<[^>]+\son[a-z]+=", html)  # no inline event handlers
+    assert " style=" not in html
+
+
+# ---- Twilio and the console never mix ----------------------------------------------------
+
+
+def test_a_twilio_signature_never_opens_the_console(app: Flask, handoffs: Handoffs) -> None:
+    twilio = SignedClient(app, AUTH_TOKEN)
+    response = twilio.post("/agents/", {"CallSid": "CA" + "0" * 32})
+    assert response.status_code in (400, 401, 405)  # no CSRF token, no session
+    signer = twilio.validator
+    for path in ("/agents/", "/agents/stats", "/agents/live"):
+        signature = signer.compute_signature("http://localhost" + path, {})
+        response = app.test_client().get(path, headers={"X-Twilio-Signature": signature})
+        assert response.status_code in (302, 401), path
+        assert "Live list" not in response.get_data(as_text=True)
+
+
+def test_an_agent_session_never_satisfies_a_webhook(client: FlaskClient) -> None:
+    signed_in(client)
+    for path in ("/voice", "/sms", "/voice/status"):
+        response = client.post(
+            path,
+            data={"CallSid": "CA" + "1" * 32, "From": "+14045550123", "Body": "hi"},
+        )
+        assert response.status_code == 403, path
+
+
+# ---- the live list -----------------------------------------------------------------------
+
+
+def test_the_live_list_shows_transfers_with_their_context(
+    client: FlaskClient, handoffs: Handoffs
+) -> None:
+    first = handoffs.record("sms", "SMx", "caller_asked", "activation_key", "en", True, ["a"])
+    reference = handoffs.record(
+        "voice", "CA" + "2" * 32, "not_understood", "forgot_username", "es", False, LEAKY
+    )
+    handoffs.set_outcome(reference, "no-answer")
+    handoffs.add_callback("+14045550123", "forgot_username", "es", reference)
+    signed_in(client)
+    for path in ("/agents/", "/agents/live"):
+        html = client.get(path).get_data(as_text=True)
+        row = html[html.index(f'id="transfer-{reference}"') :]
+        row = row[: row.index("</tr>")]
+        for expected in ("forgot username", "not understood", "Spanish", "no-answer", "call"):
+            assert expected in row, expected
+        assert '<td class="no">no</td>' in row
+        assert "Caller asked about: a forgotten password" in row
+        assert html.index(f'id="transfer-{reference}"') < html.index(f'id="transfer-{first}"')
+        assert "+14045550123" in html  # agents need the number to call back
+        assert "<script>alert" not in html
+        assert "&lt;script&gt;alert" in html
+        assert_no_secrets(html)
+
+
+def test_mark_done(client: FlaskClient, handoffs: Handoffs) -> None:
+    callback = handoffs.add_callback("+14045550123", "forgot_password", "en", None)
+    signed_in(client)
+    page = client.get("/agents/").get_data(as_text=True)
+    assert f'id="callback-{callback}"' in page
+    response = client.post(f"/agents/callbacks/{callback}/done", data={"csrf_token": token(page)})
+    assert response.status_code == 303
+    assert handoffs.callbacks(open_only=True) == []
+    done = handoffs.callbacks(open_only=False)[0]
+    assert done["done_by"] == "amy" and done["done_at"] is not None
+    page = client.get("/agents/").get_data(as_text=True)
+    assert f'id="callback-{callback}"' not in page
+    assert f'id="done-callback-{callback}"' in page
+    # Twice, or an unknown one: 404.
+    again = client.post(f"/agents/callbacks/{callback}/done", data={"csrf_token": token(page)})
+    assert again.status_code == 404
+
+
+# ---- statistics --------------------------------------------------------------------------
+
+
+def test_the_statistics_page_draws_its_charts(client: FlaskClient, handoffs: Handoffs) -> None:
+    for _ in range(3):
+        handoffs.note_conversation("voice")
+    handoffs.note_conversation("sms")
+    handoffs.record("voice", "CA1", "caller_asked", "forgot_password", "en", False, [])
+    handoffs.note_unrecognised("Where is the school bus?", "en")
+    handoffs.note_unrecognised("where is the school bus", "en")
+    handoffs.note_unrecognised("my code is 482913", "en")
+    handoffs.note_unrecognised("born 03/14/2015", "en")
+    signed_in(client)
+    html = client.get("/agents/stats").get_data(as_text=True)
+    assert html.count("<svg") == 4
+    assert "forgot password" in html
+    assert "where is the school bus (en)" in html
+    assert 'id="containment">75%<' in html  # 4 conversations, 1 handed off
+    assert_no_secrets(html)
+    assert client.get("/agents/stats?days=90").status_code == 200
+    assert client.get("/agents/stats?days=nonsense").status_code == 200
+
+
+def test_stats_fall_back_to_twilios_call_count(handoffs: Handoffs) -> None:
+    today = date(2026, 1, 10)
+    handoffs.note_conversation("sms", when=today)
+    numbers = handoffs.stats(days=2, calls_for_day=lambda day: 5, today=today)
+    assert [(d.calls, d.texts) for d in numbers.days] == [(5, 0), (5, 1)]
+    assert numbers.containment == 1.0
+    assert handoffs.stats(days=1, today=date(2020, 1, 1)).containment is None
+
+
+# ---- scrubbing ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("line", LEAKY)
+def test_console_safe_keeps_no_secret(line: str) -> None:
+    cleaned = console_safe(line)
+    for secret in SECRETS:
+        assert secret not in cleaned
+
+
+def test_number_words_are_scrubbed_too() -> None:
+    assert "seven" not in console_safe("last four six seven eight nine")
+    assert console_safe("I have two kids") == "I have two kids"
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("Where is my kid's   report card?", "where is my kid's report card"),
+        ("code 123", None),
+        ("one two three four five", None),
+        ("March 14, 2015", None),
+        ("x" * 300, "x" * 100),
+        ("   ", None),
+    ],
+)
+def test_unrecognised_questions_are_kept_only_when_safe(text: str, kept: str | None) -> None:
+    assert clean_question(text) == kept
+
+
+def test_transcripts_are_scrubbed_when_stored(handoffs: Handoffs) -> None:
+    reference = handoffs.record("voice", "CA3", "error", "other", "en", False, LEAKY)
+    with handoffs.sessions() as session:
+        from voicebot.records.handoffs import Handoff
+
+        stored = session.scalar(select(Handoff.transcript).where(Handoff.id == reference))
+    for secret in SECRETS:
+        assert secret not in stored
+
+
+def test_add_callback_wants_e164(handoffs: Handoffs) -> None:
+    with pytest.raises(ValueError):
+        handoffs.add_callback("404-555-0123", "x", "en", None)
+    with pytest.raises(ValueError):
+        handoffs.set_outcome(1, "exploded")
+
+
+# ---- the command -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'agents.sqlite3'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("VOICEBOT_OUTBOX", str(tmp_path / "outbox.jsonl"))
+    monkeypatch.setenv("VOICEBOT_INSTANCE_DIR", str(tmp_path / "instance"))
+    db.upgrade(db.make_engine(url))
+    return url
+
+
+def test_agents_add_prompts_twice_and_hashes(cli_env: str) -> None:
+    runner = CliRunner()
+    result = runner.invoke(agents_cli, ["add", "bob"], input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert result.exit_code == 0, result.output
+    assert PASSWORD not in result.output
+    handoffs = Handoffs(db.make_sessions(db.make_engine(cli_env)))
+    agent = handoffs.agent("bob")
+    assert agent is not None and agent.password_hash.startswith("scrypt:")
+    again = runner.invoke(agents_cli, ["add", "bob", "--password-stdin"], input=PASSWORD + "\n")
+    assert again.exit_code != 0 and "exists" in again.output
+    mismatch = runner.invoke(agents_cli, ["add", "carl"], input=f"{PASSWORD}\nother one!!!!\n")
+    assert mismatch.exit_code != 0
+
+
+def test_agents_add_from_stdin_and_rules(cli_env: str) -> None:
+    runner = CliRunner()
+    ok = runner.invoke(agents_cli, ["add", "dee", "--password-stdin"], input=PASSWORD + "\n")
+    assert ok.exit_code == 0, ok.output
+    short = runner.invoke(agents_cli, ["add", "eve", "--password-stdin"], input="short\n")
+    assert short.exit_code != 0 and "12 characters" in short.output
+    bad = runner.invoke(agents_cli, ["add", "<b>", "--password-stdin"], input=PASSWORD + "\n")
+    assert bad.exit_code != 0
+    reset = runner.invoke(
+        agents_cli, ["reset", "dee", "--password-stdin"], input="a brand new password\n"
+    )
+    assert reset.exit_code == 0, reset.output
+
+
+# ---- a real transfer through the voice webhook (once the lead wires it) ------------------
+
+
+def test_a_transfer_through_the_voice_webhook_reaches_the_console(
+    app: Flask, client: FlaskClient, handoffs: Handoffs
+) -> None:
+    wired = {f.name for f in dataclasses.fields(type(app.extensions["voicebot"]))}
+    if "handoffs" not in wired:
+        pytest.skip("services.handoffs is not wired into create_app / the voice webhook yet")
+    call = Call(SignedClient(app, AUTH_TOKEN))
+    call.start()
+    reply = call.press("0")
+    assert reply.transfers_to == "+14048021000"
+    transfers = handoffs.recent()
+    assert transfers, "the voice webhook recorded no handoff"
+    signed_in(client)
+    html = client.get("/agents/").get_data(as_text=True)
+    assert f'id="transfer-{transfers[0]["reference"]}"' in html
+    assert_no_secrets(html)

@@ -1,0 +1,87 @@
+"""`voicebot agents`: accounts for the agents' console.
+
+voicebot agents add NAME             # asks for the password twice
+voicebot agents add NAME --password-stdin < file
+voicebot agents reset NAME           # new password; also lifts a lockout
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import click
+
+MIN_PASSWORD = 12
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+
+
+def _handoffs():  # type: ignore[no-untyped-def]
+    from voicebot.config import ConfigError, load_settings
+    from voicebot.records import db
+    from voicebot.records.handoffs import Handoffs
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration: {exc}") from exc
+    engine = db.make_engine(settings.database_url)
+    try:
+        db.check_schema(engine)
+    except db.SchemaOutOfDate as exc:
+        raise click.ClickException(str(exc)) from exc
+    return Handoffs(db.make_sessions(engine))
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < MIN_PASSWORD:
+        raise click.ClickException(f"the password needs at least {MIN_PASSWORD} characters")
+    return password
+
+
+def _name(name: str) -> str:
+    if not _NAME.match(name):
+        raise click.ClickException(
+            "a name is 1-64 letters, digits, dots, dashes, underscores or @, "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+@click.group()
+def agents() -> None:
+    """Accounts for the agents' web console (/agents)."""
+
+
+@agents.command("add")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from one line of stdin.")
+def add(name: str, password_stdin: bool) -> None:
+    """Create an agent account (the password is stored hashed with scrypt)."""
+    from voicebot.agents.console import hash_password
+
+    name = _name(name)
+    handoffs = _handoffs()
+    if handoffs.agent(name) is not None:
+        raise click.ClickException(f"agent {name!r} exists: use `voicebot agents reset {name}`")
+    password = _password(password_stdin)
+    handoffs.add_agent(name, hash_password(password))
+    click.echo(f"agent {name} added")
+
+
+@agents.command("reset")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from one line of stdin.")
+def reset(name: str, password_stdin: bool) -> None:
+    """Set a new password for an agent; also lifts a lockout and ends their sessions."""
+    from voicebot.agents.console import hash_password
+
+    handoffs = _handoffs()
+    if handoffs.agent(_name(name)) is None:
+        raise click.ClickException(f"no agent {name!r}")
+    handoffs.set_password(name, hash_password(_password(password_stdin)))
+    click.echo(f"agent {name}: password changed")

@@ -1,0 +1,508 @@
+"""Handoffs to people: transfers, callback requests, the agents who take them, and the
+numbers the statistics page draws.
+
+Nothing secret is kept here. The transcript the dialog hands over is already a summary
+("Caller asked about: a forgotten password"), but it is treated as untrusted text all the
+same: every line is scrubbed (:func:`console_safe`) on the way in and again on the way out.
+
+Definitions used by :meth:`Handoffs.stats`:
+
+* **conversations** on a day: the calls and text threads the help line noted with
+  :meth:`Handoffs.note_conversation` (once per new call or thread). For calls, when none were
+  noted that day, the console falls back to the count of ended calls that Twilio's status
+  callback keeps in Redis (``vb:stats:calls:YYYY-MM-DD``), passed in as ``calls_for_day``.
+* **handed off**: distinct conversations with at least one :class:`Handoff` that day
+  (a transfer, an after-hours offer, a failure) plus callback requests made without one.
+* **containment** = 1 - handed off / conversations, over the whole period (and per day):
+  the share of conversations the help line resolved without a person. ``None`` when there
+  were no conversations.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
+
+from voicebot.guard import NUMBER_WORDS, fold
+from voicebot.records.models import Base, utcnow
+from voicebot.redact import scrub
+
+CHANNELS = ("voice", "sms")
+OUTCOMES = ("completed", "no-answer", "busy", "failed", "canceled", "closed")
+LANGUAGES = ("en", "es")
+MAX_TRANSCRIPT = 4000
+MAX_LINE = 300
+MAX_QUESTION = 100
+_E164 = re.compile(r"^\+[1-9]\d{7,14}$")
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_DIGITISH = re.compile(r"\d(?:[\s\-./]*\d){2,}")  # three or more digits, any separators
+_SLUG = re.compile(r"[^a-z0-9_\-]")
+
+
+class Handoff(Base):
+    """One moment the help line handed a caller towards a person; ``id`` is the reference
+    number the whisper speaks and the console shows."""
+
+    __tablename__ = "handoffs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+    channel: Mapped[str] = mapped_column(String(8))
+    conversation: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(String(32))
+    topic: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8))
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    transcript: Mapped[str] = mapped_column(Text, default="")
+
+
+class Callback(Base):
+    """A parent asked to be called back."""
+
+    __tablename__ = "callbacks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+    phone: Mapped[str] = mapped_column(String(16))  # E.164
+    topic: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8))
+    handoff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("handoffs.id", ondelete="SET NULL", name="fk_callbacks_handoff"),
+        nullable=True,
+    )
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    done_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class Agent(Base):
+    """A support agent who may sign in to the console (``voicebot agents add NAME``)."""
+
+    __tablename__ = "agents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ConversationDay(Base):
+    """How many calls / text threads began on a (UTC) day: the statistics' denominator."""
+
+    __tablename__ = "conversation_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class UnrecognisedQuestion(Base):
+    """A question the help line did not understand: scrubbed, digit-free, 100 characters."""
+
+    __tablename__ = "unrecognised_questions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+    language: Mapped[str] = mapped_column(String(8))
+    text: Mapped[str] = mapped_column(String(MAX_QUESTION))
+
+
+# ---- scrubbing ---------------------------------------------------------------------------
+
+
+def _number_word_runs(text: str) -> str:
+    """Replace three or more number words in a row ("six seven eight") with [digits]:
+    stricter than the log scrubber, which lets four digits through."""
+    folded, _ = fold(text)
+    if len(folded) != len(text):  # unusual characters: fall back to a word-by-word check
+        words = text.split()
+        numeric = [fold(w)[0].strip(".,;:!?") in NUMBER_WORDS for w in words]
+        if sum(numeric) >= 3:
+            return " ".join("[digits]" if n else w for w, n in zip(words, numeric, strict=True))
+        return text
+    matches = list(_WORD.finditer(folded))
+    out, position, run = [], 0, []  # type: ignore[var-annotated]
+
+    def flush() -> None:
+        nonlocal position
+        if len(run) >= 3:
+            out.append(text[position : run[0].start()])
+            out.append("[digits]")
+            position = run[-1].end()
+
+    for match in matches:
+        if match.group() in NUMBER_WORDS or match.group().isdecimal():
+            run.append(match)
+            continue
+        flush()
+        run.clear()
+    flush()
+    out.append(text[position:])
+    return "".join(out)
+
+
+def console_safe(text: str) -> str:
+    """A line fit for the console: log-scrubbed (dates, long digit runs, phone numbers,
+    control characters), then any three or more digits or number words also removed, so not
+    even the last four of an SSN or a short code gets through."""
+    text = scrub(str(text))
+    text = _DIGITISH.sub("[digits]", text)
+    return _number_word_runs(text)
+
+
+def _slug(value: str, limit: int = 64) -> str:
+    return _SLUG.sub("_", str(value).strip().lower())[:limit] or "unknown"
+
+
+def _language(value: str) -> str:
+    value = str(value).strip().lower()[:2]
+    return value if value in LANGUAGES else "en"
+
+
+def clean_question(text: str) -> str | None:
+    """The form an unrecognised question is kept in, or None when it must not be kept."""
+    raw = str(text)
+    if any(char.isdigit() for char in raw):
+        return None
+    scrubbed = scrub(raw)
+    if "[" in scrubbed and scrubbed != raw.strip():
+        return None  # the scrubber found something
+    if console_safe(scrubbed) != scrubbed:
+        return None  # number words
+    cleaned = " ".join(scrubbed.lower().split()).strip(" .,;:!?¿¡\"'")
+    if not cleaned:
+        return None
+    return cleaned[:MAX_QUESTION]
+
+
+# ---- the repository ----------------------------------------------------------------------
+
+
+@dataclass
+class Day:
+    day: date
+    calls: int = 0
+    texts: int = 0
+    handed_off: int = 0
+
+    @property
+    def conversations(self) -> int:
+        return self.calls + self.texts
+
+    @property
+    def containment(self) -> float | None:
+        if not self.conversations:
+            return None
+        return max(0.0, 1 - self.handed_off / self.conversations)
+
+
+@dataclass
+class Stats:
+    days: list[Day]
+    transfers_by_topic: list[tuple[str, int]]
+    unrecognised: list[tuple[str, str, int]]  # text, language, count
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def conversations(self) -> int:
+        return sum(d.conversations for d in self.days)
+
+    @property
+    def handed_off(self) -> int:
+        return sum(d.handed_off for d in self.days)
+
+    @property
+    def containment(self) -> float | None:
+        if not self.conversations:
+            return None
+        return max(0.0, 1 - self.handed_off / self.conversations)
+
+
+class Handoffs:
+    """Transfers, callbacks and the console's numbers, over SQLAlchemy sessions."""
+
+    def __init__(self, sessions: sessionmaker) -> None:
+        self.sessions = sessions
+
+    # -- what the help line writes --
+
+    def record(
+        self,
+        channel: str,
+        conversation: str,
+        reason: str,
+        topic: str,
+        language: str,
+        verified: bool,
+        transcript: list[str],
+    ) -> int:
+        """Keep one handoff; returns its reference number."""
+        lines = [console_safe(line)[:MAX_LINE] for line in transcript if str(line).strip()]
+        handoff = Handoff(
+            channel=channel if channel in CHANNELS else "voice",
+            conversation=str(conversation)[:100],
+            reason=_slug(reason, 32),
+            topic=_slug(topic),
+            language=_language(language),
+            verified=bool(verified),
+            transcript="\n".join(lines)[:MAX_TRANSCRIPT],
+        )
+        with self.sessions.begin() as session:
+            session.add(handoff)
+            session.flush()
+            return int(handoff.id)
+
+    def set_outcome(self, reference: int, outcome: str) -> None:
+        outcome = str(outcome).strip().lower()
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {outcome!r}")
+        with self.sessions.begin() as session:
+            session.execute(
+                update(Handoff).where(Handoff.id == int(reference)).values(outcome=outcome)
+            )
+
+    def add_callback(self, phone: str, topic: str, language: str, handoff_id: int | None) -> int:
+        phone = str(phone).strip()
+        if not _E164.match(phone):
+            raise ValueError("phone must be E.164")
+        with self.sessions.begin() as session:
+            callback = Callback(
+                phone=phone, topic=_slug(topic), language=_language(language), handoff_id=handoff_id
+            )
+            session.add(callback)
+            session.flush()
+            return int(callback.id)
+
+    def note_unrecognised(self, text: str, language: str) -> None:
+        cleaned = clean_question(text)
+        if cleaned is None:
+            return
+        with self.sessions.begin() as session:
+            session.add(UnrecognisedQuestion(language=_language(language), text=cleaned))
+
+    def note_conversation(self, channel: str, when: date | None = None) -> None:
+        """Count one new call or text thread (call once per conversation, at its start)."""
+        channel = channel if channel in CHANNELS else "voice"
+        day = when or datetime.now(UTC).date()
+        for _ in range(3):
+            try:
+                with self.sessions.begin() as session:
+                    result = session.execute(
+                        update(ConversationDay)
+                        .where(ConversationDay.day == day, ConversationDay.channel == channel)
+                        .values(count=ConversationDay.count + 1)
+                    )
+                    if result.rowcount == 0:  # type: ignore[attr-defined]
+                        session.add(ConversationDay(day=day, channel=channel, count=1))
+                return
+            except IntegrityError:  # another process inserted the row first: update it
+                continue
+
+    # -- what the console reads --
+
+    def recent(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Newest handoffs first, each with its callback requests."""
+        with self.sessions() as session:
+            handoffs = session.scalars(
+                select(Handoff).order_by(Handoff.created_at.desc(), Handoff.id.desc()).limit(limit)
+            ).all()
+            ids = [h.id for h in handoffs]
+            callbacks: dict[int, list[Callback]] = {}
+            if ids:
+                for callback in session.scalars(
+                    select(Callback).where(Callback.handoff_id.in_(ids))
+                ):
+                    callbacks.setdefault(callback.handoff_id or 0, []).append(callback)
+        return [
+            {
+                "reference": h.id,
+                "created_at": h.created_at,
+                "channel": h.channel,
+                "conversation": h.conversation,
+                "reason": h.reason,
+                "topic": h.topic,
+                "language": h.language,
+                "verified": h.verified,
+                "outcome": h.outcome,
+                "transcript": [console_safe(line) for line in (h.transcript or "").splitlines()],
+                "callbacks": [c.id for c in callbacks.get(h.id, [])],
+            }
+            for h in handoffs
+        ]
+
+    def callbacks(self, open_only: bool = True, limit: int = 200) -> list[dict[str, Any]]:
+        query = select(Callback).order_by(Callback.created_at.desc(), Callback.id.desc())
+        if open_only:
+            query = query.where(Callback.done_at.is_(None))
+        with self.sessions() as session:
+            rows = session.scalars(query.limit(limit)).all()
+        return [
+            {
+                "id": c.id,
+                "created_at": c.created_at,
+                "phone": c.phone,
+                "topic": c.topic,
+                "language": c.language,
+                "handoff_id": c.handoff_id,
+                "done_at": c.done_at,
+                "done_by": c.done_by,
+            }
+            for c in rows
+        ]
+
+    def mark_done(self, callback_id: int, agent_name: str) -> bool:
+        """Close a callback request; False when there is none open with that id."""
+        with self.sessions.begin() as session:
+            result = session.execute(
+                update(Callback)
+                .where(Callback.id == int(callback_id), Callback.done_at.is_(None))
+                .values(done_at=utcnow(), done_by=str(agent_name)[:64])
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def stats(self, days: int = 14, calls_for_day: Any = None, today: date | None = None) -> Stats:
+        """The statistics page's numbers for the last ``days`` (UTC) days, today included.
+
+        ``calls_for_day(iso_day) -> int`` supplies a day's call count when no call was noted
+        with :meth:`note_conversation` that day (the console passes Redis's ended-call count).
+        """
+        days = max(1, min(int(days), 366))
+        today = today or datetime.now(UTC).date()
+        first = today - timedelta(days=days - 1)
+        since = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
+        table = {first + timedelta(days=i): Day(first + timedelta(days=i)) for i in range(days)}
+        with self.sessions() as session:
+            for row in session.scalars(select(ConversationDay).where(ConversationDay.day >= first)):
+                if row.day in table:
+                    if row.channel == "sms":
+                        table[row.day].texts += row.count
+                    else:
+                        table[row.day].calls += row.count
+            handoffs = session.execute(
+                select(
+                    Handoff.created_at, Handoff.conversation, Handoff.topic, Handoff.outcome
+                ).where(Handoff.created_at >= since)
+            ).all()
+            lone_callbacks = session.execute(
+                select(Callback.created_at).where(
+                    Callback.created_at >= since, Callback.handoff_id.is_(None)
+                )
+            ).all()
+            unrecognised = session.execute(
+                select(
+                    UnrecognisedQuestion.text,
+                    UnrecognisedQuestion.language,
+                    func.count().label("n"),
+                )
+                .where(UnrecognisedQuestion.created_at >= since)
+                .group_by(UnrecognisedQuestion.text, UnrecognisedQuestion.language)
+                .order_by(func.count().desc(), UnrecognisedQuestion.text)
+                .limit(10)
+            ).all()
+        if calls_for_day is not None:
+            for day in table.values():
+                if not day.calls:
+                    try:
+                        day.calls = int(calls_for_day(day.day.isoformat()) or 0)
+                    except Exception:  # Redis down: the page still shows what SQL knows
+                        day.calls = 0
+        seen: set[tuple[date, str]] = set()
+        topics: Counter[str] = Counter()
+        outcomes: Counter[str] = Counter()
+        for created_at, conversation, topic, outcome in handoffs:
+            day = _as_utc(created_at).date()
+            topics[topic] += 1
+            outcomes[outcome or "pending"] += 1
+            if day in table and (day, conversation) not in seen:
+                seen.add((day, conversation))
+                table[day].handed_off += 1
+        for (created_at,) in lone_callbacks:
+            day = _as_utc(created_at).date()
+            if day in table:
+                table[day].handed_off += 1
+        return Stats(
+            days=list(table.values()),
+            transfers_by_topic=topics.most_common(10),
+            unrecognised=[(text, language, int(n)) for text, language, n in unrecognised],
+            outcomes=dict(outcomes),
+        )
+
+    # -- agents --
+
+    def agent(self, name: str) -> Agent | None:
+        with self.sessions() as session:
+            return session.scalar(select(Agent).where(Agent.name == name))
+
+    def agent_by_id(self, agent_id: int) -> Agent | None:
+        with self.sessions() as session:
+            return session.get(Agent, int(agent_id))
+
+    def add_agent(self, name: str, password_hash: str) -> int:
+        with self.sessions.begin() as session:
+            agent = Agent(name=name, password_hash=password_hash, failed_logins=0)
+            session.add(agent)
+            session.flush()
+            return int(agent.id)
+
+    def set_password(self, name: str, password_hash: str) -> bool:
+        with self.sessions.begin() as session:
+            result = session.execute(
+                update(Agent)
+                .where(Agent.name == name)
+                .values(password_hash=password_hash, failed_logins=0, locked_until=None)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def sign_in_failed(self, agent_id: int, max_failures: int, lock_for: timedelta) -> None:
+        """Count a failed sign-in; the max_failures-th locks the account for lock_for."""
+        with self.sessions.begin() as session:
+            agent = session.get(Agent, agent_id, with_for_update=True)
+            if agent is None:
+                return
+            agent.failed_logins = (agent.failed_logins or 0) + 1
+            if agent.failed_logins >= max_failures:
+                agent.locked_until = utcnow() + lock_for
+                agent.failed_logins = 0
+
+    def sign_in_succeeded(self, agent_id: int) -> None:
+        with self.sessions.begin() as session:
+            session.execute(
+                update(Agent).where(Agent.id == agent_id).values(failed_logins=0, locked_until=None)
+            )
+
+
+def _as_utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes: they were stored as UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def is_locked(agent: Agent, now: datetime | None = None) -> bool:
+    if agent.locked_until is None:
+        return False
+    return _as_utc(agent.locked_until) > (now or utcnow())
