@@ -64,7 +64,8 @@ def run_import(path: Path, database: Path) -> tuple[float, dict[str, int], str]:
     if done.returncode != 0:
         sys.exit(f"import failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     *output, memory = done.stdout.strip().splitlines()
-    return seconds, json.loads(memory), "\n".join(output)
+    stages = [line for line in done.stderr.splitlines() if "so far" in line]
+    return seconds, json.loads(memory), "\n".join(output + stages)
 
 
 def upgrade(database: Path) -> None:
@@ -103,7 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     for name in runs:
         seconds, memory, output = run_import(roster_csv, database)
         worst = max(worst, seconds)
-        print(f"\n{name}: {output.splitlines()[-1] if output else ''}")
+        summary, *stages = output.splitlines() or [""]
+        print(f"\n{name}: {summary}")
+        for stage in stages:
+            print(f"  stage         {stage}")
         print(f"  time          {seconds:8.1f} s  ({args.rows / seconds:,.0f} rows/s)")
         print(f"  peak memory   {memory['self_kb'] / 1024:8.0f} MiB  importing process")
         print(f"                {memory['workers_kb'] / 1024:8.0f} MiB  largest worker")

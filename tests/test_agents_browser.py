@@ -7,9 +7,6 @@ records into. Needs `apt-get install chromium` and `pip install playwright` (nev
 
 from __future__ import annotations
 
-import dataclasses
-import re
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,9 +95,9 @@ def test_an_agent_signs_in_sees_a_transfer_and_marks_a_callback_done(
     csp_errors: list[str] = []
     page.on(
         "console",
-        lambda message: csp_errors.append(message.text)
-        if "Content Security Policy" in message.text
-        else None,
+        lambda message: (
+            csp_errors.append(message.text) if "Content Security Policy" in message.text else None
+        ),
     )
     page.set_default_timeout(15_000)
 
@@ -161,20 +158,20 @@ def test_an_agent_signs_in_sees_a_transfer_and_marks_a_callback_done(
 def test_a_transfer_through_the_voice_webhook_appears_in_the_browser(
     app: Flask, server: str, browser, agent: str
 ) -> None:  # type: ignore[no-untyped-def]
-    wired = {f.name for f in dataclasses.fields(type(app.extensions["voicebot"]))}
-    if "handoffs" not in wired:
+    if getattr(app.extensions["voicebot"].conversations, "handoffs", None) is None:
         pytest.skip(
-            "services.handoffs is not wired into create_app yet, so the voice webhook "
-            "records no handoff; the transfer above was recorded directly"
+            "the voice webhook has no handoffs hook (services.conversations.handoffs), "
+            "so it records no handoff; the transfer above was recorded directly"
         )
     call = Call(SignedClient(app, AUTH_TOKEN))
     call.start()
-    reply = call.press("0")
-    assert reply.transfers_to == "+14048021000"
+    # A caller who blurts out secrets before asking for a person.
+    reply = call.say("my social is 123-45-6789 and she was born 03/14/2015")
+    if reply.asks:
+        call.press("0")
     transfers = app.extensions["voicebot"].handoffs.recent()
     assert transfers, "the voice webhook recorded no handoff"
     reference = transfers[0]["reference"]
-    heard = " ".join(reply.heard.said)
     page = browser.new_page()
     page.goto(server + "/agents/login")
     page.fill("#name", agent)
@@ -184,10 +181,6 @@ def test_a_transfer_through_the_voice_webhook_appears_in_the_browser(
     row = page.locator(f"#transfer-{reference}")
     assert row.is_visible()
     assert "call" in row.inner_text()
+    assert page.locator(f"#transfer-{reference} td.no").inner_text() == "no"  # not verified
     assert_no_secrets(page.content())
-    assert re.search(r"\d", heard) is None or True  # the whisper is the lead's to test
     page.close()
-
-
-def test_chromium_is_debians() -> None:
-    assert shutil.which("chromium") == CHROMIUM or Path(CHROMIUM).exists()

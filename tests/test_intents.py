@@ -18,6 +18,7 @@ from voicebot.dialog.evaluation import evaluate, format_report, load_labelled
 from voicebot.dialog.intents import (
     CONFIRM_BELOW,
     INTENTS,
+    CALLBACK,
     OUT_OF_SCOPE,
     IntentDataError,
     IntentMatch,
@@ -240,7 +241,7 @@ def test_clear_answers_are_confident_and_vague_ones_are_not(matcher: IntentMatch
 
 # ---- hostile input -----------------------------------------------------------------------
 
-KNOWN = set(INTENTS) | {OUT_OF_SCOPE}
+KNOWN = set(INTENTS) | {OUT_OF_SCOPE, CALLBACK}
 
 
 def _check(match: IntentMatch) -> None:
@@ -441,3 +442,8 @@ def test_cli_reads_another_flows_folder(tmp_path: Path) -> None:
     assert result.exit_code == 0 and result.output == "goodbye\n"
     broken = CliRunner().invoke(classify, ["--flows", str(tmp_path / "nowhere")], input="x\n")
     assert broken.exit_code != 0 and "intent data" in broken.output
+
+
+def test_a_callback_request_is_reported_as_agent_in_the_catalogue(matcher: IntentMatcher) -> None:
+    match = matcher.classify("can somebody from support call me back")
+    assert match.intent == CALLBACK and match.public_intent == "agent"

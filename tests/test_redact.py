@@ -37,6 +37,8 @@ def installed() -> Iterator[None]:
         ("last 6789 ok", "last 6789 ok"),
         ("the last four 6789", "the last [digits]"),  # "four" is a digit too
         ("call CA0123456789abcdef0123456789abcdef ended", None),
+        ("conversation sms:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", None),
+        ("not hex 12345678901234567890", "not hex [digits]"),
     ],
 )
 def test_scrub(raw: str, clean: str | None) -> None:

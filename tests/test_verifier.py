@@ -271,6 +271,11 @@ def test_only_a_hash_of_the_code_is_kept(world: World) -> None:
         assert stored
         for field, value in stored.items():
             assert code.encode() not in field + value
+            try:
+                decoded = bytes.fromhex(value.decode())
+            except ValueError:
+                continue
+            assert code.encode() not in decoded, "stored encoded, not hashed"
 
 
 def test_no_code_pending_is_exhausted(world: World) -> None:

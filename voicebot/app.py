@@ -18,6 +18,7 @@ from voicebot.dialog.intents import CONFIRM_BELOW, IntentMatcher
 from voicebot.guard import Guard
 from voicebot.outbound import Outbound, OutboxFile, Transport, TwilioMessages
 from voicebot.records import db
+from voicebot.records.handoffs import Handoffs
 from voicebot.records.optouts import OptOuts
 from voicebot.sessions.store import SessionStore, connect
 from voicebot.verification import Verifier
@@ -37,6 +38,7 @@ class Services:
     guard: Guard
     outbound: Outbound
     conversations: Conversations
+    handoffs: Handoffs
 
 
 def build_services(settings: Settings, upgrade_db: bool = False) -> Services:
@@ -47,6 +49,7 @@ def build_services(settings: Settings, upgrade_db: bool = False) -> Services:
         db.upgrade(engine)
     sessions = db.make_sessions(engine)
     optouts = OptOuts(sessions)
+    handoffs = Handoffs(sessions)
     guard = Guard([settings.district.support_number, settings.district.helpline_number])
     transport: Transport
     if settings.twilio_account_sid and settings.twilio_number and settings.twilio_auth_token:
@@ -74,7 +77,8 @@ def build_services(settings: Settings, upgrade_db: bool = False) -> Services:
         optouts=optouts,
         guard=guard,
         outbound=outbound,
-        conversations=Conversations(dialog, store, outbound),
+        conversations=Conversations(dialog, store, outbound, handoffs=handoffs),
+        handoffs=handoffs,
     )
 
 
@@ -96,5 +100,8 @@ def create_app(settings: Settings | None = None, upgrade_db: bool = False, **ove
     app.register_blueprint(ops.bp)
     app.register_blueprint(voice.bp)
     app.register_blueprint(sms.bp)
+    from voicebot.agents import console
+
+    app.register_blueprint(console.bp)
     logging.getLogger("voicebot").setLevel(logging.INFO)
     return app

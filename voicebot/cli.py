@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from voicebot.agents.cli import agents
 from voicebot.classify_cli import classify
 from voicebot.config import (
     REPO_ROOT,
@@ -163,6 +164,7 @@ def db_upgrade() -> None:
 
 
 main.add_command(classify)
+main.add_command(agents)
 main.add_command(roster)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from voicebot import metrics
 from voicebot.dialog.engine import Dialog
@@ -38,6 +38,10 @@ class Handoffs(Protocol):
     def set_outcome(self, reference: int, outcome: str) -> None: ...
 
     def add_callback(self, phone: str, topic: str, language: str, handoff_id: int | None) -> int: ...
+
+    def note_conversation(self, channel: str) -> None: ...
+
+    def note_unrecognised(self, text: str, language: str) -> None: ...
 
 
 @dataclass
@@ -71,7 +75,7 @@ class Conversations:
                 return earlier
             turn = self.dialog.step(state, event)
             ended = event.channel == "sms" and any(isinstance(a, End) for a in turn.actions)
-            self._carry_out(conversation, event, turn)
+            self._carry_out(conversation, event, turn, new=state is None)
             body = render(turn)
             self.store.save_turn(conversation, None if ended else turn.state, ttl, request_id, body)
         elapsed = time.perf_counter() - started
@@ -95,16 +99,21 @@ class Conversations:
         )
         return body
 
-    def _carry_out(self, conversation: str, event: Event, turn: Turn) -> None:
+    def _carry_out(self, conversation: str, event: Event, turn: Turn, new: bool) -> None:
         """The turn's side effects: texts, callback requests, and the agents' records."""
         state = turn.state
-        if self.handoffs and event.kind == "dial_result" and state.handoff:
-            self.handoffs.set_outcome(state.handoff, event.dial_status or "unknown")
+        if new:
+            self._record("note_conversation", event.channel)
+        if turn.intent == "unknown" and event.text:
+            self._record("note_unrecognised", event.text, state.lang)  # kept only if digit-free
+        if event.kind == "dial_result" and state.handoff:
+            self._record("set_outcome", state.handoff, event.dial_status or "unknown")
         for action in turn.actions:
             if isinstance(action, SendText) and event.caller:
                 self.outbound.send(event.caller, action.body)
-            elif isinstance(action, Transfer) and self.handoffs:
-                state.handoff = self.handoffs.record(
+            elif isinstance(action, Transfer):
+                reference = self._record(
+                    "record",
                     channel=event.channel,
                     conversation=conversation,
                     reason=action.reason,
@@ -113,10 +122,22 @@ class Conversations:
                     verified=state.verified,
                     transcript=self.summary(state),
                 )
-            elif isinstance(action, RequestCallback) and self.handoffs and event.caller:
-                self.handoffs.add_callback(
-                    event.caller, action.topic, state.lang, state.handoff or None
+                state.handoff = reference or 0
+            elif isinstance(action, RequestCallback) and event.caller:
+                self._record(
+                    "add_callback", event.caller, action.topic, state.lang, state.handoff or None
                 )
+
+    def _record(self, what: str, *args: Any, **kwargs: Any) -> Any:
+        """Keep the agents' records; a failure here must never cost the caller their answer
+        (a transfer still dials without a reference, a text is still answered)."""
+        if self.handoffs is None:
+            return None
+        try:
+            return getattr(self.handoffs, what)(*args, **kwargs)
+        except Exception:
+            log.exception("could not keep the agents' record (%s); the caller carries on", what)
+            return None
 
     def summary(self, state: State) -> list[str]:
         """What the agent may read of the conversation: topics and outcome, never words

@@ -12,8 +12,9 @@ record from the ``voicebot`` loggers is scrubbed before any handler sees it:
 
 Values passed with ``extra=`` are scrubbed on loggers that exist when :func:`install` runs.
 
-Twilio SIDs (CA..., SM... followed by 32 hex digits) are kept: operators need them to trace a
-call, and they are identifiers Twilio made up, not anything the caller said.
+Twilio SIDs (CA..., SM... followed by 32 hex digits) and hex digests of 16 or more characters
+are kept: operators need them to trace a call, and they are identifiers made up by Twilio or
+the service, not anything the caller said.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from typing import Any
 from voicebot.guard import find_secrets
 
 _E164 = re.compile(r"\+\d{8,15}(?!\d)")
-_TWILIO_SID = re.compile(r"\b[A-Z]{2}[0-9a-fA-F]{32}\b")
+# Identifiers the service or Twilio made up (CallSids, hex digests): kept for tracing. They
+# hold nothing a caller said, and a hex run with letters in it is not a number anyone keys.
+_IDENTIFIER = re.compile(r"\b[A-Z]{2}[0-9a-fA-F]{32}\b|\b(?=[0-9a-f]*[a-f])[0-9a-f]{16,}\b")
 _LINE_BREAKS = {"\n": " ", "\r": " ", "\t": " "}
 # The attributes every LogRecord has; anything else on a record came from extra=.
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
@@ -48,7 +51,7 @@ def strip_controls(text: str, keep_newlines: bool = False) -> str:
 
 def _scrub_line(text: str) -> str:
     text = _E164.sub(lambda m: "***" + m.group()[-2:], text)
-    keep = [(m.start(), m.end()) for m in _TWILIO_SID.finditer(text)]
+    keep = [(m.start(), m.end()) for m in _IDENTIFIER.finditer(text)]
     spans = [
         span
         for span in find_secrets(text)

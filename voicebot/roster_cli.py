@@ -61,10 +61,15 @@ def roster() -> None:
     help="Import the good rows and report the bad ones (default: a bad row imports nothing).",
 )
 def import_command(file: Path, skip_invalid: bool) -> None:
-    """Import FILE.csv: one row per student and guardian, with the header
-    student_number,first_name,last_name,birth_date,ssn,guardian_name,guardian_phone,
-    guardian_email,school. Only the last four digits of ssn are kept. Importing the same
-    file again updates, never duplicates."""
+    """Import FILE.csv, the district's export: one row per student and guardian.
+
+    \b
+    Header (any column order):
+      student_number,first_name,last_name,birth_date,ssn,
+      guardian_name,guardian_phone,guardian_email,school
+
+    Only the last four digits of ssn are kept. Importing again updates, never duplicates.
+    """
     from voicebot.records import db
     from voicebot.records.roster import RosterError, count_lines, import_roster
 

@@ -37,6 +37,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from voicebot.outbound import Outbound
+from voicebot.phones import caller_number
 from voicebot.records.models import (
     Disclosure as DisclosureRow,
 )
@@ -107,7 +108,13 @@ class _Student:
 def _record(student_number: str) -> str:
     """Throttle key of a student record: by student number (stable across databases and
     re-imports), hashed so Redis keys don't list student numbers."""
-    return hashlib.sha256(f"student:{student_number}".encode()).hexdigest()[:24]
+    return _pseudonym(f"student:{student_number}")
+
+
+def _pseudonym(value: str) -> str:
+    """Keeps student and phone numbers out of Redis key names. (Not a secret: short
+    numbers can be found again by trying them all; it only keeps them out of plain sight.)"""
+    return hashlib.sha256(value.encode()).hexdigest()[:24]
 
 
 def _digits(value: str | None) -> str:
@@ -168,7 +175,7 @@ class Verifier:
         """Text a code to the guardians on file when the details match; otherwise, and when
         locked, leave a decoy. Returns nothing either way, on purpose."""
         now = self.clock()
-        caller = caller or None
+        caller = caller_number(caller)  # E.164, or None when withheld or unusable
         attempt = secrets.token_hex(8)
         student = self._find(student_number)
         code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
@@ -203,7 +210,6 @@ class Verifier:
                 log.info("verification: code texted to %d phone(s) on file", sent)
         else:
             log.info("verification: no code sent (%s)", outcome)
-        del code
         self._audit(conversation, channel, caller, stir, "request", outcome, student, now)
 
     def check_code(
@@ -218,7 +224,7 @@ class Verifier:
         """OK uses the code up and records the disclosure; WRONG leaves tries; EXHAUSTED ends
         this verification (and counts as a failed one)."""
         now = self.clock()
-        caller = caller or None
+        caller = caller_number(caller)
         key = self._code_key(conversation)
         status, stored, salt, tries, attempt, student, record = self._try(key, now)
         found = _Student(int(student), None, record) if student else None  # None: a decoy
@@ -250,9 +256,7 @@ class Verifier:
 
     def is_locked(self, caller: str | None) -> bool:
         """The caller number is locked: offer the transfer straight away."""
-        if not caller:
-            return False
-        return self._locked("caller", caller, CALLER_LIMIT, self.clock())
+        return self._locked("caller", caller_number(caller), CALLER_LIMIT, self.clock())
 
     # --- SQL --------------------------------------------------------------------------------
 
@@ -295,7 +299,7 @@ class Verifier:
                 VerificationAttempt(
                     attempted_at=when,
                     conversation=conversation[:100],
-                    channel=channel,
+                    channel=channel[:8],
                     phone=caller,
                     stir=(stir or None) and stir[:40],
                     step="check",
@@ -311,7 +315,7 @@ class Verifier:
                 DisclosureRow(
                     student_id=student_id,
                     disclosed_at=when,
-                    channel=channel,
+                    channel=channel[:8],
                     phone=caller,
                     method=METHOD,
                     call_id=call_id[:64],
@@ -338,7 +342,7 @@ class Verifier:
                 VerificationAttempt(
                     attempted_at=datetime.fromtimestamp(now, UTC),
                     conversation=conversation[:100],
-                    channel=channel,
+                    channel=channel[:8],
                     phone=caller,
                     stir=(stir or None) and stir[:40],
                     step=step,
@@ -402,7 +406,9 @@ class Verifier:
     # --- Redis: failures and locks ----------------------------------------------------------
 
     def _keys(self, kind: str, ident: str | None) -> tuple[str, str, str]:
-        base = f"{kind}:{ident}"
+        # Student records come pseudonymised already (_record); caller numbers are, here.
+        name = ident if kind == "student" else _pseudonym(f"{kind}:{ident}")
+        base = f"{kind}:{name}"
         return f"{PREFIX}fails:{base}", f"{PREFIX}pending:{base}", f"{PREFIX}lock:{base}"
 
     def _targets(self, record: str | None, caller: str | None) -> list[tuple[str, str, int]]:

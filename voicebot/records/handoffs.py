@@ -279,9 +279,11 @@ class Handoffs:
             return int(handoff.id)
 
     def set_outcome(self, reference: int, outcome: str) -> None:
+        """How the transfer ended (Twilio's DialCallStatus, or "closed"); anything not in
+        OUTCOMES is kept as "unknown" rather than failing the caller's webhook."""
         outcome = str(outcome).strip().lower()
         if outcome not in OUTCOMES:
-            raise ValueError(f"unknown outcome {outcome!r}")
+            outcome = "unknown"
         with self.sessions.begin() as session:
             session.execute(
                 update(Handoff).where(Handoff.id == int(reference)).values(outcome=outcome)

@@ -2,6 +2,7 @@
 
 from alembic import context
 
+import voicebot.records.handoffs  # noqa: F401  (its tables belong to the same metadata)
 from voicebot.records.models import Base
 
 engine = context.config.attributes["engine"]
