@@ -63,6 +63,7 @@ ROSTER = (
     "guardian_email,school\n"
     f"{STUDENT},Maria,Lopez,2015-03-14,{SSN},Ana Lopez,(404) 555-0123,ana@example.org,Grady HS\n"
     "7654321,Sam,Lee,2013-11-02,987654321,Kim Lee,404.555.0177,,Jackson HS\n"
+    "5555555,Lee,Park,2014-06-01,,Jo Park,404-555-0188,,Grady HS\n"
 )
 
 

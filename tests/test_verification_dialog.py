@@ -175,3 +175,12 @@ def test_no_log_line_carries_the_callers_digits(twilio, roster, outbox, caplog) 
     logged = "\n".join(record.getMessage() for record in caplog.records)
     for secret in (STUDENT, BIRTH, code, "6789", "2015-03-14", "123456789", "12345"):
         assert secret not in logged, secret
+
+
+def test_a_verified_guardian_of_a_child_with_no_number_on_file_is_told_so(twilio, roster, outbox) -> None:  # type: ignore[no-untyped-def]
+    call = Call(twilio, caller=OTHER_PHONE)
+    ask_for_last_four(call)
+    give_details(call, "5555555", "06012014")
+    code = codes_sent(outbox, "+14045550188")[0]
+    reply = call.press(code)
+    assert "don't have those digits on file" in reply.text and "main office" in reply.text

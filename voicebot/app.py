@@ -10,6 +10,7 @@ from flask import Flask
 from sqlalchemy import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from voicebot import redact
 from voicebot.config import Settings, load_settings
 from voicebot.conversations import Conversations
 from voicebot.dialog.engine import Dialog
@@ -104,4 +105,5 @@ def create_app(settings: Settings | None = None, upgrade_db: bool = False, **ove
 
     app.register_blueprint(console.bp)
     logging.getLogger("voicebot").setLevel(logging.INFO)
+    redact.install("voicebot")  # every path (serve, chat, tests) logs scrubbed records
     return app

@@ -24,6 +24,8 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from voicebot import metrics
+
 log = logging.getLogger("voicebot.security")
 
 MAX_DIGITS = 4  # the last four of an SSN may be said; a fifth digit never
@@ -423,6 +425,7 @@ class Guard:
         findings = self.findings(text, allow)
         if not findings:
             return True
+        metrics.count_guard_block()
         kinds = ",".join(sorted({span.kind for span in findings}))
         log.warning(
             "guard blocked an outgoing text where=%s kinds=%s length=%d",

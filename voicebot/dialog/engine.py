@@ -206,6 +206,10 @@ class Dialog:
         if getattr(result, "name", "") == "OK" and disclosed is not None:
             state.verified = True
             return self.enter(state, event, spec.next, intent="verified", disclosed=disclosed)
+        if getattr(result, "name", "") == "OK":  # verified, but no last four on file
+            state.verified = True
+            target = self.flow.special.get("verified_no_number", spec.fail)
+            return self.enter(state, event, target, intent="verified")
         target = spec.retry if getattr(result, "name", "") == "WRONG" else spec.fail
         return self.enter(state, event, target, intent="code_" + getattr(result, "name", "").lower())
 

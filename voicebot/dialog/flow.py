@@ -343,6 +343,8 @@ def successors(flow: Flow, state: str) -> set[str]:
         out.add(flow.special.get("closed_give_up", spec.name))
     if spec.collect:
         out.add(flow.special.get("verify_restart", spec.name))
+        if spec.collect == "code":
+            out.add(flow.special.get("verified_no_number", spec.name))
     return {target for target in out if target in flow.states}
 
 
