@@ -19,17 +19,9 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TextIO
 
-HEADER = [
-    "student_number",
-    "first_name",
-    "last_name",
-    "birth_date",
-    "ssn",
-    "guardian_name",
-    "guardian_phone",
-    "guardian_email",
-    "school",
-]
+from voicebot.records.roster import COLUMNS
+
+HEADER = list(COLUMNS)
 FIRST = [
     "Amara",
     "Jaylen",

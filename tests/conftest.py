@@ -27,18 +27,24 @@ HELPLINE = "+14045550100"
 SUPPORT = "+14048021000"
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings_in(folder: Path, flush_redis: bool = True) -> Settings:
+    """Test settings: a SQLite file and an outbox in `folder`, Redis if REDIS_URL is set."""
     environ = {
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'test.sqlite3'}",
-        "VOICEBOT_OUTBOX": str(tmp_path / "outbox.jsonl"),
-        "VOICEBOT_INSTANCE_DIR": str(tmp_path / "instance"),
+        "DATABASE_URL": f"sqlite:///{folder / 'test.sqlite3'}",
+        "VOICEBOT_OUTBOX": str(folder / "outbox.jsonl"),
+        "VOICEBOT_INSTANCE_DIR": str(folder / "instance"),
     }
     if os.environ.get("REDIS_URL"):
         environ["REDIS_URL"] = redis_test_url()
-        redis.Redis.from_url(environ["REDIS_URL"]).flushdb()  # each test starts clean
+        if flush_redis:
+            redis.Redis.from_url(environ["REDIS_URL"]).flushdb()  # each test starts clean
     return load_settings(environ, testing=True)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return settings_in(tmp_path)
 
 
 def redis_test_url() -> str:
@@ -74,7 +80,6 @@ def roster(app: Flask, tmp_path: Path) -> None:
     path.write_text(ROSTER)
     result = import_roster(app.extensions["voicebot"].engine, path)
     assert result.committed
-
 
 
 @pytest.fixture
@@ -138,7 +143,9 @@ class Call:
         return self._post("/voice", {"CallStatus": "ringing", "Direction": "inbound"})
 
     def _action(self) -> str:
-        assert self.last is not None and self.last.heard.gather_action, "the help line asked nothing"
+        assert self.last is not None and self.last.heard.gather_action, (
+            "the help line asked nothing"
+        )
         return self.last.heard.gather_action
 
     def say(self, words: str, confidence: str = "0.92") -> Reply:

@@ -79,7 +79,9 @@ def test_a_fault_inside_a_call_apologises_and_transfers(call: Call, app, monkeyp
     assert reply.transfers_to == SUPPORT and "sorry" in reply.text.lower()
 
 
-def test_a_fault_inside_a_text_replies_with_the_support_number(thread: Thread, app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_fault_inside_a_text_replies_with_the_support_number(
+    thread: Thread, app, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("the dialog broke")
 
@@ -88,7 +90,9 @@ def test_a_fault_inside_a_text_replies_with_the_support_number(thread: Thread, a
     assert reply.status == 200 and "404-802-1000" in reply.text
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     speech=st.text(max_size=300),
     digits=st.text(alphabet="0123456789*#ab", max_size=12),
@@ -99,4 +103,8 @@ def test_any_speech_or_keys_get_valid_twiml(twilio, speech: str, digits: str) ->
     fields = {"SpeechResult": speech, "Digits": digits}
     reply = call._post(call._action(), fields)
     root = valid_twiml(reply)
-    assert root.find("Gather") is not None or root.find("Dial") is not None or root.find("Hangup") is not None
+    assert (
+        root.find("Gather") is not None
+        or root.find("Dial") is not None
+        or root.find("Hangup") is not None
+    )

@@ -48,7 +48,9 @@ def test_chat_by_voice_understands_words_and_silence(env: dict[str, str]) -> Non
 
 
 def test_chat_by_sms_is_a_text_thread(env: dict[str, str]) -> None:
-    result = CliRunner().invoke(main, ["chat", "--sms", "--from", "+14045550177"], input="MENU\nAGENT\n\n")
+    result = CliRunner().invoke(
+        main, ["chat", "--sms", "--from", "+14045550177"], input="MENU\nAGENT\n\n"
+    )
     assert result.exit_code == 0, result.output
     assert "1 Activation key" in result.output and "404-802-1000" in result.output
 
@@ -64,7 +66,9 @@ def test_serve_refuses_to_start_without_the_auth_token(env: dict[str, str]) -> N
     assert result.exit_code != 0 and "TWILIO_AUTH_TOKEN" in result.output
 
 
-def test_serve_refuses_an_out_of_date_database(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_refuses_an_out_of_date_database(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", "token")
     result = CliRunner().invoke(main, ["serve"])
     assert result.exit_code != 0 and "voicebot db upgrade" in result.output
@@ -90,7 +94,9 @@ def test_serve_answers_healthz_under_gunicorn(env: dict[str, str]) -> None:
         deadline = time.monotonic() + 30
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/healthz", timeout=1
+                ) as response:
                     assert response.status == 200 and response.read() == b"ok\n"
                     break
             except OSError:

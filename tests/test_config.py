@@ -24,7 +24,9 @@ def test_defaults_are_the_districts_facts() -> None:
 
 
 def test_a_site_file_and_the_environment_override_defaults(tmp_path: Path) -> None:
-    environ = write(tmp_path, '[district]\nname = "Example County Schools"\nsupport_number = "(770) 555-0199"\n')
+    environ = write(
+        tmp_path, '[district]\nname = "Example County Schools"\nsupport_number = "(770) 555-0199"\n'
+    )
     environ["REDIS_URL"] = "redis://cache:6379/2"
     settings = load_settings(environ)
     assert settings.district.name == "Example County Schools"
@@ -35,17 +37,27 @@ def test_a_site_file_and_the_environment_override_defaults(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("text", "environ", "message"),
     [
-        ('[district]\nsupport_number = "call us"\n', {}, r"\[district\] support_number: not a phone number"),
+        (
+            '[district]\nsupport_number = "call us"\n',
+            {},
+            r"\[district\] support_number: not a phone number",
+        ),
         ("[voice]\ngather_timeout = 0\n", {}, r"\[voice\] gather_timeout: must be greater than 0"),
         ('[voice]\ndial_timeout = "soon"\n', {}, r"\[voice\] dial_timeout: must be a whole number"),
-        ('[languages]\nenabled = ["en"]\ndefault = "fr"\n', {}, r"\[languages\] default: 'fr' is not in enabled"),
+        (
+            '[languages]\nenabled = ["en"]\ndefault = "fr"\n',
+            {},
+            r"\[languages\] default: 'fr' is not in enabled",
+        ),
         ("", {"VOICEBOT_PUBLIC_URL": "helpline.example.org"}, r"VOICEBOT_PUBLIC_URL"),
         ("", {"REDIS_URL": "localhost:6379"}, r"REDIS_URL"),
         ("", {"TWILIO_ACCOUNT_SID": "XX123"}, r"TWILIO_ACCOUNT_SID"),
         ("[voice\n", {}, r"not valid TOML"),
     ],
 )
-def test_bad_values_name_the_key(tmp_path: Path, text: str, environ: dict[str, str], message: str) -> None:
+def test_bad_values_name_the_key(
+    tmp_path: Path, text: str, environ: dict[str, str], message: str
+) -> None:
     with pytest.raises(ConfigError, match=message):
         load_settings(write(tmp_path, text) | environ)
 

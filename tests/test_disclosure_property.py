@@ -16,10 +16,9 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import AUTH_TOKEN, Call, Outbox, Reply, Thread, redis_test_url
+from tests.conftest import AUTH_TOKEN, Call, Outbox, Reply, Thread, settings_in
 from voicebot.app import create_app
 from voicebot.channels.simulator import SignedClient
-from voicebot.config import load_settings
 from voicebot.records.roster import import_roster
 
 HEADER = (
@@ -61,18 +60,8 @@ STUDENT = st.fixed_dictionaries(
 
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Flask, Outbox, Path]:
-    import os
-
     folder = tmp_path_factory.mktemp("property")
-    environ = {
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "DATABASE_URL": f"sqlite:///{folder / 'db.sqlite3'}",
-        "VOICEBOT_OUTBOX": str(folder / "outbox.jsonl"),
-        "VOICEBOT_INSTANCE_DIR": str(folder / "instance"),
-    }
-    if os.environ.get("REDIS_URL"):
-        environ["REDIS_URL"] = redis_test_url()
-    app = create_app(load_settings(environ, testing=True), upgrade_db=True)
+    app = create_app(settings_in(folder, flush_redis=False), upgrade_db=True)
     return app, Outbox(folder / "outbox.jsonl"), folder
 
 
@@ -99,9 +88,7 @@ def import_students(app: Flask, folder: Path, students: list[dict], phone: str) 
 
 def latest_code(outbox: Outbox, phone: str, seen: int) -> tuple[str | None, int]:
     messages = outbox.messages()
-    codes = [
-        m["body"] for m in messages[seen:] if m["to"] == phone and "code is" in m["body"]
-    ]
+    codes = [m["body"] for m in messages[seen:] if m["to"] == phone and "code is" in m["body"]]
     code = re.search(r"\d{6}", codes[-1]).group() if codes else None  # type: ignore[union-attr]
     return code, len(messages)
 

@@ -35,7 +35,9 @@ def test_the_shipped_flows_are_valid_and_every_state_is_reachable() -> None:
 
 def test_an_unknown_state_is_named_with_its_file_and_key(flows_copy: Path) -> None:
     edit(flows_copy / "help-line.toml", 'next = "anything_else"', 'next = "anythign_else"')
-    with pytest.raises(FlowError, match=r"help-line.toml: states\.\w+\.next: unknown state 'anythign_else'"):
+    with pytest.raises(
+        FlowError, match=r"help-line.toml: states\.\w+\.next: unknown state 'anythign_else'"
+    ):
         load_flow(flows_copy)
 
 

@@ -21,11 +21,9 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from tests.conftest import AUTH_TOKEN
+from tests.conftest import AUTH_TOKEN, settings_in
 from voicebot.app import create_app
-from voicebot.channels import ops
 from voicebot.channels.simulator import BASE_URL, SignedClient
-from voicebot.config import load_settings
 
 FUZZ = settings(
     max_examples=int(os.environ.get("VOICEBOT_FUZZ_EXAMPLES", "120")),
@@ -149,19 +147,9 @@ turn_query = st.one_of(
 
 @pytest.fixture(scope="module")
 def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
-    tmp = tmp_path_factory.mktemp("fuzz")
-    environ = {
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "DATABASE_URL": f"sqlite:///{tmp / 'fuzz.sqlite3'}",
-        "VOICEBOT_OUTBOX": str(tmp / "outbox.jsonl"),
-        "VOICEBOT_INSTANCE_DIR": str(tmp / "instance"),
-    }
-    if os.environ.get("REDIS_URL"):
-        environ["REDIS_URL"] = os.environ["REDIS_URL"]
-    app = create_app(load_settings(environ, testing=True), upgrade_db=True)
-    if "ops" not in app.blueprints:
-        app.register_blueprint(ops.bp)
-    return app
+    return create_app(
+        settings_in(tmp_path_factory.mktemp("fuzz"), flush_redis=False), upgrade_db=True
+    )
 
 
 @pytest.fixture(scope="module")

@@ -25,9 +25,7 @@ SATURDAY_NOON = datetime(2026, 12, 5, 12, 0, tzinfo=ZoneInfo("America/New_York")
 @pytest.fixture
 def hours_app(settings: Settings) -> Flask:
     hours = parse_hours("America/New_York", WEEKDAYS, ["2026-12-25"])
-    return create_app(
-        settings, upgrade_db=True, support_hours=hours, support_hours_text=HOURS_TEXT
-    )
+    return create_app(settings, upgrade_db=True, support_hours=hours, support_hours_text=HOURS_TEXT)
 
 
 def at(monkeypatch: pytest.MonkeyPatch, when: float) -> None:
@@ -96,7 +94,9 @@ def test_during_hours_zero_dials_support(hours_app: Flask, monkeypatch) -> None:
     assert call.press("0").transfers_to == SUPPORT
 
 
-def test_outside_hours_the_caller_hears_the_hours_and_can_ask_for_a_callback(hours_app: Flask, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_outside_hours_the_caller_hears_the_hours_and_can_ask_for_a_callback(
+    hours_app: Flask, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     at(monkeypatch, SATURDAY_NOON)
     call = Call(SignedClient(hours_app, AUTH_TOKEN))
     call.start()
@@ -134,7 +134,9 @@ def test_no_answer_offers_a_callback_instead_of_ringing_again(call: Call) -> Non
     assert "call you back" in call.press("1").text
 
 
-def test_sms_agent_gives_the_number_and_whether_support_is_open(hours_app: Flask, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_sms_agent_gives_the_number_and_whether_support_is_open(
+    hours_app: Flask, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     thread = Thread(SignedClient(hours_app, AUTH_TOKEN))
     at(monkeypatch, SATURDAY_NOON)
     closed = " ".join(thread.text("AGENT").heard.messages)

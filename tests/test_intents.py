@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from voicebot.classify_cli import classify
 from voicebot.dialog.evaluation import evaluate, format_report, load_labelled
 from voicebot.dialog.intents import (
+    CALLBACK,
     CONFIRM_BELOW,
     INTENTS,
-    CALLBACK,
     OUT_OF_SCOPE,
     IntentDataError,
     IntentMatch,

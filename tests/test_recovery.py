@@ -105,7 +105,9 @@ def assert_handed_over(reply, question: str) -> None:  # type: ignore[no-untyped
 
 
 @pytest.mark.parametrize("question", sorted(PATHS))
-def test_misunderstanding_is_reasked_twice_then_transferred(call: Call, question: str, app: Flask) -> None:
+def test_misunderstanding_is_reasked_twice_then_transferred(
+    call: Call, question: str, app: Flask
+) -> None:
     reach(call, question, app)
     first, second = call.press("8"), call.say("qwxz vbnm")
     assert first.asks and second.asks

@@ -75,7 +75,9 @@ def test_with_a_public_url_setting_that_url_is_the_one_checked(settings) -> None
         "/voice/gather?turn=2", data=FIELDS, headers={"X-Twilio-Signature": signature}
     )
     assert ok.status_code == 200
-    local = RequestValidator(AUTH_TOKEN).compute_signature("http://localhost/voice/gather?turn=2", FIELDS)
+    local = RequestValidator(AUTH_TOKEN).compute_signature(
+        "http://localhost/voice/gather?turn=2", FIELDS
+    )
     refused = app.test_client().post(
         "/voice/gather?turn=2", data=FIELDS, headers={"X-Twilio-Signature": local}
     )
@@ -85,5 +87,7 @@ def test_with_a_public_url_setting_that_url_is_the_one_checked(settings) -> None
 def test_without_an_auth_token_every_webhook_is_refused(settings) -> None:  # type: ignore[no-untyped-def]
     app = create_app(settings, upgrade_db=True, twilio_auth_token="")
     signature = RequestValidator("").compute_signature("http://localhost/voice", FIELDS)
-    response = app.test_client().post("/voice", data=FIELDS, headers={"X-Twilio-Signature": signature})
+    response = app.test_client().post(
+        "/voice", data=FIELDS, headers={"X-Twilio-Signature": signature}
+    )
     assert response.status_code == 403

@@ -47,7 +47,12 @@ def every_reply(app: Flask) -> Iterator[tuple[str, str, Turn, bool]]:
                 yield lang, f"state {name}", dialog.enter(state, event, name), True
         for topic in flow.labels[lang]:
             state = State(step=home, lang=lang, pending=topic)
-            yield lang, f"confirm {topic}", dialog.enter(state, event, flow.special["confirm"]), True
+            yield (
+                lang,
+                f"confirm {topic}",
+                dialog.enter(state, event, flow.special["confirm"]),
+                True,
+            )
         for name, spec in flow.states.items():
             if spec.type != "ask":
                 continue
@@ -93,4 +98,6 @@ def test_segment_counting_matches_carrier_rules() -> None:
     assert segments("a" * 307) == 3
     curly = "\u2019" + "a" * 69
     assert not is_gsm7(curly) and segments(curly) == 1 and segments(curly + "a") == 2
-    assert segments("{" * 80) == 1 and segments("{" * 81) == 2, "GSM extension characters count twice"
+    assert segments("{" * 80) == 1 and segments("{" * 81) == 2, (
+        "GSM extension characters count twice"
+    )

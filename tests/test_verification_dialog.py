@@ -34,7 +34,9 @@ def give_details(call: Call, student: str = STUDENT, birth: str = BIRTH):  # typ
 UNIFORM = "If those details match our records, we have texted a code to the phone number on file"
 
 
-def test_a_guardian_on_another_phone_hears_exactly_the_last_four(twilio, roster, outbox, app) -> None:  # type: ignore[no-untyped-def]
+def test_a_guardian_on_another_phone_hears_exactly_the_last_four(
+    twilio, roster, outbox, app
+) -> None:  # type: ignore[no-untyped-def]
     call = Call(twilio, caller=OTHER_PHONE, StirVerstat="TN-Validation-Passed-A")
     ask_for_last_four(call)
     assert UNIFORM in give_details(call).text
@@ -56,7 +58,10 @@ def test_spoken_digits_work_for_every_step(twilio, roster, outbox) -> None:  # t
     call.say("one two three four five six seven")
     assert UNIFORM in call.say("zero three one four two zero one five").text
     code = codes_sent(outbox, GUARDIAN_PHONE)[0]
-    words = " ".join(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"][int(d)] for d in code)
+    words = " ".join(
+        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"][int(d)]
+        for d in code
+    )
     assert "6, 7, 8, 9" in call.say(words).text
 
 
@@ -65,7 +70,9 @@ def test_spoken_digits_work_for_every_step(twilio, roster, outbox) -> None:  # t
     [("1234567", "03152015"), ("9999999", BIRTH), ("7654321", BIRTH)],
     ids=["wrong birth date", "unknown student", "another child's birth date"],
 )
-def test_wrong_details_sound_exactly_like_right_ones_and_send_nothing(twilio, roster, outbox, student, birth) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_details_sound_exactly_like_right_ones_and_send_nothing(
+    twilio, roster, outbox, student, birth
+) -> None:  # type: ignore[no-untyped-def]
     call = Call(twilio, caller=OTHER_PHONE)
     ask_for_last_four(call)
     reply = give_details(call, student, birth)
@@ -78,7 +85,9 @@ def test_wrong_details_sound_exactly_like_right_ones_and_send_nothing(twilio, ro
     assert call.say("yes").transfers_to == SUPPORT
 
 
-def test_a_wrong_code_is_asked_again_and_three_wrong_codes_end_in_an_offer(twilio, roster, outbox) -> None:  # type: ignore[no-untyped-def]
+def test_a_wrong_code_is_asked_again_and_three_wrong_codes_end_in_an_offer(
+    twilio, roster, outbox
+) -> None:  # type: ignore[no-untyped-def]
     call = Call(twilio, caller=GUARDIAN_PHONE)
     ask_for_last_four(call)
     give_details(call)
@@ -117,7 +126,9 @@ def test_a_code_from_another_call_does_not_work(twilio, roster, outbox) -> None:
     assert "6, 7, 8, 9" not in intruder.press(code).text
 
 
-def test_a_verification_left_for_two_minutes_starts_over(twilio, roster, outbox, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_verification_left_for_two_minutes_starts_over(
+    twilio, roster, outbox, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     import voicebot.channels.voice as voice
 
     now = [1_000_000.0]
@@ -142,7 +153,9 @@ def test_three_failed_verifications_lock_the_record_uniformly(twilio, roster, ou
     assert codes_sent(outbox, GUARDIAN_PHONE) == [], "no code while the record is locked"
 
 
-def test_five_failures_from_one_number_lock_that_number_with_an_offer(twilio, roster, outbox) -> None:  # type: ignore[no-untyped-def]
+def test_five_failures_from_one_number_lock_that_number_with_an_offer(
+    twilio, roster, outbox
+) -> None:  # type: ignore[no-untyped-def]
     for attempt in range(5):
         call = Call(twilio, caller=OTHER_PHONE)
         ask_for_last_four(call)
@@ -156,7 +169,9 @@ def test_five_failures_from_one_number_lock_that_number_with_an_offer(twilio, ro
 
 def test_verification_by_text_message(twilio, roster, outbox) -> None:  # type: ignore[no-untyped-def]
     thread = Thread(twilio, sender=OTHER_PHONE)
-    assert "student number" in " ".join(thread.text("last 4 of my kid's social please").heard.messages)
+    assert "student number" in " ".join(
+        thread.text("last 4 of my kid's social please").heard.messages
+    )
     assert "birth date" in " ".join(thread.text(STUDENT).heard.messages)
     assert UNIFORM in " ".join(thread.text(BIRTH).heard.messages)
     code = codes_sent(outbox, GUARDIAN_PHONE)[0]
@@ -177,7 +192,9 @@ def test_no_log_line_carries_the_callers_digits(twilio, roster, outbox, caplog) 
         assert secret not in logged, secret
 
 
-def test_a_verified_guardian_of_a_child_with_no_number_on_file_is_told_so(twilio, roster, outbox) -> None:  # type: ignore[no-untyped-def]
+def test_a_verified_guardian_of_a_child_with_no_number_on_file_is_told_so(
+    twilio, roster, outbox
+) -> None:  # type: ignore[no-untyped-def]
     call = Call(twilio, caller=OTHER_PHONE)
     ask_for_last_four(call)
     give_details(call, "5555555", "06012014")

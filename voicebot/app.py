@@ -83,7 +83,9 @@ def build_services(settings: Settings, upgrade_db: bool = False) -> Services:
     )
 
 
-def create_app(settings: Settings | None = None, upgrade_db: bool = False, **overrides: Any) -> Flask:
+def create_app(
+    settings: Settings | None = None, upgrade_db: bool = False, **overrides: Any
+) -> Flask:
     """Build the web app. Tests pass their own Settings; production reads the environment."""
     settings = settings or load_settings()
     if overrides:

@@ -10,22 +10,14 @@ import click
 
 from voicebot.agents.cli import agents
 from voicebot.classify_cli import classify
+from voicebot.cli_common import settings_or_exit
 from voicebot.config import (
     REPO_ROOT,
     ConfigError,
-    Settings,
-    load_settings,
     require_for_serving,
 )
 from voicebot.dialog.flow import FlowError, load_flow, mermaid
 from voicebot.roster_cli import roster
-
-
-def _settings(**overrides: object) -> Settings:
-    try:
-        return load_settings(**overrides)  # type: ignore[arg-type]
-    except ConfigError as exc:
-        raise click.ClickException(f"configuration: {exc}") from exc
 
 
 @click.group()
@@ -43,7 +35,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
 
     from voicebot.records import db
 
-    settings = _settings()
+    settings = settings_or_exit()
     try:
         require_for_serving(settings)
         db.check_schema(db.make_engine(settings.database_url))
@@ -82,7 +74,7 @@ def chat(channel: str, caller: str) -> None:
     from voicebot.app import create_app
     from voicebot.channels import simulator
 
-    settings = _settings()
+    settings = settings_or_exit()
     token = settings.twilio_auth_token or simulator.throwaway_token()
     outbox = settings.outbox
     if not os.environ.get("VOICEBOT_OUTBOX"):
@@ -124,7 +116,7 @@ def flows() -> None:
 @click.option("--dir", "directory", type=click.Path(path_type=Path), default=None)
 def flows_check(directory: Path | None) -> None:
     """Validate flows/: unknown states, missing prompts, unreachable states."""
-    settings = _settings()
+    settings = settings_or_exit()
     directory = directory or settings.flows_dir
     try:
         flow = load_flow(directory, settings.languages)
@@ -139,7 +131,7 @@ def flows_check(directory: Path | None) -> None:
 @flows.command("graph")
 def flows_graph() -> None:
     """Print the state machine as a Mermaid diagram."""
-    settings = _settings()
+    settings = settings_or_exit()
     try:
         flow = load_flow(settings.flows_dir, settings.languages)
     except FlowError as exc:
@@ -157,7 +149,7 @@ def db_upgrade() -> None:
     """Bring the database schema up to date (run on every release)."""
     from voicebot.records import db
 
-    settings = _settings()
+    settings = settings_or_exit()
     engine = db.make_engine(settings.database_url)
     db.upgrade(engine)
     click.echo(f"database at revision {db.current_revision(engine)}")

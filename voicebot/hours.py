@@ -54,7 +54,9 @@ def parse_hours(timezone: str, weekly: dict[str, str], holidays: list[str]) -> S
         try:
             start, end = (time.fromisoformat(part.strip()) for part in str(span).split("-"))
         except ValueError as exc:
-            raise HoursError(f"[support.hours] {day}: write it as 08:00-17:00, got {span!r}") from exc
+            raise HoursError(
+                f"[support.hours] {day}: write it as 08:00-17:00, got {span!r}"
+            ) from exc
         if start >= end:
             raise HoursError(f"[support.hours] {day}: opens after it closes ({span!r})")
         table[DAYS.index(day)] = (start, end)

@@ -12,8 +12,6 @@ from pathlib import Path
 
 import click
 
-from voicebot.config import ConfigError, load_settings
-
 SHOWN_ERRORS = 100
 
 
@@ -70,18 +68,10 @@ def import_command(file: Path, skip_invalid: bool) -> None:
 
     Only the last four digits of ssn are kept. Importing again updates, never duplicates.
     """
-    from voicebot.records import db
+    from voicebot.cli_common import engine_or_exit
     from voicebot.records.roster import RosterError, count_lines, import_roster
 
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        raise click.ClickException(f"configuration: {exc}") from exc
-    engine = db.make_engine(settings.database_url)
-    try:
-        db.check_schema(engine)
-    except db.SchemaOutOfDate as exc:
-        raise click.ClickException(str(exc)) from exc
+    engine = engine_or_exit()
     progress = Progress(count_lines(file) - 1)
     started = time.monotonic()
     try:

@@ -17,20 +17,11 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 
 
 def _handoffs():  # type: ignore[no-untyped-def]
-    from voicebot.config import ConfigError, load_settings
+    from voicebot.cli_common import engine_or_exit
     from voicebot.records import db
     from voicebot.records.handoffs import Handoffs
 
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        raise click.ClickException(f"configuration: {exc}") from exc
-    engine = db.make_engine(settings.database_url)
-    try:
-        db.check_schema(engine)
-    except db.SchemaOutOfDate as exc:
-        raise click.ClickException(str(exc)) from exc
-    return Handoffs(db.make_sessions(engine))
+    return Handoffs(db.make_sessions(engine_or_exit()))
 
 
 def _password(from_stdin: bool) -> str:

@@ -118,7 +118,9 @@ def chat_voice(
             status = "completed" if (answer or "y").strip().lower().startswith("y") else "no-answer"
             if status == "completed":
                 show("[you talk with support ... then the call continues]")
-            response = client.post(heard.dial_action or "/voice/dial", base | {"DialCallStatus": status})
+            response = client.post(
+                heard.dial_action or "/voice/dial", base | {"DialCallStatus": status}
+            )
             continue
         if heard.hung_up or not heard.gather_action:
             show("[call ended]")

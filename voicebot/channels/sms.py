@@ -53,7 +53,9 @@ def _fallback(error: Exception) -> Response:
         services = _services()
         text = services.dialog.prompt("sms_error", services.settings.default_language, "sms")
     except Exception:
-        text = f"Sorry, something went wrong. For Parent Portal help call {display('+14048021000')}."
+        text = (
+            f"Sorry, something went wrong. For Parent Portal help call {display('+14048021000')}."
+        )
     return _reply(text)
 
 

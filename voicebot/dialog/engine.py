@@ -211,7 +211,9 @@ class Dialog:
             target = self.flow.special.get("verified_no_number", spec.fail)
             return self.enter(state, event, target, intent="verified")
         target = spec.retry if getattr(result, "name", "") == "WRONG" else spec.fail
-        return self.enter(state, event, target, intent="code_" + getattr(result, "name", "").lower())
+        return self.enter(
+            state, event, target, intent="code_" + getattr(result, "name", "").lower()
+        )
 
     def _verifier(self) -> Verifier:
         if self.verifier is None:
@@ -345,7 +347,9 @@ class Dialog:
                     self._say(reply, "text_unavailable", state, event)
                 else:
                     topic = self.flow.states.get(state.topic)
-                    key = spec.text or (topic.say if topic else self.flow.states[self.flow.start].say)
+                    key = spec.text or (
+                        topic.say if topic else self.flow.states[self.flow.start].say
+                    )
                     body = self.prompt(key, state.lang, "sms")
                     reply.actions.append(SendText(body, topic=state.topic))
                     self._say(reply, spec.say, state, event)
@@ -383,10 +387,10 @@ class Dialog:
     def _text(self, key: str, state: State, event: Event) -> str:
         topic = self.flow.label(state.pending, state.lang) if state.pending else ""
         status = ""
-        if "{support_status}" in self.flow.text(key, state.lang, event.channel):
-            if event.support_open is not None:
-                which = "support_open_now" if event.support_open else "support_closed_now"
-                status = self.prompt(which, state.lang, event.channel)
+        template = self.flow.text(key, state.lang, event.channel)
+        if "{support_status}" in template and event.support_open is not None:
+            which = "support_open_now" if event.support_open else "support_closed_now"
+            status = self.prompt(which, state.lang, event.channel)
         return self.prompt(key, state.lang, event.channel, topic=topic, support_status=status)
 
     def prompt(self, key: str, lang: str, channel: str, **values: str) -> str:

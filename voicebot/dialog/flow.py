@@ -170,7 +170,7 @@ def _prompts(path: Path) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
         if isinstance(entry, str):
             entry = {"voice": entry}
         if not isinstance(entry, dict) or not isinstance(entry.get("voice"), str):
-            raise FlowError(f"{where}: needs voice = \"...\" (and optionally sms = \"...\")")
+            raise FlowError(f'{where}: needs voice = "..." (and optionally sms = "...")')
         extra = sorted(set(entry) - set(CHANNELS))
         if extra:
             raise FlowError(f"{where}: unknown channel(s) {', '.join(extra)}")
@@ -284,8 +284,7 @@ def _check(flow: Flow, name: str) -> None:
         extra = sorted(set(flow.prompts[other]) - set(flow.prompts[flow.languages[0]]))
         if extra:
             raise FlowError(
-                f"prompts/{other}.toml: prompts.{extra[0]}: not in "
-                f"prompts/{flow.languages[0]}.toml"
+                f"prompts/{other}.toml: prompts.{extra[0]}: not in prompts/{flow.languages[0]}.toml"
             )
     unreachable = sorted(set(flow.states) - reachable(flow))
     if unreachable:

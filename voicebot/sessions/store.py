@@ -6,6 +6,7 @@ between turns, so any number of web processes can serve one call.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import zlib
 from collections.abc import Iterator
@@ -92,10 +93,9 @@ class SessionStore:
         try:
             yield
         finally:
-            try:
+            # A lock that expired while we worked may already be the next turn's.
+            with contextlib.suppress(redis.exceptions.LockError):
                 lock.release()
-            except redis.exceptions.LockError:
-                pass  # expired while we worked; the next turn may already hold it
 
     def ping(self) -> bool:
         return bool(self.redis.ping())
