@@ -13,7 +13,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from tests.conftest import AUTH_TOKEN, Call
-from voicebot.agents import console
 from voicebot.agents.cli import agents as agents_cli
 from voicebot.agents.console import hash_password
 from voicebot.channels.simulator import SignedClient
@@ -32,16 +31,8 @@ LEAKY = [
 
 
 def wire(app: Flask) -> Handoffs:
-    """Until create_app wires the console, wire it here (the same way it will be)."""
-    services = app.extensions["voicebot"]
-    if getattr(services, "handoffs", None) is None:
-        services.handoffs = Handoffs(db.make_sessions(services.engine))
-    if "agents" not in app.blueprints:
-        app.register_blueprint(console.bp)
-    conversations = services.conversations
-    if hasattr(conversations, "handoffs") and conversations.handoffs is None:
-        conversations.handoffs = services.handoffs  # the webhooks' hook, until create_app sets it
-    return services.handoffs
+    """The console's records, as create_app wires them."""
+    return app.extensions["voicebot"].handoffs
 
 
 @pytest.fixture

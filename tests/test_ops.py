@@ -25,17 +25,10 @@ from voicebot.config import Settings
 TOKEN = "metrics-token-for-tests-0123456789"
 
 
-def with_ops(app: Flask) -> Flask:
-    """The ops blueprint, for as long as create_app does not register it itself."""
-    if "ops" not in app.blueprints:
-        app.register_blueprint(ops.bp)
-    return app
-
-
 @pytest.fixture
 def app(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Flask:  # overrides conftest's
     monkeypatch.setenv("METRICS_TOKEN", TOKEN)
-    return with_ops(create_app(settings, upgrade_db=True))
+    return create_app(settings, upgrade_db=True)
 
 
 def samples(app: Flask) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -59,7 +52,7 @@ def test_ready_when_redis_and_the_database_answer(app: Flask) -> None:
 
 def test_not_ready_names_the_database_when_it_is_gone(settings: Settings, tmp_path: Path) -> None:
     database = tmp_path / "gone" / "voicebot.sqlite3"
-    app = with_ops(create_app(settings, upgrade_db=True, database_url=f"sqlite:///{database}"))
+    app = create_app(settings, upgrade_db=True, database_url=f"sqlite:///{database}")
     shutil.rmtree(database.parent)
     app.extensions["voicebot"].engine.dispose()
     response = app.test_client().get("/readyz")
@@ -71,7 +64,7 @@ def test_not_ready_names_the_database_when_it_is_gone(settings: Settings, tmp_pa
 
 def test_not_ready_names_redis_without_its_password(settings: Settings) -> None:
     url = f"redis://:hunter2-secret@127.0.0.1:{free_port()}/0"  # nothing listens there
-    app = with_ops(create_app(settings, upgrade_db=True, redis_url=url))
+    app = create_app(settings, upgrade_db=True, redis_url=url)
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.get_json()["down"] == ["redis"]
@@ -82,7 +75,7 @@ def test_not_ready_names_redis_without_its_password(settings: Settings) -> None:
 def test_not_ready_names_postgresql_without_its_password(settings: Settings) -> None:
     pytest.importorskip("psycopg", reason="psycopg (v3) is not installed")
     url = f"postgresql+psycopg://helpline:hunter2-secret@127.0.0.1:{free_port()}/voicebot"
-    app = with_ops(create_app(settings, database_url=url))
+    app = create_app(settings, database_url=url)
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.get_json()["down"] == ["database"]
@@ -90,7 +83,7 @@ def test_not_ready_names_postgresql_without_its_password(settings: Settings) -> 
 
 
 def test_healthz_stays_alive_when_not_ready(settings: Settings) -> None:
-    app = with_ops(create_app(settings, redis_url=f"redis://127.0.0.1:{free_port()}/0"))
+    app = create_app(settings, redis_url=f"redis://127.0.0.1:{free_port()}/0")
     assert app.test_client().get("/healthz").status_code == 200
 
 
@@ -101,7 +94,7 @@ def test_metrics_are_not_served_without_a_configured_token(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("METRICS_TOKEN", raising=False)
-    app = with_ops(create_app(settings, upgrade_db=True))
+    app = create_app(settings, upgrade_db=True)
     client = app.test_client()
     assert client.get("/metrics").status_code == 404
     assert client.get("/metrics", headers={"Authorization": "Bearer "}).status_code == 404
@@ -144,7 +137,7 @@ def test_metrics_count_what_the_hot_path_reports(app: Flask) -> None:
 def test_every_app_has_its_own_metrics(settings: Settings, app: Flask) -> None:
     with app.app_context():
         metrics.count_guard_block()
-    other = with_ops(create_app(settings))
+    other = create_app(settings)
     assert samples(other)[("voicebot_guard_blocks_total", ())] == 0
     assert samples(app)[("voicebot_guard_blocks_total", ())] == 1
 
@@ -265,7 +258,7 @@ def test_a_status_callback_must_be_signed(app: Flask) -> None:
 
 
 def test_a_status_callback_with_redis_down_is_still_answered(settings: Settings) -> None:
-    app = with_ops(create_app(settings, redis_url=f"redis://127.0.0.1:{free_port()}/0"))
+    app = create_app(settings, redis_url=f"redis://127.0.0.1:{free_port()}/0")
     response = status(SignedClient(app, AUTH_TOKEN), new_sid(), "completed")
     assert response.status_code == 200
     assert ElementTree.fromstring(response.get_data(as_text=True)).tag == "Response"

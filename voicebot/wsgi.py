@@ -29,12 +29,7 @@ def build():  # type: ignore[no-untyped-def]
         db.check_schema(engine)
     finally:
         engine.dispose()
-    app = create_app(settings)
-    if "ops" not in app.blueprints:  # until create_app registers it itself
-        from voicebot.channels import ops
-
-        app.register_blueprint(ops.bp)
-    return app
+    return create_app(settings)
 
 
 app = build()
