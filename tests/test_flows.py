@@ -85,3 +85,19 @@ def test_flows_graph_prints_mermaid_with_every_state() -> None:
     flow = load_flow(FLOWS)
     for name in flow.states:
         assert f" {name}" in result.output, name
+
+
+def test_the_read_back_can_only_be_reached_through_a_verified_code(flows_copy: Path) -> None:
+    edit(
+        flows_copy / "help-line.toml",
+        '"5" = "menu_more" }',
+        '"5" = "menu_more", "7" = "read_back" }',
+    )
+    with pytest.raises(FlowError, match=r"states.main_menu: leads to read_back state 'read_back'"):
+        load_flow(flows_copy, ("en", "es"))
+
+
+def test_a_read_back_named_at_every_prompt_is_refused(flows_copy: Path) -> None:
+    edit(flows_copy / "help-line.toml", 'ssn_last4 = "ssn_last4"', 'ssn_last4 = "read_back"')
+    with pytest.raises(FlowError, match=r"only be reached\s+through a verified code"):
+        load_flow(flows_copy, ("en", "es"))
