@@ -97,9 +97,12 @@ def test_silence_is_reasked_twice_then_transferred(call: Call, question: str, ap
 
 
 def assert_handed_over(reply, question: str) -> None:  # type: ignore[no-untyped-def]
-    """A person takes over; when support is closed, the caller is told when to call."""
+    """A person takes over; when support is closed or just did not answer, the caller is
+    told when to call instead of ringing into nothing again."""
     if question == "support_closed":
         assert reply.heard.hung_up and "when it is open" in reply.text
+    elif question == "support_unavailable":
+        assert reply.heard.hung_up and "later" in reply.text and reply.transfers_to is None
     else:
         assert reply.transfers_to == SUPPORT
 

@@ -219,3 +219,27 @@ def test_a_repeated_webhook_gets_the_same_answer_and_counts_once(call: Call) -> 
     second = call.silence()
     assert second.asks, "a retried silence must not count as a second silence"
     assert "I still didn't hear anything" in second.text
+
+
+def test_after_support_did_not_answer_silence_ends_the_call_instead_of_redialling(
+    call: Call,
+) -> None:
+    call.start()
+    call.press("0")
+    call.dial_ends("no-answer")
+    call.silence()
+    call.silence()
+    reply = call.silence()
+    assert reply.transfers_to is None and reply.heard.hung_up
+    assert "later" in reply.text and "4 0 4, 8 0 2, 1 0 0 0" in reply.text
+
+
+def test_no_at_the_main_menu_does_not_hang_up(call: Call) -> None:
+    call.start()
+    reply = call.say("no")
+    assert reply.asks and not reply.heard.hung_up
+
+
+def test_asking_for_help_gives_the_menu(call: Call) -> None:
+    call.start()
+    assert "press 1 for activation keys" in call.say("I need some help").text

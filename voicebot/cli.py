@@ -76,6 +76,8 @@ def chat(channel: str, caller: str) -> None:
 
     settings = settings_or_exit()
     token = settings.twilio_auth_token or simulator.throwaway_token()
+    # The chat serves no console sessions; a throwaway key keeps the console's warning away.
+    os.environ.setdefault("VOICEBOT_SECRET_KEY", simulator.throwaway_token())
     outbox = settings.outbox
     if not os.environ.get("VOICEBOT_OUTBOX"):
         outbox = Path(tempfile.mkdtemp(prefix="voicebot-chat-")) / "outbox.jsonl"

@@ -238,6 +238,9 @@ class Dialog:
             state.no_match = count
         if count > self.max_retries:
             state.transfer_reason = "no_input" if why == "no_input" else "not_understood"
+            if state.step == self.flow.special["dial_failed"]:
+                # Support just did not answer: ringing again would loop; say goodbye instead.
+                return self.enter(state, event, self.flow.special["unanswered"], intent=intent)
             return self.enter(state, event, self.flow.special["give_up"], intent=intent)
         question = self._question(state)
         reply = _Reply()
@@ -334,6 +337,7 @@ class Dialog:
                 name = self.flow.special["closed_give_up"] if came_from == closed else closed
                 continue
             if spec.type == "transfer":
+                state.no_input = state.no_match = 0  # a fresh start after the transfer
                 reason = spec.reason or state.transfer_reason or "caller_asked"
                 state.transfer_reason = reason
                 text = self._text(spec.say, state, event)

@@ -338,6 +338,8 @@ def successors(flow: Flow, state: str) -> set[str]:
         out |= set(flow.intents.values()) | set(flow.keys.values()) | set(flow.special.values())
     if spec.type == "transfer":
         out |= {flow.special["dial_failed"], flow.special["dial_completed"]}
+    if state == flow.special["dial_failed"]:
+        out.add(flow.special["unanswered"])
         out.add(flow.special.get("support_closed", spec.name))
         out.add(flow.special.get("closed_give_up", spec.name))
     if spec.collect:
@@ -389,6 +391,7 @@ SPECIAL_HOOKS = (
     "give_up",  # after too many silences or misunderstandings: a person takes over
     "dial_failed",  # support did not answer the transfer
     "dial_completed",  # the caller talked to support and the call ends
+    "unanswered",  # support did not answer and the caller then said nothing we understood
 )
 
 # Needed only by flows that verify callers (states with collect).
