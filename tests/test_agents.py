@@ -449,3 +449,19 @@ def test_a_transfer_through_the_voice_webhook_reaches_the_console(
     row = html[html.index(f'id="transfer-{transfers[0]["reference"]}"') :]
     assert '<td class="no">no</td>' in row[: row.index("</tr>")]  # the caller was not verified
     assert_no_secrets(html)
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "my password is bluesky",
+        "mi contraseña es gatito",
+        "the key they gave me is abc",
+        "email ana@example.org",
+    ],
+)
+def test_unrecognised_questions_that_may_hold_a_credential_are_not_kept(said: str) -> None:
+    from voicebot.records.handoffs import clean_question
+
+    assert clean_question(said) is None
+    assert clean_question("when does the bus come") == "when does the bus come"

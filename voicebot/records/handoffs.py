@@ -185,6 +185,12 @@ def _language(value: str) -> str:
     return value if value in LANGUAGES else "en"
 
 
+# A question that mentions any of these may carry the secret itself ("my password is ...").
+CREDENTIAL_WORDS = re.compile(
+    r"\b(pass ?words?|pwd|contrase[nñ]as?|keys?|claves?|codes?|c[oó]digos?|pin|ssn|social)\b"
+)
+
+
 def clean_question(text: str) -> str | None:
     """The form an unrecognised question is kept in, or None when it must not be kept."""
     raw = str(text)
@@ -196,8 +202,8 @@ def clean_question(text: str) -> str | None:
     if console_safe(scrubbed) != scrubbed:
         return None  # number words
     cleaned = " ".join(scrubbed.lower().split()).strip(" .,;:!?¿¡\"'")
-    if not cleaned:
-        return None
+    if not cleaned or CREDENTIAL_WORDS.search(cleaned) or "@" in cleaned:
+        return None  # it may carry a password, a key or an email address: not kept
     return cleaned[:MAX_QUESTION]
 
 
