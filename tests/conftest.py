@@ -27,6 +27,16 @@ HELPLINE = "+14045550100"
 SUPPORT = "+14048021000"
 
 
+def logged_text(caplog: pytest.LogCaptureFixture) -> str:
+    """Everything the captured log records say: formatted lines, messages, args and string
+    extras; not their timestamps and process ids, whose digits can match a secret by chance."""
+    parts = [caplog.text]
+    for record in caplog.records:
+        parts.append(f"{record.getMessage()} {record.args!r}")
+        parts += [value for value in vars(record).values() if isinstance(value, str)]
+    return " ".join(parts)
+
+
 def settings_in(folder: Path, flush_redis: bool = True) -> Settings:
     """Test settings: a SQLite file and an outbox in `folder`, Redis if REDIS_URL is set."""
     environ = {

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
+from tests.conftest import logged_text
 from voicebot.guard import Guard
 
 SUPPORT = "+14048021000"
@@ -251,6 +252,6 @@ def test_a_block_is_a_security_event_without_the_text(caplog: pytest.LogCaptureF
     [record] = [r for r in caplog.records if r.name == "voicebot.security"]
     assert record.levelno == logging.WARNING
     assert "blocked" in record.getMessage()
-    everything = caplog.text + repr(record.__dict__)
+    everything = logged_text(caplog)
     for piece in ("987", "4321", "The number"):
         assert piece not in everything

@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import text
 
+from tests.conftest import logged_text
 from voicebot.records import db, roster
 from voicebot.records.roster import COLUMNS, RosterError, import_roster
 from voicebot.roster_cli import roster as roster_group
@@ -134,16 +135,7 @@ def test_no_ssn_beyond_the_last_four_is_written_logged_or_printed(
     assert files and sum(len(b) for b in files.values()) > 0
     haystacks = files | {
         "CLI output": (result.output + result.stderr).encode(),
-        # Every text a record carries (message, args, extras), not its timestamps and
-        # process ids, whose digits can match a random SSN prefix by chance.
-        "logs": (
-            caplog.text
-            + " ".join(
-                f"{r.getMessage()} {r.args!r} "
-                + " ".join(v for v in vars(r).values() if isinstance(v, str))
-                for r in caplog.records
-            )
-        ).encode(),
+        "logs": logged_text(caplog).encode(),
     }
     _assert_no_ssn_prefix(haystacks, ssns)
     if outcome == "imported":

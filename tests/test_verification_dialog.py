@@ -8,7 +8,16 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import BIRTH, GUARDIAN_PHONE, OTHER_PHONE, STUDENT, SUPPORT, Call, Thread
+from tests.conftest import (
+    BIRTH,
+    GUARDIAN_PHONE,
+    OTHER_PHONE,
+    STUDENT,
+    SUPPORT,
+    Call,
+    Thread,
+    logged_text,
+)
 from voicebot.records.models import Disclosure
 
 
@@ -187,7 +196,7 @@ def test_no_log_line_carries_the_callers_digits(twilio, roster, outbox, caplog) 
     give_details(call)
     code = codes_sent(outbox, GUARDIAN_PHONE)[0]
     call.press(code)
-    logged = "\n".join(record.getMessage() for record in caplog.records)
+    logged = logged_text(caplog)
     for secret in (STUDENT, BIRTH, code, "6789", "2015-03-14", "123456789", "12345"):
         assert secret not in logged, secret
 

@@ -24,6 +24,7 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
+from tests.conftest import logged_text
 from voicebot.guard import Guard
 from voicebot.outbound import Outbound, OutboxFile
 from voicebot.records import db
@@ -484,7 +485,7 @@ def test_codes_student_numbers_and_birth_dates_are_never_logged(
     check(world, conversation, wrong(code), caller)
     check(world, conversation, code, caller)
     request(world, kid, caller, conv(), birth="01012014")
-    logged = caplog.text + " ".join(str(r.__dict__) for r in caplog.records)
+    logged = logged_text(caplog)
     assert caplog.records, "the verifier should log what happened"
     for secret in (code, kid.number, kid.birth, "6789", caller):
         assert secret not in logged
