@@ -39,7 +39,7 @@ from pathlib import Path
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from voicebot.dialog.normalize import normalize, word_set
+from voicebot.dialog.normalize import normalize, replace_phrases, word_set
 
 INTENTS: tuple[str, ...] = (
     "activation_key",
@@ -395,19 +395,7 @@ class IntentMatcher:
     # ---- text to words --------------------------------------------------------------
 
     def _apply_synonyms(self, tokens: list[str]) -> list[str]:
-        out: list[str] = []
-        i, n = 0, len(tokens)
-        while i < n:
-            for size in range(min(self._longest_synonym, n - i), 0, -1):
-                target = self._synonyms.get(tuple(tokens[i : i + size]))
-                if target is not None:
-                    out.extend(target)
-                    i += size
-                    break
-            else:
-                out.append(tokens[i])
-                i += 1
-        return out
+        return replace_phrases(tokens, self._synonyms, self._longest_synonym)
 
     def _canonical(self, text: str) -> tuple[str, ...]:
         """Examples' words: normalised, synonyms applied, plurals stemmed."""

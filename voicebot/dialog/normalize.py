@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping, Sequence
 
 
 def word_set(text: str) -> frozenset[str]:
@@ -291,13 +292,20 @@ def _basic(text: str) -> str:
 
 
 def _repair(tokens: list[str]) -> list[str]:
-    """Replace known phrases, longest first, scanning left to right."""
+    """Replace known recogniser and typing errors."""
+    return replace_phrases(tokens, _REPAIRS, _LONGEST_REPAIR)
+
+
+def replace_phrases(
+    tokens: list[str], table: Mapping[tuple[str, ...], Sequence[str]], longest: int
+) -> list[str]:
+    """Replace known phrases (tuples of words), longest first, scanning left to right."""
     out: list[str] = []
     i = 0
     n = len(tokens)
     while i < n:
-        for size in range(min(_LONGEST_REPAIR, n - i), 0, -1):
-            replacement = _REPAIRS.get(tuple(tokens[i : i + size]))
+        for size in range(min(longest, n - i), 0, -1):
+            replacement = table.get(tuple(tokens[i : i + size]))
             if replacement is not None:
                 out.extend(replacement)
                 i += size
