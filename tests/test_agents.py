@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from tests.conftest import AUTH_TOKEN, Call
+from tests.conftest import AUTH_TOKEN, Call, Thread
 from voicebot.agents.cli import agents as agents_cli
 from voicebot.agents.console import hash_password
 from voicebot.channels.simulator import SignedClient
@@ -465,3 +465,43 @@ def test_unrecognised_questions_that_may_hold_a_credential_are_not_kept(said: st
 
     assert clean_question(said) is None
     assert clean_question("when does the bus come") == "when does the bus come"
+
+
+def test_calls_and_texts_are_counted_on_the_statistics_page(
+    app: Flask, client: FlaskClient, twilio: SignedClient
+) -> None:
+    """New conversations are counted in Redis during the turn and moved to SQL in batches;
+    the statistics page moves what is pending before it reads."""
+    Call(twilio).start()
+    second = Call(twilio)
+    second.start()
+    second.say("I forgot my password")  # a later turn of a call is not a new conversation
+    Thread(twilio).text("hi")
+
+    signed_in(client)
+    html = client.get("/agents/stats?days=7").get_data(as_text=True)
+
+    today = app.extensions["voicebot"].handoffs.stats(days=1).days[-1]
+    assert (today.calls, today.texts) == (2, 1)
+    assert 'id="containment">100%<' in html  # 3 conversations, none handed off
+
+
+def test_counts_that_cannot_reach_the_database_wait_for_the_next_move(
+    app: Flask, twilio: SignedClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = app.extensions["voicebot"]
+    Call(twilio).start()
+    Thread(twilio).text("hi")
+
+    def database_down(*args: object, **kwargs: object) -> None:
+        raise OSError("database is down")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(services.handoffs, "note_conversation", database_down)
+        services.conversations.flush_counts()  # logs, never raises
+    assert services.handoffs.stats(days=1).days[-1].calls == 0
+
+    services.conversations.flush_counts()
+    services.conversations.flush_counts()  # nothing is added twice
+    today = services.handoffs.stats(days=1).days[-1]
+    assert (today.calls, today.texts) == (1, 1)

@@ -9,7 +9,7 @@ same race then loses a turn, so the first tests are able to fail.
 
 from __future__ import annotations
 
-import contextlib
+import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +24,8 @@ from voicebot.app import create_app
 from voicebot.channels.simulator import SignedClient
 from voicebot.channels.sms import conversation_id
 from voicebot.config import Settings
+from voicebot.dialog.model import State
+from voicebot.sessions.store import OpenTurn
 
 SLOW = 0.05  # seconds between a turn's load and its save
 
@@ -52,23 +54,23 @@ class Overlap:
         self.inside = 0
         self.most = 0
         self._guard = threading.Lock()
-        load, save = self.store.load_turn, self.store.save_turn
+        begin, save = self.store.begin_turn, self.store.save
 
-        def slow_load(conversation: str, request_id: str):  # type: ignore[no-untyped-def]
-            loaded = load(conversation, request_id)
+        def slow_begin(*args, **kwargs):  # type: ignore[no-untyped-def]
+            opened = begin(*args, **kwargs)
             with self._guard:
                 self.inside += 1
                 self.most = max(self.most, self.inside)
             time.sleep(SLOW)
-            return loaded
+            return opened
 
-        def counted_save(conversation: str, *args) -> None:  # type: ignore[no-untyped-def]
+        def counted_save(*args, **kwargs) -> bool:  # type: ignore[no-untyped-def]
             with self._guard:
                 self.inside -= 1
-            save(conversation, *args)
+            return save(*args, **kwargs)
 
-        self.store.load_turn = slow_load
-        self.store.save_turn = counted_save
+        self.store.begin_turn = slow_begin
+        self.store.save = counted_save
 
 
 def text_at_once(app: Flask, bodies: list[str], message_sids: list[str]) -> list[Reply]:
@@ -143,9 +145,16 @@ def test_without_the_lock_the_same_race_loses_a_turn(shared_app: Flask) -> None:
     """The control: proves the harness above really detects interleaved turns."""
     Thread(SignedClient(shared_app, AUTH_TOKEN)).text("hi")
     before = turn_of(shared_app)
-    overlap = Overlap(shared_app)
     store = shared_app.extensions["voicebot"].store
-    store.lock = lambda conversation, timeout=10.0: contextlib.nullcontext()
+
+    def unlocked_begin(conversation: str, request_id: str, *args) -> OpenTurn:  # type: ignore[no-untyped-def]
+        """The same read, taking the lock without waiting for the turn that holds it."""
+        token = secrets.token_hex(8)
+        store.redis.set(store.lock_key(conversation), token)
+        return OpenTurn(conversation, request_id, token, state=store.load(conversation))
+
+    store.begin_turn = unlocked_begin
+    overlap = Overlap(shared_app)
 
     text_at_once(
         shared_app,
@@ -154,4 +163,17 @@ def test_without_the_lock_the_same_race_loses_a_turn(shared_app: Flask) -> None:
     )
 
     assert overlap.most == 2
-    assert turn_of(shared_app) == before + 1  # one of the two turns was overwritten
+    assert turn_of(shared_app) == before + 1  # one of the two turns was lost
+
+
+def test_a_turn_that_outlived_its_lock_does_not_overwrite_the_next(shared_app: Flask) -> None:
+    """A stuck turn (longer than the lock's timeout) must not undo what came after it."""
+    store = shared_app.extensions["voicebot"].store
+    stuck = store.begin_turn("sms:stuck", "SM1", timeout=0.05)
+    time.sleep(0.15)  # the lock expires while the first turn is stuck
+    later = store.begin_turn("sms:stuck", "SM2", wait=0.5)
+    assert store.save(later, State(step="menu", lang="en", turn=7), 60, "<Response/>")
+
+    assert not store.save(stuck, State(step="menu", lang="en", turn=99), 60, "<Response/>")
+    saved = store.load("sms:stuck")
+    assert saved is not None and saved.turn == 7

@@ -255,3 +255,32 @@ def test_a_block_is_a_security_event_without_the_text(caplog: pytest.LogCaptureF
     everything = logged_text(caplog)
     for piece in ("987", "4321", "The number"):
         assert piece not in everything
+
+
+# ---- remembering clean texts -------------------------------------------------------------
+
+
+@given(st.lists(st.text(alphabet="0123456789 -/abcdefghijklmnopqrstuvwxyz,.", max_size=40)))
+def test_a_remembered_answer_is_always_the_answer_a_fresh_scan_gives(texts: list[str]) -> None:
+    remembering = Guard([SUPPORT])
+    for text in texts + texts:  # every text twice: the second time may come from memory
+        assert remembering.findings(text) == Guard([SUPPORT]).findings(text)
+
+
+def test_only_texts_any_caller_may_hear_are_remembered() -> None:
+    checker = Guard([SUPPORT])
+    menu = "Press 1 for activation keys, 2 to create your account, or 0 for a person."
+    support = "Call Parent Portal support at 4 0 4, 8 0 2, 1 0 0 0."
+    last_four = "The last four digits of Ana's number are: 6 7 8 9."
+    code = "Your Parent Portal help line code is 482913."
+    secret = "Her number is 123-45-6789."
+
+    assert checker.is_safe(menu) and checker.is_safe(support) and checker.is_safe(last_four)
+    assert checker.is_safe(code, allow="482913")
+    assert not checker.is_safe(secret)
+
+    assert menu in checker._clean and support in checker._clean
+    for kept_out in (last_four, code, secret):
+        assert kept_out not in checker._clean, kept_out
+    assert not checker.is_safe(code), "a code passes only in the message that delivers it"
+    assert not checker.is_safe(secret), "a blocked text stays blocked"

@@ -109,3 +109,15 @@ def test_the_filter_works_on_its_own() -> None:
     record = logging.makeLogRecord({"msg": "code %s", "args": ("482913",), "name": "any"})
     assert RedactingFilter().filter(record) is True
     assert record.getMessage() == "code [digits]"
+
+
+def test_a_line_logged_again_is_scrubbed_again(
+    installed: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Clean log words are remembered; anything that needed scrubbing never is."""
+    with caplog.at_level(logging.INFO, logger="voicebot"):
+        for _ in range(3):
+            EXISTING.info("turn", extra={"state": "offer_text", "said": "my code is 482913"})
+    said = [getattr(record, "said", "") for record in caplog.records]
+    assert said == ["my code is [digits]"] * 3
+    assert [getattr(record, "state", "") for record in caplog.records] == ["offer_text"] * 3

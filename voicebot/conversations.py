@@ -1,7 +1,8 @@
 """One turn of a conversation, the same for every channel.
 
-Lock the conversation, answer a repeated webhook with the reply it already got, load the
-state, run the pure dialog, save, carry out side effects, render, remember the reply.
+Lock the conversation and load its state, answer a repeated webhook with the reply it
+already got, run the pure dialog, carry out side effects, render, save state and reply and let
+go of the lock. Every minute or so the new-conversation counts kept in Redis move to SQL.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Protocol
 
 from voicebot import metrics
@@ -41,7 +43,7 @@ class Handoffs(Protocol):
         self, phone: str, topic: str, language: str, handoff_id: int | None
     ) -> int: ...
 
-    def note_conversation(self, channel: str) -> None: ...
+    def note_conversation(self, channel: str, when: date | None = None, count: int = 1) -> None: ...
 
     def note_unrecognised(self, text: str, language: str) -> None: ...
 
@@ -52,6 +54,8 @@ class Conversations:
     store: SessionStore
     outbound: Outbound
     handoffs: Handoffs | None = None
+    flush_every: float = 60.0  # seconds between moves of the conversation counts to SQL
+    _flushed_at: float = field(default_factory=time.monotonic, init=False)
 
     def run(
         self,
@@ -62,9 +66,8 @@ class Conversations:
         render: Callable[[Turn], str],
     ) -> str:
         started = time.perf_counter()
-        with self.store.lock(conversation):
-            state, earlier = self.store.load_turn(conversation, request_id)
-            if earlier is not None:
+        with self.store.turn(conversation, request_id) as opened:
+            if opened.earlier is not None:
                 log.info(
                     "turn replayed",
                     extra={
@@ -74,12 +77,17 @@ class Conversations:
                         "replayed": True,
                     },
                 )
-                return earlier
-            turn = self.dialog.step(state, event)
+                return opened.earlier
+            turn = self.dialog.step(opened.state, event)
             ended = event.channel == "sms" and any(isinstance(a, End) for a in turn.actions)
-            self._carry_out(conversation, event, turn, new=state is None)
+            self._carry_out(conversation, event, turn)
             body = render(turn)
-            self.store.save_turn(conversation, None if ended else turn.state, ttl, request_id, body)
+            new_in = event.channel if opened.state is None else ""
+            if not self.store.save(opened, None if ended else turn.state, ttl, body, new_in):
+                log.warning(
+                    "turn not saved: a later turn holds the conversation",
+                    extra={"channel": event.channel, "conversation": conversation},
+                )
         elapsed = time.perf_counter() - started
         metrics.observe_turn(event.channel, elapsed)
         transfer = next((a.reason for a in turn.actions if isinstance(a, Transfer)), "")
@@ -99,13 +107,40 @@ class Conversations:
                 "latency_ms": round(elapsed * 1000, 1),
             },
         )
+        if time.monotonic() - self._flushed_at >= self.flush_every:
+            self.flush_counts()
         return body
 
-    def _carry_out(self, conversation: str, event: Event, turn: Turn, new: bool) -> None:
+    def flush_counts(self) -> None:
+        """Move the new-conversation counts from Redis to SQL (the statistics page reads SQL).
+
+        Counting in Redis keeps a SQL write out of every new conversation's first turn; a
+        failed move puts the counts back for the next one. Never fails a caller.
+        """
+        self._flushed_at = time.monotonic()
+        if self.handoffs is None:
+            return
+        try:
+            counts = self.store.drain_counts()
+        except Exception:
+            log.exception("could not read the conversation counts; trying again later")
+            return
+        done: list[tuple[date, str]] = []
+        try:
+            for (day, channel), count in counts.items():
+                self.handoffs.note_conversation(channel, day, count)
+                done.append((day, channel))
+        except Exception:
+            log.exception("could not keep the conversation counts; trying again later")
+            left = {key: value for key, value in counts.items() if key not in done}
+            try:
+                self.store.restore_counts(left)
+            except Exception:
+                log.exception("conversation counts lost: %d", sum(left.values()))
+
+    def _carry_out(self, conversation: str, event: Event, turn: Turn) -> None:
         """The turn's side effects: texts, callback requests, and the agents' records."""
         state = turn.state
-        if new:
-            self._record("note_conversation", event.channel)
         if turn.intent == "unknown" and event.text:
             self._record("note_unrecognised", event.text, state.lang)  # kept only if digit-free
         if event.kind == "dial_result" and state.handoff:

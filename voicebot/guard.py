@@ -333,8 +333,9 @@ def _digit_runs(folded: str) -> list[list[_Group]]:
     return runs
 
 
-def _secret_groups(run: list[_Group], allowed: frozenset[str]) -> list[tuple[int, int]]:
-    """The parts of one run that are more than four digits once public numbers are removed.
+def _secret_groups(run: list[_Group], allowed: frozenset[str]) -> tuple[list[tuple[int, int]], int]:
+    """The parts of one run that are more than four digits once public numbers are removed,
+    and the digits in the longest part that is not a public number.
 
     A public number counts only when it is made of whole groups ("404-802-1000", "4 0 4"), so
     it can separate a run but never hide digits inside one.
@@ -360,35 +361,71 @@ def _secret_groups(run: list[_Group], allowed: frozenset[str]) -> list[tuple[int
     found: list[tuple[int, int]] = []
     start: int | None = None
     count = 0
+    widest = 0
     for index, group in enumerate([*run, None]):
         if group is not None and keep[index]:
             if start is None:
                 start, count = index, 0
             count += len(group.digits)
+            widest = max(widest, count)
             continue
         if start is not None and count > MAX_DIGITS:
             found.append((run[start].start, run[index - 1].end))
         start = None
-    return found
+    return found, widest
 
 
-def find_secrets(text: str, allowed: Iterable[str] = ()) -> list[Span]:
-    """Every secret-looking span of the text (in original indices), dates and digit runs."""
+@dataclass(frozen=True)
+class Scan:
+    spans: list[Span]
+    longest_number: int  # digits in the longest number that is not a public one
+
+
+def scan(text: str, allowed: Iterable[str] = ()) -> Scan:
+    """Every secret-looking span of the text (in original indices), dates and digit runs,
+    and the length of its longest number."""
     if not text:
-        return []
+        return Scan([], 0)
     folded, where = fold(text)
     allowed_set = frozenset(a for a in allowed if a)
     spans: list[tuple[int, int, str]] = []
     for pattern in _DATES:
         spans += [(m.start(), m.end(), "date") for m in pattern.finditer(folded) if m.end() > 0]
+    widest = 0
     for run in _digit_runs(folded):
-        if sum(len(g.digits) for g in run) > MAX_DIGITS:
-            spans += [(s, e, "digits") for s, e in _secret_groups(run, allowed_set)]
+        found, longest = _secret_groups(run, allowed_set)
+        spans += [(s, e, "digits") for s, e in found]
+        widest = max(widest, longest)
     result = []
     for start, end, kind in sorted(spans):
         if end > start:
             result.append(Span(where[start], where[end - 1] + 1, kind))
-    return result
+    return Scan(result, widest)
+
+
+def find_secrets(text: str, allowed: Iterable[str] = ()) -> list[Span]:
+    """Every secret-looking span of the text (in original indices), dates and digit runs."""
+    return scan(text, allowed).spans
+
+
+class CleanTexts:
+    """Texts already found clean, so a prompt said a thousand times is scanned once.
+
+    Holds only texts that passed, at most ``size`` of them (all are forgotten when it is
+    full: cheaper than keeping an order, and prompts come back within a few turns).
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._texts: set[str] = set()
+
+    def __contains__(self, text: str) -> bool:
+        return text in self._texts
+
+    def add(self, text: str) -> None:
+        if len(self._texts) >= self.size:
+            self._texts.clear()
+        self._texts.add(text)
 
 
 def digits_of(value: str) -> str:
@@ -404,14 +441,20 @@ class Guard:
             if digits:
                 allowed |= {digits, digits[1:] if digits.startswith("1") else digits}
         self.allowed = frozenset(allowed)
+        self._clean = CleanTexts()
 
     def findings(self, text: str, allow: str | None = None) -> list[Span]:
         """What would make this text unsafe; empty when it may leave."""
-        allowed = self.allowed
+        text = text or ""
         secret = digits_of(allow or "")
-        if secret:
-            allowed = allowed | {secret}
-        return find_secrets(text or "", allowed)
+        if not secret and text in self._clean:
+            return []
+        found = scan(text, self.allowed | {secret} if secret else self.allowed)
+        # Remembered: texts any caller may hear (prompts, menus, support's number). Never a
+        # text with a code, or with a number of three or four digits such as a last four.
+        if not found.spans and not secret and found.longest_number <= 2:
+            self._clean.add(text)
+        return found.spans
 
     def is_safe(self, text: str, allow: str | None = None) -> bool:
         return not self.findings(text, allow)

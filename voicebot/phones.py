@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import phonenumbers
 
 # What Twilio sends in From for callers who hide their number.
@@ -26,8 +28,12 @@ def parse_phone(value: str, region: str = "US") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+@functools.lru_cache(maxsize=1024)
 def caller_number(value: str | None) -> str | None:
-    """The caller's E.164 number, or None for anonymous or unparseable caller IDs."""
+    """The caller's E.164 number, or None for anonymous or unparseable caller IDs.
+
+    Remembered for the latest callers: every turn of a call asks again for the same From.
+    """
     try:
         return parse_phone(value or "")
     except PhoneError:

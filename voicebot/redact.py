@@ -25,7 +25,7 @@ import threading
 import unicodedata
 from typing import Any
 
-from voicebot.guard import find_secrets
+from voicebot.guard import CleanTexts, find_secrets
 
 _E164 = re.compile(r"\+\d{8,15}(?!\d)")
 # Identifiers the service or Twilio made up (CallSids, hex digests): kept for tracing. They
@@ -82,7 +82,23 @@ def scrub(text: str, keep_newlines: bool = False) -> str:
 
 class RedactingFilter(logging.Filter):
     """Scrubs a record in place: the message (with its args merged in), the traceback and
-    any extra= strings. Always lets the record through; it changes, never drops."""
+    any extra= strings. Always lets the record through; it changes, never drops.
+
+    Log lines repeat their words (messages, states, intents), so a string found to need no
+    scrubbing is remembered and not scanned again; it is going to the log as it is anyway.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._clean = CleanTexts()
+
+    def scrub(self, value: str) -> str:
+        if value in self._clean:
+            return value
+        scrubbed = scrub(value)
+        if scrubbed == value:
+            self._clean.add(value)
+        return scrubbed
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not getattr(record, "_voicebot_redacted", False):
@@ -90,18 +106,17 @@ class RedactingFilter(logging.Filter):
             record._voicebot_redacted = True
         for key, value in list(vars(record).items()):
             if key not in _STANDARD and isinstance(value, str):
-                setattr(record, key, scrub(value))
+                setattr(record, key, self.scrub(value))
         return True
 
-    @staticmethod
-    def _scrub_message(record: logging.LogRecord) -> None:
+    def _scrub_message(self, record: logging.LogRecord) -> None:
         try:
             message = record.getMessage()
         except Exception:  # a bad format string must not lose the record
             message = f"{record.msg} {record.args!r}"
         # Merge args into the message before scrubbing: two short args side by side
         # ("%s%s") can make one long number.
-        record.msg = scrub(message)
+        record.msg = self.scrub(message)
         record.args = ()
         if record.exc_info:
             if not record.exc_text:

@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo
 from flask import (
     Blueprint,
     Flask,
+    Request,
     Response,
     abort,
     current_app,
@@ -83,7 +84,17 @@ def hash_password(password: str) -> str:
 
 
 class ConsoleSessionInterface(SecureCookieSessionInterface):
-    """Flask's signed cookie, Secure unless testing or on plain http to this machine."""
+    """Flask's signed cookie, Secure unless testing or on plain http to this machine.
+
+    Only the console has sessions: Twilio's webhooks (nearly every request) get Flask's
+    null session and no cookie work.
+    """
+
+    def open_session(self, app: Flask, req: Request) -> Any:  # type: ignore[override]
+        prefix = bp.url_prefix or "/agents"
+        if req.path != prefix and not req.path.startswith(prefix + "/"):
+            return None  # Flask then uses make_null_session: nothing to read or sign
+        return super().open_session(app, req)
 
     def get_cookie_secure(self, app: Flask) -> bool:  # type: ignore[override]
         if app.testing:
@@ -400,6 +411,7 @@ def stats() -> str:
     except ValueError:
         days = 14
     days = days if days in (7, 14, 30, 90) else 14
+    current_app.extensions["voicebot"].conversations.flush_counts()  # up to the minute
     numbers = _handoffs().stats(days=days, calls_for_day=_calls_for_day)
     topics = [(topic.replace("_", " "), n) for topic, n in numbers.transfers_by_topic]
     questions = [(f"{console_safe(text)} ({lang})", n) for text, lang, n in numbers.unrecognised]

@@ -24,7 +24,7 @@ from werkzeug.exceptions import HTTPException
 from voicebot import metrics
 from voicebot.channels.fields import PASS_THROUGH, clean_text
 from voicebot.channels.signature import twilio_only
-from voicebot.sessions.store import PREFIX
+from voicebot.sessions.store import PREFIX, SessionStore
 
 log = logging.getLogger("voicebot.ops")
 bp = Blueprint("ops", __name__)
@@ -36,8 +36,10 @@ MARK_TTL = 24 * 3600  # Twilio's repeats of one status callback come within minu
 MAX_CALL_SECONDS = 24 * 3600
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
 
-# Atomic and idempotent: the first callback for a call counts, repeats change nothing.
+# Atomic and idempotent: the first callback for a call counts, repeats change nothing. The
+# call is over, so its conversation (KEYS[3]) need not wait out its TTL.
 _RECORD_END = """
+redis.call('DEL', KEYS[3])
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[4]) then
   redis.call('HINCRBY', KEYS[2], 'calls', 1)
   redis.call('HINCRBY', KEYS[2], 'status:' .. ARGV[1], 1)
@@ -114,13 +116,13 @@ def stats_key(day: str) -> str:
     return f"{PREFIX}stats:calls:{day}"
 
 
-def record_call_end(redis_client: Any, call_sid: str, status: str, seconds: int) -> bool:
-    """Count one ended call in today's hash (UTC day); False when it was already counted."""
+def record_call_end(store: SessionStore, call_sid: str, status: str, seconds: int) -> bool:
+    """Count one ended call in today's hash (UTC day) and let go of its conversation, in one
+    round trip; False when it was already counted."""
     day = datetime.now(UTC).date().isoformat()
     mark = f"{PREFIX}ended:{call_sid}"
-    counted = redis_client.eval(
-        _RECORD_END, 2, mark, stats_key(day), status, seconds, STATS_TTL, MARK_TTL
-    )
+    keys = [mark, stats_key(day), store.conversation_key(f"call:{call_sid}")]
+    counted = store.script(_RECORD_END)(keys=keys, args=[status, seconds, STATS_TTL, MARK_TTL])
     return bool(counted)
 
 
@@ -148,11 +150,9 @@ def call_status() -> Response:
         return _empty()  # not an end of call (or not a call): nothing to record
     services = _services()
     seconds = _duration(form.get("CallDuration"))
-    if record_call_end(services.store.redis, call_sid, status, seconds):
+    if record_call_end(services.store, call_sid, status, seconds):
         metrics.count_call_end(status)
         log.info("call ended", extra={"call": call_sid, "call_status": status, "seconds": seconds})
-    # The call is over: its conversation need not wait out its TTL in Redis.
-    services.store.clear(f"call:{call_sid}")
     return _empty()
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import abort, current_app, request
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import RequestValidator, compare
 
 log = logging.getLogger("voicebot.security")
 
@@ -27,6 +27,14 @@ def public_url() -> str:
     return base + request.path + (f"?{query}" if query else "")
 
 
+def _valid(validator: RequestValidator, url: str, signature: str) -> bool:
+    """One HMAC for the URL as it came, which is what Twilio signs nearly always; the
+    validator's full check (the URL with and without its port) only when that fails."""
+    if compare(validator.compute_signature(url, request.form), signature):
+        return True
+    return bool(validator.validate(url, request.form, signature))
+
+
 def twilio_only(view: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(view)
     def checked(*args: Any, **kwargs: Any) -> Any:
@@ -35,7 +43,7 @@ def twilio_only(view: Callable[..., Any]) -> Callable[..., Any]:
         if not token or not signature:
             log.warning("rejected %s: no signature", request.path)
             abort(403)
-        if not RequestValidator(token).validate(public_url(), request.form, signature):
+        if not _valid(RequestValidator(token), public_url(), signature):
             log.warning("rejected %s: bad signature", request.path)
             abort(403)
         return view(*args, **kwargs)

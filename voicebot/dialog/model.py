@@ -6,7 +6,7 @@ and render the actions back into TwiML.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 Channel = Literal["voice", "sms"]
@@ -54,7 +54,11 @@ class State:
     asked_at: float = 0.0  # when the current verification question was asked
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Flat fields only (lists of strings): cheaper than dataclasses.asdict's deep copy.
+        return {
+            name: list(value) if isinstance(value, list) else value
+            for name, value in vars(self).items()
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> State:

@@ -314,8 +314,9 @@ class Handoffs:
         with self.sessions.begin() as session:
             session.add(UnrecognisedQuestion(language=_language(language), text=cleaned))
 
-    def note_conversation(self, channel: str, when: date | None = None) -> None:
-        """Count one new call or text thread (call once per conversation, at its start)."""
+    def note_conversation(self, channel: str, when: date | None = None, count: int = 1) -> None:
+        """Count new calls or text threads on a day (the turn runner counts them in Redis
+        and moves them here in batches: Conversations.flush_counts)."""
         channel = channel if channel in CHANNELS else "voice"
         day = when or datetime.now(UTC).date()
         for _ in range(3):
@@ -324,10 +325,10 @@ class Handoffs:
                     result = session.execute(
                         update(ConversationDay)
                         .where(ConversationDay.day == day, ConversationDay.channel == channel)
-                        .values(count=ConversationDay.count + 1)
+                        .values(count=ConversationDay.count + count)
                     )
                     if result.rowcount == 0:  # type: ignore[attr-defined]
-                        session.add(ConversationDay(day=day, channel=channel, count=1))
+                        session.add(ConversationDay(day=day, channel=channel, count=count))
                 return
             except IntegrityError:  # another process inserted the row first: update it
                 continue

@@ -2,15 +2,23 @@
 
 Redis (or, with no REDIS_URL, an in-process stand-in) is the only place a conversation lives
 between turns, so any number of web processes can serve one call.
+
+A turn costs two round trips: one script takes the conversation's lock and reads its record,
+another saves the new record, lets go of the lock and counts a new conversation for the
+statistics (see :meth:`SessionStore.drain_counts`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
+import secrets
+import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
 
 import fakeredis
 import redis
@@ -20,6 +28,43 @@ from voicebot.dialog.model import State
 PREFIX = "vb:"
 # Fast failure beats Twilio's 15 s timeout: a dead Redis must cost well under a second.
 SOCKET_TIMEOUT = 0.5
+# New conversations per "YYYY-MM-DD:channel", waiting to be added to SQL (drain_counts).
+PENDING_COUNTS = f"{PREFIX}stats:pending"
+LOCK_POLL = 0.02  # seconds between tries for a lock another turn holds
+
+# KEYS: lock, record. ARGV: token, lock milliseconds. {1, record?} when the lock is ours.
+_BEGIN = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  local record = redis.call('GET', KEYS[2])
+  if record then return {1, record} end
+  return {1}
+end
+return {0}
+"""
+
+# KEYS: record, lock, pending counts. ARGV: token, record, ttl seconds, count field or ''.
+# Only the lock's holder writes: a turn whose lock expired while it worked (more than its
+# timeout, so something was badly stuck) must not overwrite what a later turn saved.
+_FINISH = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+redis.call('DEL', KEYS[2])
+if ARGV[4] ~= '' then redis.call('HINCRBY', KEYS[3], ARGV[4], 1) end
+return 1
+"""
+
+# KEYS: lock. ARGV: token.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+# KEYS: pending counts. Everything in it, and an empty hash after, atomically.
+_DRAIN = """
+local counts = redis.call('HGETALL', KEYS[1])
+redis.call('DEL', KEYS[1])
+return counts
+"""
 
 
 def connect(url: str) -> redis.Redis:
@@ -31,25 +76,113 @@ def connect(url: str) -> redis.Redis:
         socket_connect_timeout=SOCKET_TIMEOUT,
         socket_timeout=SOCKET_TIMEOUT,
         health_check_interval=30,
+        # Pooled, not one shared connection: the pool checks a connection before each use,
+        # so the first request after a Redis restart reconnects instead of failing.
     )
+
+
+@dataclass
+class OpenTurn:
+    """A conversation's record, read under its lock, with the means to save it."""
+
+    conversation: str
+    request_id: str
+    token: str
+    state: State | None = None
+    earlier: str | None = None  # the reply this same request already got (a retry)
+    saved: bool = field(default=False, init=False)
 
 
 class SessionStore:
     """One Redis key per conversation: its state and the last reply, compressed.
 
     Keeping the reply beside the state lets a retried webhook be answered again without a
-    second key, and keeps a turn to four round trips: lock, GET, SET, unlock.
+    second key.
     """
 
     def __init__(self, client: redis.Redis) -> None:
         self.redis = client
+        self._scripts: dict[str, Any] = {}
+        self._begin = self.script(_BEGIN)
+        self._finish = self.script(_FINISH)
+        self._release = self.script(_RELEASE)
+        self._drain = self.script(_DRAIN)
 
-    def _key(self, conversation: str) -> str:
+    def conversation_key(self, conversation: str) -> str:
         return f"{PREFIX}conv:{conversation}"
 
-    def load_turn(self, conversation: str, request_id: str) -> tuple[State | None, str | None]:
-        """The conversation's state, and the reply already given to this request, if any."""
-        raw = self.redis.get(self._key(conversation))
+    def script(self, source: str) -> Any:
+        """A Lua script for this Redis, loaded once (EVALSHA, or EVAL when Redis forgot it)."""
+        if source not in self._scripts:
+            self._scripts[source] = self.redis.register_script(source)
+        return self._scripts[source]
+
+    def lock_key(self, conversation: str) -> str:
+        return f"{PREFIX}lock:{conversation}"
+
+    @contextmanager
+    def turn(
+        self, conversation: str, request_id: str, timeout: float = 5.0, wait: float = 2.0
+    ) -> Iterator[OpenTurn]:
+        """One turn of a conversation at a time, across processes.
+
+        A lock left behind (a process killed mid-turn, a Redis that froze) expires after
+        `timeout`; a caller waits at most `wait` for it, then gets the fallback, never
+        Twilio's 15-second error. Leaving the block without `save` lets the lock go.
+        """
+        opened = self.begin_turn(conversation, request_id, timeout, wait)
+        try:
+            yield opened
+        finally:
+            if not opened.saved:
+                self._release(keys=[self.lock_key(conversation)], args=[opened.token])
+
+    def begin_turn(
+        self, conversation: str, request_id: str, timeout: float = 5.0, wait: float = 2.0
+    ) -> OpenTurn:
+        token = secrets.token_hex(8)
+        keys = [self.lock_key(conversation), self.conversation_key(conversation)]
+        deadline = time.monotonic() + wait
+        while True:
+            reply = self._begin(keys=keys, args=[token, int(timeout * 1000)])
+            if reply and reply[0] == 1:
+                break
+            if time.monotonic() >= deadline:
+                raise TimeoutError("conversation is busy")
+            time.sleep(LOCK_POLL)
+        opened = OpenTurn(conversation, request_id, token)
+        raw = reply[1] if len(reply) > 1 else None
+        opened.state, opened.earlier = self._read(raw, request_id)
+        return opened
+
+    def save(
+        self, opened: OpenTurn, state: State | None, ttl: int, body: str, new_in: str = ""
+    ) -> bool:
+        """Keep the new state (None: the conversation ended) and the reply to this request,
+        and let go of the lock. ``new_in``: the channel of a conversation that started with
+        this turn, counted for the statistics. False when the lock had expired: nothing is
+        written then (the caller still gets the reply; the next turn starts from the state
+        saved before)."""
+        opened.saved = True
+        count = f"{datetime.now(UTC).date().isoformat()}:{new_in}" if new_in else ""
+        done = self._finish(
+            keys=[
+                self.conversation_key(opened.conversation),
+                self.lock_key(opened.conversation),
+                PENDING_COUNTS,
+            ],
+            args=[opened.token, self._record(state, opened.request_id, body), ttl, count],
+        )
+        return bool(done)
+
+    @staticmethod
+    def _record(state: State | None, request_id: str, body: str) -> bytes:
+        record = {"s": state.to_dict() if state else None, "r": request_id, "b": body}
+        return zlib.compress(json.dumps(record, separators=(",", ":")).encode(), 6)
+
+    @staticmethod
+    def _read(raw: bytes | None, request_id: str) -> tuple[State | None, str | None]:
+        """The state in a record, and the reply already given to this request, if any."""
         if raw is None:
             return None, None
         try:
@@ -60,42 +193,41 @@ class SessionStore:
         except (ValueError, TypeError, KeyError, zlib.error):
             return None, None  # an unreadable record starts the conversation over, not a crash
 
-    def save_turn(
-        self, conversation: str, state: State | None, ttl: int, request_id: str, body: str
-    ) -> None:
-        """Keep the new state (None: the conversation ended) and the reply to this request."""
-        record = {"s": state.to_dict() if state else None, "r": request_id, "b": body}
-        data = zlib.compress(json.dumps(record, separators=(",", ":")).encode(), 6)
-        self.redis.set(self._key(conversation), data, ex=ttl)
-
     def load(self, conversation: str) -> State | None:
-        return self.load_turn(conversation, "")[0]
+        """The state, read without the lock (for tests and tools, not for turns)."""
+        return self._read(self.redis.get(self.conversation_key(conversation)), "")[0]
 
     def clear(self, conversation: str) -> None:
-        self.redis.delete(self._key(conversation))
+        self.redis.delete(self.conversation_key(conversation))
 
     def ttl(self, conversation: str) -> int:
-        return int(self.redis.ttl(self._key(conversation)))
+        return int(self.redis.ttl(self.conversation_key(conversation)))
 
-    @contextmanager
-    def lock(self, conversation: str, timeout: float = 5.0, wait: float = 2.0) -> Iterator[None]:
-        """One turn of a conversation at a time, across processes.
+    def drain_counts(self) -> dict[tuple[date, str], int]:
+        """New conversations counted since the last drain, by (ISO day, channel), and reset.
 
-        A lock left behind (a process killed mid-turn, a Redis that froze) expires after
-        `timeout`; a caller waits at most `wait` for it, then gets the fallback, never
-        Twilio's 15-second error.
+        The caller adds them to SQL and gives them back with :meth:`restore_counts` if that
+        fails, so a count is never lost nor added twice.
         """
-        lock = self.redis.lock(
-            f"{PREFIX}lock:{conversation}", timeout=timeout, blocking_timeout=wait
-        )
-        if not lock.acquire():
-            raise TimeoutError("conversation is busy")
-        try:
-            yield
-        finally:
-            # A lock that expired while we worked may already be the next turn's.
-            with contextlib.suppress(redis.exceptions.LockError):
-                lock.release()
+        raw = self._drain(keys=[PENDING_COUNTS]) or []
+        counts: dict[tuple[date, str], int] = {}
+        for name, value in zip(raw[::2], raw[1::2], strict=True):
+            text = name.decode() if isinstance(name, bytes) else str(name)
+            day, _, channel = text.partition(":")
+            try:
+                key = (date.fromisoformat(day), channel)
+                counts[key] = counts.get(key, 0) + int(value)
+            except ValueError:
+                continue  # not written by save(): nothing to count
+        return counts
+
+    def restore_counts(self, counts: dict[tuple[date, str], int]) -> None:
+        if not counts:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for (day, channel), value in counts.items():
+            pipe.hincrby(PENDING_COUNTS, f"{day.isoformat()}:{channel}", value)
+        pipe.execute()
 
     def ping(self) -> bool:
         return bool(self.redis.ping())
