@@ -62,8 +62,11 @@ class State:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> State:
-        known = {f.name for f in fields(cls)}
+        known = _STATE_FIELDS
         return cls(**{key: value for key, value in data.items() if key in known})
+
+
+_STATE_FIELDS = frozenset(f.name for f in fields(State))
 
 
 @dataclass(frozen=True)
