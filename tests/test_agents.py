@@ -505,3 +505,45 @@ def test_counts_that_cannot_reach_the_database_wait_for_the_next_move(
     services.conversations.flush_counts()  # nothing is added twice
     today = services.handoffs.stats(days=1).days[-1]
     assert (today.calls, today.texts) == (1, 1)
+
+
+def test_each_web_process_moves_its_counts_to_the_database_by_itself(
+    app: Flask, twilio: SignedClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = app.extensions["voicebot"]
+    services.conversations.flush_every = 0  # every turn is "a minute later"
+
+    assert Call(twilio).start().asks
+    assert services.handoffs.stats(days=1).days[-1].calls == 1
+
+    def redis_down() -> None:
+        raise ConnectionError("Redis went away")
+
+    monkeypatch.setattr(services.store, "drain_counts", redis_down)
+    reply = Thread(twilio).text("hi")
+    assert reply.status == 200 and reply.heard.messages, "a failed move never costs a parent"
+
+
+def test_counts_moved_before_a_failure_are_not_added_again(
+    app: Flask, twilio: SignedClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = app.extensions["voicebot"]
+    Call(twilio).start()
+    Thread(twilio).text("hi")
+    written: list[str] = []
+    real = services.handoffs.note_conversation
+
+    def second_write_fails(channel: str, when: object = None, count: int = 1) -> None:
+        if written:
+            raise OSError("database is down")
+        written.append(channel)
+        real(channel, when, count)  # type: ignore[arg-type]
+
+    with monkeypatch.context() as patched:
+        patched.setattr(services.handoffs, "note_conversation", second_write_fails)
+        services.conversations.flush_counts()
+    services.conversations.flush_counts()
+
+    today = services.handoffs.stats(days=1).days[-1]
+    assert len(written) == 1
+    assert (today.calls, today.texts) == (1, 1)

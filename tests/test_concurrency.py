@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from flask import Flask
 
 from tests.conftest import AUTH_TOKEN, CALLER, HELPLINE, Reply, Thread
@@ -177,3 +178,20 @@ def test_a_turn_that_outlived_its_lock_does_not_overwrite_the_next(shared_app: F
     assert not store.save(stuck, State(step="menu", lang="en", turn=99), 60, "<Response/>")
     saved = store.load("sms:stuck")
     assert saved is not None and saved.turn == 7
+
+
+def test_a_save_that_fails_lets_go_of_the_lock(shared_app: Flask) -> None:
+    """A Redis error while saving must not leave the parent's next text waiting on a lock."""
+    store = shared_app.extensions["voicebot"].store
+    working = store._finish
+
+    def redis_went_away(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise redis.exceptions.ConnectionError("Redis went away")
+
+    store._finish = redis_went_away
+    with pytest.raises(redis.exceptions.ConnectionError), store.turn("sms:broken", "SM1") as opened:
+        store.save(opened, State(step="menu", lang="en", turn=1), 60, "<Response/>")
+    store._finish = working
+
+    again = store.begin_turn("sms:broken", "SM2", wait=0)  # TimeoutError if still locked
+    assert store.save(again, State(step="menu", lang="en", turn=2), 60, "<Response/>")

@@ -39,6 +39,10 @@ def installed() -> Iterator[None]:
         ("call CA0123456789abcdef0123456789abcdef ended", None),
         ("conversation sms:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", None),
         ("not hex 12345678901234567890", "not hex [digits]"),
+        # a secret that runs into something shaped like an identifier is still found
+        ("code 4829-13ffffffffffffffff", "code [digits]ffffffffffffffff"),
+        ("dob 03/14/2015abcdefabcdefabcd", "dob [date]abcdefabcdefabcd"),
+        ("ref a1b2c3d4e5f6a7b8c9d0482 913", "ref a1b2c3d4e5f6a7b8c9d[digits]"),
     ],
 )
 def test_scrub(raw: str, clean: str | None) -> None:

@@ -49,12 +49,27 @@ def strip_controls(text: str, keep_newlines: bool = False) -> str:
     return "".join(out)
 
 
+_EDGE = 4  # a secret is more than four digits: this many at each end show one running in
+
+
+def _mask_inside(match: re.Match[str]) -> str:
+    value = match.group()
+    return value[:_EDGE] + "x" * max(0, len(value) - 2 * _EDGE) + value[-_EDGE:]
+
+
 def _scrub_line(text: str) -> str:
     text = _E164.sub(lambda m: "***" + m.group()[-2:], text)
-    # Identifiers are kept: they are scanned as letters of the same length, so the spans
-    # found still point into the text, and a long hex id costs no digit-by-digit scan.
-    masked = _IDENTIFIER.sub(lambda m: "x" * len(m.group()), text)
-    spans = find_secrets(masked)
+    # Identifiers are kept. Their insides are scanned as letters of the same length (the
+    # spans found still point into the text, and a long hex id costs no digit-by-digit
+    # scan); their first and last few characters are scanned as they are, so a number or a
+    # date that runs into an identifier is still found. Findings wholly inside one are kept.
+    keep = [(m.start(), m.end()) for m in _IDENTIFIER.finditer(text)]
+    masked = _IDENTIFIER.sub(_mask_inside, text)
+    spans = [
+        span
+        for span in find_secrets(masked)
+        if not any(start <= span.start and span.end <= end for start, end in keep)
+    ]
     if not spans:
         return text
     out: list[str] = []

@@ -332,6 +332,7 @@ class Handoffs:
                 return
             except IntegrityError:  # another process inserted the row first: update it
                 continue
+        raise RuntimeError(f"could not count {channel} conversations for {day}")
 
     # -- what the console reads --
 

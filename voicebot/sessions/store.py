@@ -10,6 +10,7 @@ statistics (see :meth:`SessionStore.drain_counts`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import time
@@ -134,8 +135,10 @@ class SessionStore:
         try:
             yield opened
         finally:
-            if not opened.saved:
-                self._release(keys=[self.lock_key(conversation)], args=[opened.token])
+            if not opened.saved:  # not saved (a replay, an error, a failed save): let go
+                # Redis failing: the lock expires by itself; the first error is the one to see.
+                with contextlib.suppress(redis.RedisError):
+                    self._release(keys=[self.lock_key(conversation)], args=[opened.token])
 
     def begin_turn(
         self, conversation: str, request_id: str, timeout: float = 5.0, wait: float = 2.0
@@ -163,7 +166,6 @@ class SessionStore:
         this turn, counted for the statistics. False when the lock had expired: nothing is
         written then (the caller still gets the reply; the next turn starts from the state
         saved before)."""
-        opened.saved = True
         count = f"{datetime.now(UTC).date().isoformat()}:{new_in}" if new_in else ""
         done = self._finish(
             keys=[
@@ -173,6 +175,7 @@ class SessionStore:
             ],
             args=[opened.token, self._record(state, opened.request_id, body), ttl, count],
         )
+        opened.saved = True  # written, or refused because the lock is no longer ours
         return bool(done)
 
     @staticmethod
