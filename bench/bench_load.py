@@ -68,6 +68,16 @@ DIALOG = [
 # ---- helpers -------------------------------------------------------------------------------
 
 
+def call_fields(number: int) -> dict[str, str]:
+    """What Twilio sends with every webhook of one new call, from caller `number`."""
+    return {
+        "CallSid": "CA" + secrets.token_hex(16),
+        "AccountSid": ACCOUNT,
+        "From": f"+1404555{number % 10000:04d}",
+        "To": HELPLINE,
+    }
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -240,12 +250,7 @@ async def _client(args: argparse.Namespace) -> dict:
         sequence = 0
         while time.monotonic() < deadline:
             sequence += 1
-            base = {
-                "CallSid": "CA" + secrets.token_hex(16),
-                "AccountSid": ACCOUNT,
-                "From": f"+1404555{rng.randrange(10000):04d}",
-                "To": HELPLINE,
-            }
+            base = call_fields(rng.randrange(10000))
             action = "/voice"
             completed = True
             for turn, (kind, fields, expected) in enumerate(DIALOG):
@@ -373,12 +378,7 @@ def memory_per_conversation(server: Gunicorn, redis: Redis, token: str, count: i
             return response.read().decode()
 
     for n in range(count):
-        base = {
-            "CallSid": "CA" + secrets.token_hex(16),
-            "AccountSid": ACCOUNT,
-            "From": f"+1404555{n % 10000:04d}",
-            "To": HELPLINE,
-        }
+        base = call_fields(n)
         body = post("/voice", base | DIALOG[0][1])
         action = ACTION.search(body).group(1).replace("&amp;", "&")  # type: ignore[union-attr]
         post(action, base | DIALOG[1][1])

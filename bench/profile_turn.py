@@ -28,7 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from bench_load import ACCOUNT, ACTION, DIALOG, HELPLINE, Redis  # noqa: E402
+from bench_load import ACTION, DIALOG, Redis, call_fields  # noqa: E402
 
 URL = "http://127.0.0.1:8000"
 
@@ -85,12 +85,7 @@ def calls(app: Callable[..., Any], token: str, count: int, check: bool) -> float
         return body.decode()
 
     for number in range(count):
-        base = {
-            "CallSid": "CA" + secrets.token_hex(16),
-            "AccountSid": ACCOUNT,
-            "From": f"+1404555{number % 10000:04d}",
-            "To": HELPLINE,
-        }
+        base = call_fields(number)
         action = "/voice"
         for turn, (kind, fields, expected) in enumerate(DIALOG):
             body = post("/voice" if kind == "start" else action, base | fields)

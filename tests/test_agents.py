@@ -467,6 +467,12 @@ def test_unrecognised_questions_that_may_hold_a_credential_are_not_kept(said: st
     assert clean_question("when does the bus come") == "when does the bus come"
 
 
+def counted_today(app: Flask) -> tuple[int, int]:
+    """Today's (calls, texts) as the database has them."""
+    today = app.extensions["voicebot"].handoffs.stats(days=1).days[-1]
+    return today.calls, today.texts
+
+
 def test_calls_and_texts_are_counted_on_the_statistics_page(
     app: Flask, client: FlaskClient, twilio: SignedClient
 ) -> None:
@@ -481,8 +487,7 @@ def test_calls_and_texts_are_counted_on_the_statistics_page(
     signed_in(client)
     html = client.get("/agents/stats?days=7").get_data(as_text=True)
 
-    today = app.extensions["voicebot"].handoffs.stats(days=1).days[-1]
-    assert (today.calls, today.texts) == (2, 1)
+    assert counted_today(app) == (2, 1)
     assert 'id="containment">100%<' in html  # 3 conversations, none handed off
 
 
@@ -499,12 +504,11 @@ def test_counts_that_cannot_reach_the_database_wait_for_the_next_move(
     with monkeypatch.context() as patched:
         patched.setattr(services.handoffs, "note_conversation", database_down)
         services.conversations.flush_counts()  # logs, never raises
-    assert services.handoffs.stats(days=1).days[-1].calls == 0
+    assert counted_today(app)[0] == 0
 
     services.conversations.flush_counts()
     services.conversations.flush_counts()  # nothing is added twice
-    today = services.handoffs.stats(days=1).days[-1]
-    assert (today.calls, today.texts) == (1, 1)
+    assert counted_today(app) == (1, 1)
 
 
 def test_each_web_process_moves_its_counts_to_the_database_by_itself(
@@ -514,7 +518,7 @@ def test_each_web_process_moves_its_counts_to_the_database_by_itself(
     services.conversations.flush_every = 0  # every turn is "a minute later"
 
     assert Call(twilio).start().asks
-    assert services.handoffs.stats(days=1).days[-1].calls == 1
+    assert counted_today(app)[0] == 1
 
     def redis_down() -> None:
         raise ConnectionError("Redis went away")
@@ -544,6 +548,5 @@ def test_counts_moved_before_a_failure_are_not_added_again(
         services.conversations.flush_counts()
     services.conversations.flush_counts()
 
-    today = services.handoffs.stats(days=1).days[-1]
     assert len(written) == 1
-    assert (today.calls, today.texts) == (1, 1)
+    assert counted_today(app) == (1, 1)
