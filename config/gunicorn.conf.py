@@ -19,7 +19,7 @@ import os
 import shutil
 import tempfile
 
-from voicebot.logs import gunicorn_logconfig
+from voicebot.logs import gunicorn_logconfig, skip_unused_record_fields
 
 
 def _int(name: str, default: int) -> int:
@@ -50,6 +50,7 @@ accesslog = "-"
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 logconfig_dict = gunicorn_logconfig(loglevel.upper())
+skip_unused_record_fields()  # workers inherit it: no caller frame lookup per log line
 proc_name = "voicebot"
 # gunicorn >= 24 opens a control socket in $HOME by default; two servers on one machine
 # would share it. Not used here (older gunicorn ignores this name).

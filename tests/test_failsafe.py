@@ -315,3 +315,29 @@ def test_a_quick_redis_restart_between_calls_costs_no_caller(
     for _ in range(3):
         reply = Call(live_twilio).start()
         assert reply.asks and reply.transfers_to is None, reply.xml
+
+
+@needs_redis
+def test_a_redis_that_forgot_the_scripts_costs_no_caller(
+    live_twilio: SignedClient, redis_server: RedisServer
+) -> None:
+    """SCRIPT FLUSH, a failover to a replica: the next turn teaches Redis the scripts again."""
+    call = Call(live_twilio)
+    assert call.start().asks
+    redis_server.client().script_flush()
+    reply = call.say("I forgot my password")
+    assert "Forgot Your Password" in reply.text and reply.transfers_to is None, reply.xml
+
+
+@needs_redis
+def test_a_connection_redis_closed_is_replaced_without_a_fallback(
+    live_twilio: SignedClient, redis_server: RedisServer
+) -> None:
+    """Redis drops idle clients (its timeout setting, CLIENT KILL, a proxy): the next turn
+    reconnects instead of transferring the caller."""
+    call = Call(live_twilio)
+    assert call.start().asks
+    admin = redis_server.client()
+    assert admin.client_kill_filter(_type="normal", skipme=True) >= 1
+    reply = call.say("I forgot my password")
+    assert "Forgot Your Password" in reply.text and reply.transfers_to is None, reply.xml

@@ -348,6 +348,25 @@ def test_configure_twice_installs_one_handler(json_log) -> None:  # type: ignore
     assert len(lines(stream)) == 1
 
 
+def test_a_server_skipping_unused_record_fields_still_writes_whole_lines(json_log) -> None:  # type: ignore[no-untyped-def]
+    saved = (logging._srcfile, logging.logThreads, logging.logProcesses, logging.logMultiprocessing)  # type: ignore[attr-defined]
+    stream = json_log()
+    try:
+        logs.skip_unused_record_fields()
+        logging.getLogger("voicebot.turn").info("turn", extra={"state": "menu", "turn": 2})
+        (line,) = lines(stream)
+        assert line["message"] == "turn" and line["level"] == "INFO"
+        assert line["logger"] == "voicebot.turn" and line["time"].endswith("Z")
+        assert line["state"] == "menu" and line["turn"] == 2
+    finally:
+        (
+            logging._srcfile,  # type: ignore[attr-defined]
+            logging.logThreads,
+            logging.logProcesses,
+            logging.logMultiprocessing,
+        ) = saved
+
+
 def test_gunicorn_logconfig_is_a_valid_logging_config() -> None:
     import logging.config
 

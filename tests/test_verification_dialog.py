@@ -61,6 +61,18 @@ def test_a_guardian_on_another_phone_hears_exactly_the_last_four(
         assert db.scalar(select(func.count()).select_from(Disclosure)) == 1
 
 
+def test_a_read_back_is_never_kept_rendered(twilio, roster, outbox, app) -> None:  # type: ignore[no-untyped-def]
+    """Prompts any caller may hear are rendered once and kept; a read-back never is."""
+    for _ in range(2):
+        call = Call(twilio, caller=OTHER_PHONE, StirVerstat="TN-Validation-Passed-A")
+        ask_for_last_four(call)
+        give_details(call)
+        assert "6, 7, 8, 9" in call.press(codes_sent(outbox, GUARDIAN_PHONE)[-1]).text
+    rendered = app.extensions["voicebot"].rendered.values()
+    assert rendered, "the prompts both calls heard are kept"
+    assert not any("6, 7, 8, 9" in text or "Maria" in text for text in rendered)
+
+
 def test_spoken_digits_work_for_every_step(twilio, roster, outbox) -> None:  # type: ignore[no-untyped-def]
     call = Call(twilio, caller=GUARDIAN_PHONE)
     ask_for_last_four(call)

@@ -8,6 +8,7 @@ import pytest
 
 from tests.conftest import SUPPORT, Call, Reply
 from tests.topics import SSN_LAST4, TOPICS, Topic
+from voicebot.channels import voice
 
 
 def gather_of(reply) -> ElementTree.Element:  # type: ignore[no-untyped-def]
@@ -243,3 +244,32 @@ def test_no_at_the_main_menu_does_not_hang_up(call: Call) -> None:
 def test_asking_for_help_gives_the_menu(call: Call) -> None:
     call.start()
     assert "press 1 for activation keys" in call.say("I need some help").text
+
+
+def test_callers_at_the_same_point_get_the_same_prompt_rendered_once(
+    twilio, app, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    services = app.extensions["voicebot"]
+    renders = []
+    original = voice.render
+    monkeypatch.setattr(voice, "render", lambda turn: renders.append(turn) or original(turn))
+
+    first = Call(twilio).start()  # the guard checks the greeting's words the first time
+    second = Call(twilio, caller="+14045550177").start()  # then it is kept
+    assert first.asks and second.xml == first.xml
+    assert len(renders) == 2 and len(services.rendered) == 1
+    third = Call(twilio, caller="+14045550166").start()
+    assert third.xml == first.xml
+    assert len(renders) == 2, "the third caller's greeting came from memory"
+
+
+def test_a_transfer_is_rendered_for_its_caller_and_never_kept(twilio, app) -> None:  # type: ignore[no-untyped-def]
+    rendered = app.extensions["voicebot"].rendered
+    for caller in ("+14045550177", "+14045550166"):
+        call = Call(twilio, caller=caller)
+        call.start()
+        reply = call.press("0")
+        assert reply.transfers_to == SUPPORT
+        assert caller in reply.xml  # the agent sees this parent's number
+        assert not any(caller in text for text in rendered.values())
+    assert not any("<Dial" in text for text in rendered.values())

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Hashable
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask
@@ -17,6 +18,7 @@ from voicebot.dialog.engine import Dialog
 from voicebot.dialog.flow import Flow, load_flow
 from voicebot.dialog.intents import CONFIRM_BELOW, IntentMatcher
 from voicebot.guard import Guard
+from voicebot.memo import Bounded
 from voicebot.outbound import Outbound, OutboxFile, Transport, TwilioMessages
 from voicebot.records import db
 from voicebot.records.handoffs import Handoffs
@@ -40,6 +42,8 @@ class Services:
     outbound: Outbound
     conversations: Conversations
     handoffs: Handoffs
+    # Answers that are the same for every caller, rendered once (voice.render_text).
+    rendered: Bounded[Hashable, str] = field(default_factory=lambda: Bounded(1024))
 
 
 def build_services(settings: Settings, upgrade_db: bool = False) -> Services:

@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from voicebot import metrics
+from voicebot.memo import Bounded
 
 log = logging.getLogger("voicebot.security")
 
@@ -408,24 +409,14 @@ def find_secrets(text: str, allowed: Iterable[str] = ()) -> list[Span]:
     return scan(text, allowed).spans
 
 
-class CleanTexts:
+class CleanTexts(Bounded[str, bool]):
     """Texts already found clean, so a prompt said a thousand times is scanned once.
 
-    Holds only texts that passed, at most ``size`` of them (all are forgotten when it is
-    full: cheaper than keeping an order, and prompts come back within a few turns).
+    Holds only texts that passed (see :class:`voicebot.memo.Bounded` for the bound).
     """
 
-    def __init__(self, size: int = 4096) -> None:
-        self.size = size
-        self._texts: set[str] = set()
-
-    def __contains__(self, text: str) -> bool:
-        return text in self._texts
-
     def add(self, text: str) -> None:
-        if len(self._texts) >= self.size:
-            self._texts.clear()
-        self._texts.add(text)
+        self.put(text, True)
 
 
 def digits_of(value: str) -> str:
@@ -455,6 +446,12 @@ class Guard:
         if not found.spans and not secret and found.longest_number <= 2:
             self._clean.add(text)
         return found.spans
+
+    def any_caller_may_hear(self, text: str) -> bool:
+        """True for a text this guard has found clean with no code and no number of three or
+        more digits (a prompt, a menu, support's number): the same for every caller. False
+        for anything else, including texts not checked yet."""
+        return text in self._clean
 
     def is_safe(self, text: str, allow: str | None = None) -> bool:
         return not self.findings(text, allow)

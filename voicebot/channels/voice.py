@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Hashable
 
 from flask import Blueprint, Response, current_app, request, url_for
 from twilio.twiml.voice_response import VoiceResponse
@@ -18,6 +19,7 @@ from voicebot import metrics
 from voicebot.channels.fields import PASS_THROUGH, clean_text, confidence, digits
 from voicebot.channels.signature import twilio_only
 from voicebot.dialog.model import Ask, End, Event, Say, Transfer, Turn
+from voicebot.guard import Guard
 from voicebot.phones import caller_number
 
 log = logging.getLogger("voicebot.voice")
@@ -97,7 +99,7 @@ def _run(kind: str) -> Response:
         request_id,
         event,
         ttl=services.settings.voice_session_ttl,
-        render=lambda turn: str(render(turn)),
+        render=render_text,
     )
     return Response(body, status=200, mimetype="text/xml")
 
@@ -150,6 +152,31 @@ def whisper() -> Response:
     response = VoiceResponse()
     response.say(text, voice=services.settings.say_voice["en"], language="en-US")
     return _twiml(response)
+
+
+def render_text(turn: Turn) -> str:
+    """The turn's TwiML as text. Most turns are only prompts, and the same for every caller
+    at that point of the dialog: those are rendered once and the text reused."""
+    services = _services()
+    key = _same_for_every_caller(turn, services.guard)
+    if key is None:
+        return str(render(turn))
+    text = services.rendered.get(key)
+    if text is None:
+        text = str(render(turn))
+        services.rendered.put(key, text)
+    return text
+
+
+def _same_for_every_caller(turn: Turn, guard: Guard) -> Hashable | None:
+    """A key for a turn whose TwiML depends on nothing of the caller's: only Say, Ask and
+    End, every text one the guard already found clean and free of codes and last fours. A
+    transfer (caller ID, console reference) or a read-back gives None: rendered each time.
+    """
+    for action in turn.actions:
+        if not isinstance(action, Say | Ask | End) or not guard.any_caller_may_hear(action.text):
+            return None
+    return (request.script_root, turn.state.lang, turn.state.turn, turn.actions)
 
 
 def render(turn: Turn) -> VoiceResponse:
