@@ -142,6 +142,7 @@ def run(count: int, token: str, log_path: Path) -> int:
 
     log_file = log_path.open("w")
     logs.configure("INFO", stream=log_file)
+    logs.skip_unused_record_fields()  # as config/gunicorn.conf.py does for the servers
 
     services = app.extensions["voicebot"]
     stages = Stages()

@@ -237,6 +237,8 @@ def fold(text: str) -> tuple[str, list[int]]:
     Returns the folded text and, for each folded character, the index of the original
     character it came from, so findings can be mapped back (for redaction).
     """
+    if text.isascii():  # nearly every text: one lower-casing, each character maps to itself
+        return text.lower(), list(range(len(text)))
     out: list[str] = []
     where: list[int] = []
     for index, char in enumerate(text):

@@ -19,6 +19,8 @@ MAX_TEXT = 1600  # Twilio's own limit for an SMS body; speech results are far sh
 def clean_text(value: str | None, limit: int = MAX_TEXT) -> str:
     """Printable text only: control and format characters (and NULs) become spaces."""
     text = (value or "")[:limit]
+    if text.isprintable():  # no control, format or unassigned characters: nothing to replace
+        return " ".join(text.split())
     cleaned = "".join(
         " " if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") else ch for ch in text
     )
