@@ -10,15 +10,17 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import Engine, inspect, text
 
-from tests.conftest import AUTH_TOKEN, Thread
+from tests.conftest import AUTH_TOKEN, SUPPORT, Call, Thread
 from voicebot.app import create_app
 from voicebot.channels.simulator import SignedClient
 from voicebot.config import Settings
 from voicebot.records import db
+from voicebot.records.handoffs import Handoffs
 from voicebot.records.optouts import OptOuts
 
 URL = os.environ.get("VOICEBOT_TEST_POSTGRES_URL", "")
@@ -103,3 +105,48 @@ def test_the_help_line_on_postgresql(settings: Settings, engine: Engine) -> None
     assert not thread.text("STOP").heard.messages
     assert OptOuts(db.make_sessions(engine)).has("+14045550123")
     assert not thread.text("I forgot my password").heard.messages
+
+
+def test_a_transfer_and_the_daily_counts_on_postgresql(settings: Settings, engine: Engine) -> None:
+    """Migration 0003's tables in use: the agent's record of a transfer, and new calls moved
+    from Redis to the daily counts."""
+    app = create_app(settings, upgrade_db=True, database_url=URL)
+    call = Call(SignedClient(app, AUTH_TOKEN))
+    call.start()
+    assert call.press("0").transfers_to == SUPPORT
+    services = app.extensions["voicebot"]
+    (handoff,) = services.handoffs.recent()
+    assert handoff["channel"] == "voice" and handoff["reason"]
+    services.conversations.flush_counts()
+    assert services.handoffs.stats(days=1).days[-1].calls == 1
+
+
+def test_many_processes_counting_a_new_day_at_once(engine: Engine) -> None:
+    """Each web process moves its counts on its own: several inserting a day's first row at
+    the same moment must add up, not fail."""
+    db.upgrade(engine)
+    handoffs = Handoffs(db.make_sessions(engine))
+    days = [date(2026, 8, 1) + timedelta(days=n) for n in range(20)]
+    writers = 6
+    warm = [engine.connect() for _ in range(writers)]  # no thread waits on a new connection
+    for connection in warm:
+        connection.close()
+    errors: list[BaseException] = []
+
+    def count(barrier: threading.Barrier, day: date) -> None:
+        try:
+            barrier.wait(timeout=10)
+            handoffs.note_conversation("voice", day, 5)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    for day in days:
+        barrier = threading.Barrier(writers)
+        threads = [threading.Thread(target=count, args=(barrier, day)) for _ in range(writers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert not errors, f"concurrent counts failed: {errors[:3]!r}"
+    for day in days:
+        assert handoffs.stats(days=1, today=day).days[-1].calls == 5 * writers
