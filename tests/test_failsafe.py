@@ -341,3 +341,29 @@ def test_a_connection_redis_closed_is_replaced_without_a_fallback(
     assert admin.client_kill_filter(_type="normal", skipme=True) >= 1
     reply = call.say("I forgot my password")
     assert "Forgot Your Password" in reply.text and reply.transfers_to is None, reply.xml
+
+
+@needs_redis
+def test_a_reply_lost_after_the_lock_was_taken_costs_a_fast_fallback_not_a_wait(
+    live_app: Flask, live_twilio: SignedClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The link drops after Redis ran the lock script but before its reply arrived: the
+    command must not be sent again (it would find its own lock and wait for it)."""
+    call = Call(live_twilio)
+    assert call.start().asks
+    connection = live_app.extensions["voicebot"].store._line._local.connection
+    read = connection.read_response
+    lost: list[object] = []
+
+    def reply_lost(*args, **kwargs):  # type: ignore[no-untyped-def]
+        lost.append(read(*args, **kwargs))  # Redis did the work ...
+        monkeypatch.setattr(connection, "read_response", read)
+        raise redis.exceptions.ConnectionError("Connection reset by peer")  # ... unheard
+
+    monkeypatch.setattr(connection, "read_response", reply_lost)
+    started = time.monotonic()
+    reply = call.press("3")
+    assert lost, "the lock script ran"
+    assert_voice_fallback(reply, time.monotonic() - started)
+    fresh = Call(live_twilio)
+    assert fresh.start().asks and "Forgot Your Password" in fresh.say("I forgot my password").text

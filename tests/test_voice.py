@@ -273,3 +273,16 @@ def test_a_transfer_is_rendered_for_its_caller_and_never_kept(twilio, app) -> No
         assert caller in reply.xml  # the agent sees this parent's number
         assert not any(caller in text for text in rendered.values())
     assert not any("<Dial" in text for text in rendered.values())
+
+
+def test_callers_at_the_same_turn_hear_their_own_topic_from_memory_too(twilio) -> None:  # type: ignore[no-untyped-def]
+    """Every topic's answer at the same turn number, three rounds in one app: the second and
+    third are served from memory and must still be each caller's own."""
+    for _ in range(3):
+        for topic in TOPICS:
+            call = Call(twilio)
+            call.start()
+            for key in topic.keys:
+                reply = call.press(key)
+            for fact in topic.spoken:
+                assert fact in reply.text, f"{topic.name}: {fact!r} missing from {reply.text!r}"

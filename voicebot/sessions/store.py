@@ -109,45 +109,49 @@ class DirectLine:
     """One connection per process and thread, made by the client's own pool (same URL,
     timeouts and TLS), for the scripts.
 
-    After a Redis restart the connection is dead; the first command finds out, reconnects
-    and tries once more, so a restart between calls costs no caller. A timeout is not
-    retried: Redis is there but not answering, and the caller must get the fallback fast.
+    Before each command the connection is checked as redis-py's pool checks one it hands
+    out: a connection Redis closed (a restart, its idle timeout, CLIENT KILL) is replaced,
+    so a restart between calls costs no caller. A command is never sent twice: once sent it
+    may have run (taken a lock, counted a call) even if its reply is lost, so a failure after
+    sending reaches the caller as the fast fallback. Only a script Redis does not know
+    (NOSCRIPT: nothing ran) is loaded and sent again.
     """
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
         self._local = threading.local()
 
-    def _connection(self) -> Any:
+    def _ready(self) -> Any:
         local = self._local
         if getattr(local, "pid", None) != os.getpid():  # new thread, or a forked process
             local.connection = self.client.connection_pool.make_connection()
             local.pid = os.getpid()
-        return local.connection
+        connection = local.connection
+        connection.connect()  # nothing to do when connected; a dead Redis fails fast here
+        try:
+            if connection.can_read():  # data nobody asked for: the connection is unusable
+                raise redis.exceptions.ConnectionError("unexpected data on the connection")
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError):
+            connection.disconnect()  # closed by Redis, or dirty: connect afresh, once
+            connection.connect()
+        return connection
 
     def evalsha(self, script: Script, arguments: list[Any]) -> Any:
-        connection = self._connection()
-        reconnected = loaded = False
-        while True:
+        connection = self._ready()
+        try:
+            connection.send_command("EVALSHA", script.sha, *arguments)
             try:
-                connection.send_command("EVALSHA", script.sha, *arguments)
                 return connection.read_response()
-            except redis.exceptions.NoScriptError:
-                if loaded:
-                    raise
-                loaded = True  # a new or restarted Redis: teach it the script
+            except redis.exceptions.NoScriptError:  # a new or restarted Redis: teach it
                 connection.send_command("SCRIPT", "LOAD", script.source)
                 connection.read_response()
-            except redis.exceptions.ConnectionError:
-                connection.disconnect()
-                if reconnected:
-                    raise
-                reconnected = True
-            except redis.exceptions.ResponseError:
-                raise  # the script's own error: the connection is fine
-            except BaseException:  # a timeout, an interrupt: a reply may still be on its way
-                connection.disconnect()
-                raise
+                connection.send_command("EVALSHA", script.sha, *arguments)
+                return connection.read_response()
+        except redis.exceptions.ResponseError:
+            raise  # the script's own error: the connection is fine
+        except BaseException:  # lost, timed out, interrupted: a reply may still be coming
+            connection.disconnect()
+            raise
 
 
 @dataclass
