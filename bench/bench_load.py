@@ -564,6 +564,10 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"| p50 latency, 64 paced calls | {full_paced['p50_ms'] / floor_paced['p50_ms']:.2f}x | |"
     )
+    print(  # one run per side, not alternated rounds: noisier than the saturation figure
+        f"| server CPU per request, 64 paced calls (one run each) | "
+        f"{full_paced[cpu] / floor_paced[cpu]:.2f}x | |"
+    )
     print()
     print("| check | measured | target |")
     print("|---|---|---|")
