@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -317,28 +318,26 @@ def test_a_quick_redis_restart_between_calls_costs_no_caller(
         assert reply.asks and reply.transfers_to is None, reply.xml
 
 
-@needs_redis
-def test_a_redis_that_forgot_the_scripts_costs_no_caller(
-    live_twilio: SignedClient, redis_server: RedisServer
-) -> None:
-    """SCRIPT FLUSH, a failover to a replica: the next turn teaches Redis the scripts again."""
-    call = Call(live_twilio)
-    assert call.start().asks
-    redis_server.client().script_flush()
-    reply = call.say("I forgot my password")
-    assert "Forgot Your Password" in reply.text and reply.transfers_to is None, reply.xml
+def forget_the_scripts(admin: redis.Redis) -> None:
+    """SCRIPT FLUSH, a failover to a replica: Redis no longer knows the turn's scripts."""
+    admin.script_flush()
 
 
-@needs_redis
-def test_a_connection_redis_closed_is_replaced_without_a_fallback(
-    live_twilio: SignedClient, redis_server: RedisServer
-) -> None:
-    """Redis drops idle clients (its timeout setting, CLIENT KILL, a proxy): the next turn
-    reconnects instead of transferring the caller."""
-    call = Call(live_twilio)
-    assert call.start().asks
-    admin = redis_server.client()
+def close_the_connections(admin: redis.Redis) -> None:
+    """Redis drops idle clients (its timeout setting, CLIENT KILL, a proxy)."""
     assert admin.client_kill_filter(_type="normal", skipme=True) >= 1
+
+
+@needs_redis
+@pytest.mark.parametrize("disturb", [forget_the_scripts, close_the_connections])
+def test_a_redis_that_forgot_the_scripts_or_closed_the_connection_costs_no_caller(
+    live_twilio: SignedClient, redis_server: RedisServer, disturb: Callable[[redis.Redis], None]
+) -> None:
+    """The next turn teaches Redis the scripts again, or reconnects, instead of transferring
+    the caller."""
+    call = Call(live_twilio)
+    assert call.start().asks
+    disturb(redis_server.client())
     reply = call.say("I forgot my password")
     assert "Forgot Your Password" in reply.text and reply.transfers_to is None, reply.xml
 
