@@ -50,6 +50,24 @@ def test_a_signature_for_other_fields_is_refused(app, twilio) -> None:  # type: 
     assert response.status_code == 403
 
 
+def test_a_repeated_field_is_signed_with_every_value(app) -> None:  # type: ignore[no-untyped-def]
+    """Twilio signs each value of a repeated field: all of them must match, not just one."""
+    from werkzeug.datastructures import MultiDict
+
+    fields = MultiDict([*FIELDS.items(), ("Digits", "1"), ("Digits", "2")])
+    validator = RequestValidator(AUTH_TOKEN)
+    url = "http://localhost/voice/gather?turn=2"
+    every = validator.compute_signature(url, fields)
+    first_only = validator.compute_signature(url, FIELDS | {"Digits": "1"})
+    client = app.test_client()
+    answers = {
+        name: client.post(url, data=fields, headers={"X-Twilio-Signature": signature})
+        for name, signature in (("every value", every), ("first value only", first_only))
+    }
+    assert answers["every value"].status_code == 200
+    assert answers["first value only"].status_code == 403
+
+
 def test_a_correct_signature_is_accepted(twilio) -> None:  # type: ignore[no-untyped-def]
     assert twilio.post("/voice", FIELDS).status_code == 200
 

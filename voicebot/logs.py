@@ -22,13 +22,19 @@ STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "
 CORE = ("time", "level", "logger", "message")
 MAX_FIELD = 4000  # a runaway extra= value must not make a megabyte log line
 _MARK = "_voicebot_json_handler"
+_PLAIN = frozenset({type(None), bool, int, float})
+# json.dumps with options builds a new encoder for every call: one, made once, does the same.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float):
+    kind = type(value)
+    if kind is str:
+        return value if len(value) <= MAX_FIELD else value[:MAX_FIELD] + "..."
+    if kind in _PLAIN or isinstance(value, bool | int | float):
         return value
     if isinstance(value, str):
-        return value if len(value) <= MAX_FIELD else value[:MAX_FIELD] + "..."
+        return _jsonable(str(value))
     if isinstance(value, list | tuple):
         return [_jsonable(item) for item in value[:100]]
     if isinstance(value, dict):
@@ -48,16 +54,15 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         for key, value in vars(record).items():
-            if key in STANDARD or key.startswith("_"):
-                continue
-            out[f"extra_{key}" if key in CORE else key] = _jsonable(value)
+            if key not in STANDARD and not key.startswith("_"):
+                out[f"extra_{key}" if key in CORE else key] = _jsonable(value)
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:
             out["exception"] = record.exc_text
         if record.stack_info:
             out["stack"] = record.stack_info
-        return json.dumps(out, ensure_ascii=False, separators=(",", ":"))
+        return _ENCODE(out)
 
 
 def configure(

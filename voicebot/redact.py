@@ -31,6 +31,10 @@ _E164 = re.compile(r"\+\d{8,15}(?!\d)")
 # Identifiers the service or Twilio made up (CallSids, hex digests): kept for tracing. They
 # hold nothing a caller said, and a hex run with letters in it is not a number anyone keys.
 _IDENTIFIER = re.compile(r"\b[A-Z]{2}[0-9a-fA-F]{32}\b|\b(?=[0-9a-f]*[a-f])[0-9a-f]{16,}\b")
+# A Twilio SID alone, or a call's conversation ("call:CA..."): new in every call's log lines,
+# so the memo of clean texts never knows it. Whatever the scan finds in one lies wholly inside
+# the identifier and is kept (see _scrub_line), so it is kept without the scan.
+_SID_ALONE = re.compile(r"(?:call:)?[A-Z]{2}[0-9a-fA-F]{32}")
 _LINE_BREAKS = {"\n": " ", "\r": " ", "\t": " "}
 # The attributes every LogRecord has; anything else on a record came from extra=.
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
@@ -38,6 +42,8 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskN
 
 def strip_controls(text: str, keep_newlines: bool = False) -> str:
     """Remove control and format characters (newlines become spaces unless kept)."""
+    if text.isascii() and text.isprintable():  # nearly every text: nothing to remove
+        return text
     out = []
     for char in text:
         if keep_newlines and char == "\n":
@@ -58,6 +64,8 @@ def _mask_inside(match: re.Match[str]) -> str:
 
 
 def _scrub_line(text: str) -> str:
+    if _SID_ALONE.fullmatch(text):
+        return text
     text = _E164.sub(lambda m: "***" + m.group()[-2:], text)
     # Identifiers are kept. Their insides are scanned as letters of the same length (the
     # spans found still point into the text, and a long hex id costs no digit-by-digit
@@ -114,13 +122,19 @@ class RedactingFilter(logging.Filter):
         return scrubbed
 
     def filter(self, record: logging.LogRecord) -> bool:
+        self.scrub_message(record)
+        fields = vars(record)
+        for key, value in list(fields.items()):
+            if isinstance(value, str) and key not in _STANDARD:
+                fields[key] = self.scrub(value)
+        return True
+
+    def scrub_message(self, record: logging.LogRecord) -> None:
+        """The message, arguments, traceback and stack, once per record (a record just made
+        has no extra= fields yet: the logger's filter scrubs those)."""
         if not getattr(record, "_voicebot_redacted", False):
             self._scrub_message(record)
             record._voicebot_redacted = True
-        for key, value in list(vars(record).items()):
-            if key not in _STANDARD and isinstance(value, str):
-                setattr(record, key, self.scrub(value))
-        return True
 
     def _scrub_message(self, record: logging.LogRecord) -> None:
         try:
@@ -154,7 +168,7 @@ def _covered(name: str) -> bool:
 def _factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
     record = _base_factory(*args, **kwargs)
     if _installed and _covered(record.name):
-        _filter.filter(record)
+        _filter.scrub_message(record)
     return record
 
 

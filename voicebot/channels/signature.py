@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from flask import abort, current_app, request
@@ -27,10 +27,29 @@ def public_url() -> str:
     return base + request.path + (f"?{query}" if query else "")
 
 
+class _SignedFields:
+    """The form as twilio's validator reads it first (``getall``), so it does not raise and
+    catch an AttributeError for every field of Werkzeug's MultiDict (which has ``getlist``)."""
+
+    __slots__ = ("form",)
+
+    def __init__(self, form: Any) -> None:
+        self.form = form
+
+    def __len__(self) -> int:
+        return len(self.form)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.form)
+
+    def getall(self, name: str) -> list[str]:
+        return self.form.getlist(name)
+
+
 def _valid(validator: RequestValidator, url: str, signature: str) -> bool:
     """One HMAC for the URL as it came, which is what Twilio signs nearly always; the
     validator's full check (the URL with and without its port) only when that fails."""
-    if compare(validator.compute_signature(url, request.form), signature):
+    if compare(validator.compute_signature(url, _SignedFields(request.form)), signature):
         return True
     return bool(validator.validate(url, request.form, signature))
 
