@@ -192,6 +192,20 @@ class Gunicorn:
                 start_new_session=True,
             )
         wait_http(self.url + "/healthz", self.process, self.log)
+        self._wait_for_workers()
+
+    def _wait_for_workers(self, timeout: float = 30) -> None:
+        """The first worker answers /healthz while the others may still be starting: CPU
+        measured then would miss them (their requests uncounted) or count their start-up.
+        Wait until the workers stay the same and sit idle for half a second."""
+        deadline = time.monotonic() + timeout
+        before, spent = self.pids(), cpu_seconds(self.pids())
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            now, used = self.pids(), cpu_seconds(self.pids())
+            if now == before and len(now) > 1 and used - spent < 0.02:
+                return
+            before, spent = now, used
 
     def pids(self) -> list[int]:
         return [self.process.pid, *children(self.process.pid)]

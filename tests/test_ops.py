@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import io
 import json
 import logging
@@ -308,6 +309,16 @@ def test_a_log_line_is_one_json_object_with_its_extra_fields(json_log) -> None: 
     assert line["state"] == "main_menu" and line["intent"] == "forgot_password"
     assert line["latency_ms"] == 3.2
     assert line["extra_level"] == "shadowed"
+
+
+def test_a_str_enum_field_is_written_as_its_value(json_log) -> None:  # type: ignore[no-untyped-def]
+    class Channel(str, enum.Enum):  # noqa: UP042 - str() of this mixin is "Channel.VOICE"
+        VOICE = "voice"
+
+    stream = json_log()
+    logging.getLogger("voicebot.turn").info("turn", extra={"channel": Channel.VOICE})
+    [line] = lines(stream)
+    assert line["channel"] == "voice"
 
 
 def test_a_multi_line_message_and_a_traceback_stay_on_one_line(json_log) -> None:  # type: ignore[no-untyped-def]

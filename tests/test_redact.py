@@ -136,6 +136,44 @@ def test_install_is_idempotent_and_uninstall_stops_it(caplog: pytest.LogCaptureF
     assert "then 7654321" in caplog.text
 
 
+def test_extras_are_scrubbed_on_a_logger_made_after_install(
+    installed: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    late = logging.getLogger("voicebot.made_after_install")
+    for _ in range(2):  # the first record wires the filter on; the second uses it
+        late.info("turn", extra={"said": "my ssn is 123-45-6789", "state": "menu"})
+    said = [r.said for r in caplog.records if r.name == late.name]
+    assert said == ["my ssn is [digits]"] * 2
+    assert "6789" not in caplog.text
+
+
+def test_fields_another_record_factory_adds_are_scrubbed(caplog: pytest.LogCaptureFixture) -> None:
+    base = logging.getLogRecordFactory()
+
+    def with_context(*args, **kwargs):  # type: ignore[no-untyped-def]
+        record = base(*args, **kwargs)
+        record.said = "caller said 123-45-6789"  # e.g. a request-context factory
+        return record
+
+    logging.setLogRecordFactory(with_context)
+    try:
+        redact.install("voicebot")
+        caplog.set_level(logging.INFO)
+        logging.getLogger("voicebot.with_context").info("hello")
+    finally:
+        redact.uninstall("voicebot")
+        logging.setLogRecordFactory(base)
+    [record] = [r for r in caplog.records if r.name == "voicebot.with_context"]
+    assert record.said == "caller said [digits]"
+
+
+def test_a_record_made_by_hand_works_with_redaction_installed(installed: None) -> None:
+    record = logging.makeLogRecord({"msg": "code %s", "args": ("482913",), "name": "voicebot.x"})
+    assert record.getMessage() == "code 482913"  # made with no name: not the factory's to scrub
+    assert RedactingFilter().filter(record) and record.getMessage() == "code [digits]"
+
+
 def test_the_filter_works_on_its_own() -> None:
     record = logging.makeLogRecord({"msg": "code %s", "args": ("482913",), "name": "any"})
     assert RedactingFilter().filter(record) is True

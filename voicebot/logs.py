@@ -33,8 +33,8 @@ def _jsonable(value: Any) -> Any:
         return value if len(value) <= MAX_FIELD else value[:MAX_FIELD] + "..."
     if kind in _PLAIN or isinstance(value, bool | int | float):
         return value
-    if isinstance(value, str):
-        return _jsonable(str(value))
+    if isinstance(value, str):  # a str subclass (a str Enum): its value, as json writes it
+        return value if len(value) <= MAX_FIELD else value[:MAX_FIELD] + "..."
     if isinstance(value, list | tuple):
         return [_jsonable(item) for item in value[:100]]
     if isinstance(value, dict):

@@ -10,7 +10,7 @@ record from the ``voicebot`` loggers is scrubbed before any handler sees it:
   apart;
 * control characters are removed, so caller text cannot forge log lines.
 
-Values passed with ``extra=`` are scrubbed on loggers that exist when :func:`install` runs.
+Values passed with ``extra=`` are scrubbed too, on every logger of the tree (see :func:`install`).
 
 Twilio SIDs (CA..., SM... followed by 32 hex digits) and hex digests of 16 or more characters
 are kept: operators need them to trace a call, and they are identifiers made up by Twilio or
@@ -42,7 +42,7 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskN
 
 def strip_controls(text: str, keep_newlines: bool = False) -> str:
     """Remove control and format characters (newlines become spaces unless kept)."""
-    if text.isascii() and text.isprintable():  # nearly every text: nothing to remove
+    if type(text) is str and text.isascii() and text.isprintable():  # nothing to remove
         return text
     out = []
     for char in text:
@@ -122,19 +122,14 @@ class RedactingFilter(logging.Filter):
         return scrubbed
 
     def filter(self, record: logging.LogRecord) -> bool:
-        self.scrub_message(record)
+        if not getattr(record, "_voicebot_redacted", False):
+            self._scrub_message(record)
+            record._voicebot_redacted = True
         fields = vars(record)
         for key, value in list(fields.items()):
             if isinstance(value, str) and key not in _STANDARD:
                 fields[key] = self.scrub(value)
         return True
-
-    def scrub_message(self, record: logging.LogRecord) -> None:
-        """The message, arguments, traceback and stack, once per record (a record just made
-        has no extra= fields yet: the logger's filter scrubs those)."""
-        if not getattr(record, "_voicebot_redacted", False):
-            self._scrub_message(record)
-            record._voicebot_redacted = True
 
     def _scrub_message(self, record: logging.LogRecord) -> None:
         try:
@@ -161,14 +156,24 @@ _base_factory: Any = None
 _filter = RedactingFilter()
 
 
-def _covered(name: str) -> bool:
-    return any(name == root or name.startswith(root + ".") for root in _installed)
+_wired: set[str] = set()  # loggers known to carry the filter
+
+
+def _covered(name: str | None) -> bool:
+    return bool(name) and any(name == root or name.startswith(root + ".") for root in _installed)
 
 
 def _factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
     record = _base_factory(*args, **kwargs)
     if _installed and _covered(record.name):
-        _filter.scrub_message(record)
+        _filter.filter(record)  # the message, and any field another factory put there
+        if record.name not in _wired:
+            # A logger made after install() lacks the filter that scrubs extra= fields (set
+            # on the record after this factory); it gets it now, before it handles this one.
+            logger = logging.getLogger(record.name)
+            if _filter not in logger.filters:
+                logger.addFilter(_filter)
+            _wired.add(record.name)
     return record
 
 
@@ -186,7 +191,7 @@ def install(logger_name: str = "voicebot") -> RedactingFilter:
             logging.setLogRecordFactory(_factory)
         _installed.add(logger_name)
     # extra= fields are set on a record after the factory made it: a filter on the logger
-    # sees them. That reaches the loggers that exist now (every module imported so far).
+    # sees them. The loggers that exist now get it here, later ones from the factory.
     for logger in _tree(logger_name):
         if _filter not in logger.filters:
             logger.addFilter(_filter)
@@ -206,5 +211,6 @@ def uninstall(logger_name: str = "voicebot") -> None:
     """Stop scrubbing this logger tree (tests use it to leave logging as they found it)."""
     with _lock:
         _installed.discard(logger_name)
+        _wired.clear()
     for logger in _tree(logger_name):
         logger.removeFilter(_filter)
