@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import SUPPORT, Call, Thread
+from tests.conftest import SUPPORT, Call, Reply, Thread
 
 HOSTILE = [
     "",
@@ -49,6 +49,17 @@ def test_hostile_digits_and_confidence(call: Call) -> None:
     valid_twiml(call._post(call._action(), {"Digits": "12345678901234567890#*abc"}))
     valid_twiml(call._post(call._action(), {"SpeechResult": "help", "Confidence": "nan"}))
     valid_twiml(call._post(call._action(), {"SpeechResult": "help", "Confidence": "-3"}))
+
+
+def test_a_key_sent_twice_in_one_webhook_counts_once_the_first(call: Call) -> None:
+    """A repeated field (a proxy or a forged retry) is read as its first value."""
+    from werkzeug.datastructures import MultiDict
+
+    call.start()
+    fields = MultiDict([*call.base.items(), ("Digits", "3"), ("Digits", "0")])
+    reply = Reply(call.twilio.post(call._action(), fields))  # type: ignore[arg-type]
+    assert reply.transfers_to is None  # 0 would have been a transfer to a person
+    assert "password" in reply.text.lower()
 
 
 def test_a_call_with_missing_fields_still_gets_the_menu(twilio) -> None:  # type: ignore[no-untyped-def]

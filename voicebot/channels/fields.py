@@ -9,11 +9,20 @@ from __future__ import annotations
 import math
 import unicodedata
 
+from flask import request
+
 # Errors a Twilio route answers as themselves; any other fault still gets a spoken or texted
 # answer (a bad signature must stay a 403, a wrong path a 404, a GET a 405).
 PASS_THROUGH = frozenset({403, 404, 405})
 
 MAX_TEXT = 1600  # Twilio's own limit for an SMS body; speech results are far shorter
+
+
+def form_fields() -> dict[str, str]:
+    """The webhook's fields, the first value of each, as a plain dict. Werkzeug's MultiDict
+    raises and catches an exception for every ``.get`` of a field that is not there, and a
+    webhook leaves out most of the fields a handler looks for."""
+    return request.form.to_dict()
 
 
 def clean_text(value: str | None, limit: int = MAX_TEXT) -> str:

@@ -22,7 +22,7 @@ from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
 from voicebot import metrics
-from voicebot.channels.fields import PASS_THROUGH, clean_text
+from voicebot.channels.fields import PASS_THROUGH, clean_text, form_fields
 from voicebot.channels.signature import twilio_only
 from voicebot.sessions.store import PREFIX, SessionStore
 
@@ -143,7 +143,7 @@ def _duration(value: str | None) -> int:
 @bp.post("/voice/status")
 @twilio_only
 def call_status() -> Response:
-    form = request.form
+    form = form_fields()
     call_sid = clean_text(form.get("CallSid", ""))[:64]
     status = clean_text(form.get("CallStatus", "")).lower()[:20]
     if not call_sid or status not in FINAL_STATUSES:

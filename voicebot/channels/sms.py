@@ -11,12 +11,12 @@ import hmac
 import logging
 import time
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app
 from twilio.twiml.messaging_response import MessagingResponse
 from werkzeug.exceptions import HTTPException
 
 from voicebot import metrics
-from voicebot.channels.fields import PASS_THROUGH, clean_text
+from voicebot.channels.fields import PASS_THROUGH, clean_text, form_fields
 from voicebot.channels.segments import fit, segments
 from voicebot.channels.signature import twilio_only
 from voicebot.dialog.model import Ask, End, Event, Say, Transfer, Turn
@@ -69,9 +69,9 @@ def conversation_id(sender: str, recipient: str, key: str) -> str:
     return "sms:" + "".join(LETTERS[b >> 4] + LETTERS[b & 15] for b in digest[:12])
 
 
-def _keyword(body: str) -> str:
+def _keyword(body: str, form: dict[str, str]) -> str:
     """The carrier keyword a message is, if it is one word and one of them."""
-    opt_type = clean_text(request.form.get("OptOutType", "")).upper()
+    opt_type = clean_text(form.get("OptOutType", "")).upper()
     if opt_type in ("STOP", "START", "HELP"):
         return opt_type
     word = body.strip().strip(".!").upper()
@@ -88,11 +88,11 @@ def _keyword(body: str) -> str:
 @twilio_only
 def incoming_text() -> Response:
     services = _services()
-    form = request.form
+    form = form_fields()
     body = clean_text(form.get("Body", ""))
     sender = caller_number(form.get("From"))
     recipient = caller_number(form.get("To")) or clean_text(form.get("To", ""))[:32]
-    keyword = _keyword(body)
+    keyword = _keyword(body, form)
     conversation = conversation_id(
         sender or "unknown", recipient, services.settings.twilio_auth_token
     )

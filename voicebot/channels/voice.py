@@ -16,7 +16,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
 from voicebot import metrics
-from voicebot.channels.fields import PASS_THROUGH, clean_text, confidence, digits
+from voicebot.channels.fields import PASS_THROUGH, clean_text, confidence, digits, form_fields
 from voicebot.channels.signature import twilio_only
 from voicebot.dialog.model import Ask, End, Event, Say, Transfer, Turn
 from voicebot.guard import Guard
@@ -61,9 +61,8 @@ def fallback_response(lang: str | None = None) -> VoiceResponse:
     return response
 
 
-def _event(kind: str, conversation: str, call: str) -> Event:
+def _event(kind: str, conversation: str, call: str, form: dict[str, str]) -> Event:
     now = time.time()
-    form = request.form
     spoken = clean_text(form.get("SpeechResult", ""))
     pressed = digits(form.get("Digits", ""))
     if kind == "input" and not spoken and not pressed:
@@ -86,11 +85,12 @@ def _event(kind: str, conversation: str, call: str) -> Event:
 
 def _run(kind: str) -> Response:
     services = _services()
-    call = clean_text(request.form.get("CallSid", ""))[:64]
+    form = form_fields()
+    call = clean_text(form.get("CallSid", ""))[:64]
     conversation = f"call:{call}" if call else ""
     turn_number = clean_text(request.args.get("turn", ""))[:8]
     request_id = f"{kind}:{turn_number}" if call else ""
-    event = _event(kind, conversation, call)
+    event = _event(kind, conversation, call, form)
     if not conversation:
         turn = services.dialog.step(None, event)  # no CallSid: answer, but keep nothing
         return _twiml(render(turn))
