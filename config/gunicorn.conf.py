@@ -4,7 +4,9 @@ Twilio waits at most 15 s for a webhook answer and then plays "an application er
 occurred", so every time limit here is well below that. Environment:
 
   PORT                 bind 0.0.0.0:$PORT (else 127.0.0.1:8000); GUNICORN_BIND overrides both
-  WEB_CONCURRENCY      worker processes (default: 2 per core, at least 2, at most 4)
+  WEB_CONCURRENCY      worker processes (default: 2 per core, at least 2, at most 4); always
+                       1 without Redis (REDIS_URL or storage.redis_url): conversations then
+                       live in the one process
   GUNICORN_KEEPALIVE   seconds an idle keep-alive connection stays open (default 5; raise it
                        above the load balancer's idle timeout when there is one)
   PROMETHEUS_MULTIPROC_DIR  where workers write their metric values; a fresh temporary folder
@@ -19,6 +21,7 @@ import os
 import shutil
 import tempfile
 
+from voicebot.config import load_settings
 from voicebot.logs import gunicorn_logconfig, skip_unused_record_fields
 
 
@@ -36,6 +39,21 @@ bind = [os.environ.get("GUNICORN_BIND") or (f"0.0.0.0:{_port}" if _port else "12
 # worker timeout below then really bounds a stuck request (gunicorn kills the worker).
 worker_class = "sync"
 workers = _int("WEB_CONCURRENCY", min(4, max(2, 2 * (os.cpu_count() or 1))))
+
+
+def _redis_configured() -> bool:
+    """REDIS_URL, or storage.redis_url in the config file. A config that does not load says
+    yes: the app then stops start-up itself, with the key that is wrong."""
+    try:
+        return bool(load_settings().redis_url)
+    except Exception:
+        return True
+
+
+if not _redis_configured():
+    # Without Redis each worker keeps conversations in its own memory, and a call whose next
+    # turn reaches another worker starts over: one worker only, whatever WEB_CONCURRENCY says.
+    workers = 1
 timeout = 10  # a worker silent this long is killed and replaced: below Twilio's 15 s
 graceful_timeout = 10  # on restart/deploy, in-flight turns get this long to finish
 keepalive = _int("GUNICORN_KEEPALIVE", 5)
@@ -67,6 +85,11 @@ os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
 def on_starting(server):  # type: ignore[no-untyped-def]
     """Values left by an earlier run of this server would be added to the new ones."""
+    if not _redis_configured():
+        server.log.warning(
+            "REDIS_URL is not set: one worker, keeping conversations in its own memory; "
+            "set REDIS_URL to run more workers or servers"
+        )
     for path in glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "*.db")):
         os.remove(path)
 

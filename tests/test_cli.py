@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -27,6 +28,8 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
     monkeypatch.delenv("TWILIO_ACCOUNT_SID", raising=False)
+    # the chat keeps its conversations (and verification limits) in-process, as on a laptop
+    monkeypatch.delenv("REDIS_URL", raising=False)
     return values
 
 
@@ -53,6 +56,33 @@ def test_chat_by_sms_is_a_text_thread(env: dict[str, str]) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "1 Activation key" in result.output and "404-802-1000" in result.output
+
+
+ROSTER = (
+    "student_number,first_name,last_name,birth_date,ssn,guardian_name,guardian_phone,"
+    "guardian_email,school\n"
+    "1234567,Maria,Lopez,2015-03-14,123-45-6789,Ana Lopez,404-555-0123,,Grady HS\n"
+)
+
+
+def test_chat_by_sms_shows_the_code_texted_to_the_phone_on_file(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's last-four walk-through works by text too, and the chat's own outbox
+    (codes in it) is gone when the chat ends."""
+    roster = tmp_path / "roster.csv"
+    roster.write_text(ROSTER)
+    runner = CliRunner()
+    assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(main, ["roster", "import", str(roster)]).exit_code == 0
+    monkeypatch.delenv("VOICEBOT_OUTBOX")
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    lines = ["the last four digits of my son's social", "1234567", "03142015"]
+    result = runner.invoke(main, ["chat", "--sms"], input="\n".join(lines) + "\n\n")
+    assert result.exit_code == 0, result.output
+    assert "[text message to +14045550123:" in result.output
+    assert list((tmp_path / "tmp").iterdir()) == []  # the chat's outbox is gone
 
 
 def test_db_upgrade_creates_the_schema(env: dict[str, str]) -> None:

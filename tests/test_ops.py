@@ -399,3 +399,30 @@ def test_gunicorn_logconfig_is_a_valid_logging_config() -> None:
             logging.getLogger(name).propagate = propagate
         root.handlers[:] = root_handlers
         root.setLevel(root_level)
+
+
+def gunicorn_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str) -> dict:
+    """config/gunicorn.conf.py as gunicorn reads it, with this environment."""
+    import runpy
+
+    from voicebot.config import REPO_ROOT
+
+    for key in ("REDIS_URL", "WEB_CONCURRENCY", "VOICEBOT_CONFIG"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return runpy.run_path(str(REPO_ROOT / "config" / "gunicorn.conf.py"))
+
+
+def test_the_server_runs_one_worker_when_conversations_cannot_be_shared(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Without Redis each worker keeps its own conversations: a call's next turn at another
+    worker would start over, so the server keeps one worker whatever WEB_CONCURRENCY says."""
+    alone = gunicorn_settings(monkeypatch, tmp_path, WEB_CONCURRENCY="3")
+    shared = gunicorn_settings(
+        monkeypatch, tmp_path, WEB_CONCURRENCY="3", REDIS_URL="redis://127.0.0.1:6379/0"
+    )
+    assert alone["workers"] == 1
+    assert shared["workers"] == 3

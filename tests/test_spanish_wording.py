@@ -157,7 +157,10 @@ def test_spanish_voice_menu_does_not_offer_spanish_again(flow: Flow) -> None:
 def test_activation_key_is_not_given_by_phone_in_spanish(flow: Flow) -> None:
     # The help page: "the Parent Portal Activation Key cannot be provided over the phone".
     assert "no se pueden dar por teléfono" in flow.prompts["es"]["activation_key"]["voice"]
-    assert "no se puede dar por llamada" in flow.prompts["es"]["activation_key"]["sms"]
+    # ... nor by text, as the English text says ("by phone or text")
+    assert (
+        "no se puede dar por llamada ni por mensaje" in flow.prompts["es"]["activation_key"]["sms"]
+    )
 
 
 def test_spanish_texts_have_no_typographic_quotes_or_dashes(flow: Flow) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from voicebot.cli_common import settings_or_exit
 from voicebot.config import (
     REPO_ROOT,
     ConfigError,
+    Settings,
     require_for_serving,
 )
 from voicebot.dialog.flow import FlowError, load_flow, mermaid
@@ -52,7 +54,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
         def load_config(self) -> None:
             self.load_config_from_file(str(REPO_ROOT / "config" / "gunicorn.conf.py"))
             self.cfg.set("bind", [f"{host}:{port}"])
-            if workers:
+            if workers and settings.redis_url:  # without Redis the config keeps one worker
                 self.cfg.set("workers", workers)
 
         def load(self):  # type: ignore[no-untyped-def]
@@ -71,19 +73,28 @@ def chat(channel: str, caller: str) -> None:
     """Talk to the help line here in the terminal: no Twilio account, no server."""
     import tempfile
 
-    from voicebot.app import create_app
     from voicebot.channels import simulator
 
     settings = settings_or_exit()
     token = settings.twilio_auth_token or simulator.throwaway_token()
     # The chat serves no console sessions; a throwaway key keeps the console's warning away.
     os.environ.setdefault("VOICEBOT_SECRET_KEY", simulator.throwaway_token())
+    with contextlib.ExitStack() as cleanup:
+        outbox = settings.outbox
+        if not os.environ.get("VOICEBOT_OUTBOX"):  # texts may hold codes: gone at the end
+            folder = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="voicebot-chat-"))
+            outbox = Path(folder) / "outbox.jsonl"
+        _chat(settings.with_overrides(outbox=outbox), token, channel, caller)
+
+
+def _chat(settings: Settings, token: str, channel: str, caller: str) -> None:
+    from voicebot.app import create_app
+    from voicebot.channels import simulator
+
     outbox = settings.outbox
-    if not os.environ.get("VOICEBOT_OUTBOX"):
-        outbox = Path(tempfile.mkdtemp(prefix="voicebot-chat-")) / "outbox.jsonl"
     # The chat never sends real texts: they appear in the terminal instead.
     settings = settings.with_overrides(
-        twilio_auth_token=token, twilio_account_sid="", outbox=outbox, public_url=""
+        twilio_auth_token=token, twilio_account_sid="", public_url=""
     )
     try:
         app = create_app(settings, upgrade_db=True)
@@ -100,7 +111,7 @@ def chat(channel: str, caller: str) -> None:
 
     if channel == "sms":
         click.echo("Texting the help line. Type a message; an empty line ends. Try: MENU, HELP")
-        simulator.chat_sms(client, caller, to, ask, click.echo)
+        simulator.chat_sms(client, simulator.Outbox(outbox), caller, to, ask, click.echo)
     else:
         click.echo(
             "Calling the help line. Type what you would say; #1 presses 1 (#0 a person, "

@@ -140,12 +140,15 @@ def chat_voice(
 
 def chat_sms(
     client: SignedClient,
+    outbox: Outbox,
     sender: str,
     to: str,
     ask: Callable[[str], str | None],
     show: Callable[[str], None],
 ) -> None:
-    """A text thread: each line is a text; an empty line or end of input stops."""
+    """A text thread: each line is a text; an empty line or end of input stops. Texts the
+    help line sends on its own (a verification code, to the guardian's phone on file) are
+    shown as such, apart from its replies in the thread."""
     while True:
         line = ask("you: ")
         if line is None or not line.strip():
@@ -162,3 +165,5 @@ def chat_sms(
             show(f"help line: {message}")
         if not heard.messages:
             show("[no reply]")
+        for message in outbox.new():
+            show(f"[text message to {message['to']}: {message['body']}]")
