@@ -87,7 +87,7 @@ def on_starting(server):  # type: ignore[no-untyped-def]
     """Values left by an earlier run of this server would be added to the new ones."""
     if not _redis_configured():
         server.log.warning(
-            "REDIS_URL is not set: one worker, keeping conversations in its own memory; "
+            "no Redis configured (REDIS_URL): one worker, keeping conversations in its memory; "
             "set REDIS_URL to run more workers or servers"
         )
     for path in glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "*.db")):

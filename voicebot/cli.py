@@ -30,7 +30,12 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=int(os.environ.get("PORT", "8000")), show_default=True)
-@click.option("--workers", type=int, default=None, help="default: WEB_CONCURRENCY, else 2 per core")
+@click.option(
+    "--workers",
+    type=int,
+    default=None,
+    help="default: WEB_CONCURRENCY, else 2 per core; 1 without Redis",
+)
 def serve(host: str, port: int, workers: int | None) -> None:
     """Serve Twilio's webhooks with gunicorn (GET /healthz answers when ready)."""
     from gunicorn.app.base import Application
