@@ -50,7 +50,8 @@ def _redis_configured() -> bool:
         return True
 
 
-if not _redis_configured():
+_has_redis = _redis_configured()
+if not _has_redis:
     # Without Redis each worker keeps conversations in its own memory, and a call whose next
     # turn reaches another worker starts over: one worker only, whatever WEB_CONCURRENCY says.
     workers = 1
@@ -85,7 +86,7 @@ os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
 def on_starting(server):  # type: ignore[no-untyped-def]
     """Values left by an earlier run of this server would be added to the new ones."""
-    if not _redis_configured():
+    if not _has_redis:
         server.log.warning(
             "no Redis configured (REDIS_URL): one worker, keeping conversations in its memory; "
             "set REDIS_URL to run more workers or servers"

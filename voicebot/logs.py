@@ -28,13 +28,12 @@ _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def _jsonable(value: Any) -> Any:
-    kind = type(value)
-    if kind is str:
-        return value if len(value) <= MAX_FIELD else value[:MAX_FIELD] + "..."
-    if kind in _PLAIN or isinstance(value, bool | int | float):
+    if type(value) in _PLAIN:
         return value
-    if isinstance(value, str):  # a str subclass (a str Enum): its value, as json writes it
+    if isinstance(value, str):  # a str subclass (a str Enum) too: json writes its value
         return value if len(value) <= MAX_FIELD else value[:MAX_FIELD] + "..."
+    if isinstance(value, bool | int | float):
+        return value
     if isinstance(value, list | tuple):
         return [_jsonable(item) for item in value[:100]]
     if isinstance(value, dict):
