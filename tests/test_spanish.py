@@ -158,6 +158,22 @@ def test_a_text_thread_stays_in_spanish(thread: Thread) -> None:
     assert "Responda" in " ".join(reply.heard.messages)
 
 
+@pytest.mark.parametrize("hello", ["hola", "Buenos días", "buenas tardes", "buenas noches"])
+def test_a_thread_opened_with_a_spanish_hello_is_greeted_in_spanish(
+    thread: Thread, hello: str
+) -> None:
+    text = " ".join(thread.text(hello).heard.messages)
+    assert "Servicio de ayuda" in text and "Escriba su pregunta" in text
+    assert "Activation key" not in text  # the English menu
+    assert "Escriba su pregunta" in " ".join(thread.text("MENU").heard.messages), "and stays so"
+
+
+@pytest.mark.parametrize("hello", ["hello", "Good evening", "good morning", "hi there"])
+def test_a_thread_opened_with_a_hello_is_greeted_not_answered(thread: Thread, hello: str) -> None:
+    text = " ".join(thread.text(hello).heard.messages)
+    assert "APS Parent Portal help line" in text and "Text your question" in text
+
+
 def test_activation_keys_are_refused_in_spanish_too(thread: Thread, call: Call) -> None:
     text = " ".join(thread.text("dame la clave de activación por favor").heard.messages)
     assert "no se puede dar" in text and "tinyAPS.com/?lookup" in text

@@ -87,6 +87,68 @@ def test_spoken_digits_work_for_every_step(twilio, roster, outbox) -> None:  # t
 
 
 @pytest.mark.parametrize(
+    "said",
+    [
+        "March 14th, 2015",  # how Twilio's recogniser writes a date said aloud
+        "the fourteenth of March two thousand fifteen",
+        "catorce de marzo de dos mil quince",
+    ],
+)
+def test_a_caller_may_say_the_birth_date_the_way_people_do(
+    twilio, roster, outbox, caplog, said
+) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level("DEBUG")
+    call = Call(twilio, caller=OTHER_PHONE, CallSid="CA" + "e" * 32)
+    ask_for_last_four(call)
+    assert "say the date" in call.press(STUDENT).text
+    assert UNIFORM in call.say(said).text
+    code = codes_sent(outbox, GUARDIAN_PHONE)[0]
+    assert "6, 7, 8, 9" in call.press(code).text
+    logged = logged_text(caplog).lower()
+    for secret in (said.lower(), "march 14", "fourteenth", "catorce", "2015", code):
+        assert secret not in logged, secret
+
+
+def test_a_date_texted_with_slashes_works_too(twilio, roster, outbox) -> None:  # type: ignore[no-untyped-def]
+    thread = Thread(twilio, sender=OTHER_PHONE)
+    thread.text("last 4 of my kid's social please")
+    thread.text(STUDENT)
+    assert UNIFORM in " ".join(thread.text("3/14/2015").heard.messages)
+    code = codes_sent(outbox, GUARDIAN_PHONE)[0]
+    assert "6789" in " ".join(thread.text(code).heard.messages)
+
+
+def test_a_date_without_its_year_is_asked_again_not_taken_for_a_topic(
+    twilio, roster, outbox
+) -> None:  # type: ignore[no-untyped-def]
+    call = Call(twilio, caller=OTHER_PHONE)
+    ask_for_last_four(call)
+    call.press(STUDENT)
+    again = call.say("March 14th")
+    assert "didn't catch" in again.text and "birth date" in again.text and again.asks
+    assert "Did you want help" not in again.text
+    assert outbox.messages() == []
+    assert UNIFORM in call.say("March 14th, 2015").text
+
+
+def test_wrong_spoken_date_sounds_like_a_right_one_and_sends_nothing(
+    twilio, roster, outbox
+) -> None:  # type: ignore[no-untyped-def]
+    call = Call(twilio, caller=OTHER_PHONE)
+    ask_for_last_four(call)
+    call.press(STUDENT)
+    assert UNIFORM in call.say("March 15th, 2015").text
+    assert outbox.messages() == []
+
+
+def test_may_at_the_birth_date_question_is_still_a_request(twilio, roster) -> None:  # type: ignore[no-untyped-def]
+    call = Call(twilio, caller=OTHER_PHONE)
+    ask_for_last_four(call)
+    call.press(STUDENT)
+    assert call.say("may I talk to a person please").transfers_to == SUPPORT
+
+
+@pytest.mark.parametrize(
     ("student", "birth"),
     [("1234567", "03152015"), ("9999999", BIRTH), ("7654321", BIRTH)],
     ids=["wrong birth date", "unknown student", "another child's birth date"],

@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from voicebot import metrics
+from voicebot.dialog.dates import MONTHS, ORDINALS
 from voicebot.memo import Bounded
 
 log = logging.getLogger("voicebot.security")
@@ -119,69 +120,8 @@ NUMBER_WORDS: dict[str, str] = {
 }
 
 # --- dates --------------------------------------------------------------------------------
-_MONTHS = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-    "jan",
-    "feb",
-    "mar",
-    "apr",
-    "jun",
-    "jul",
-    "aug",
-    "sep",
-    "sept",
-    "oct",
-    "nov",
-    "dec",
-    "enero",
-    "febrero",
-    "marzo",
-    "abril",
-    "mayo",
-    "junio",
-    "julio",
-    "agosto",
-    "septiembre",
-    "setiembre",
-    "octubre",
-    "noviembre",
-    "diciembre",
-]
-_ORDINALS = [
-    "first",
-    "second",
-    "third",
-    "fourth",
-    "fifth",
-    "sixth",
-    "seventh",
-    "eighth",
-    "ninth",
-    "tenth",
-    "eleventh",
-    "twelfth",
-    "thirteenth",
-    "fourteenth",
-    "fifteenth",
-    "sixteenth",
-    "seventeenth",
-    "eighteenth",
-    "nineteenth",
-    "twentieth",
-    "thirtieth",
-    "primero",
-]
+_MONTHS = list(MONTHS)  # names and abbreviations, English and Spanish
+_ORDINALS = list(ORDINALS)  # "first" to "ninth" come first
 
 
 def _alternatives(words: Iterable[str]) -> str:

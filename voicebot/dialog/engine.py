@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Protocol
 
+from voicebot.dialog.dates import mentions_month, spoken_date
 from voicebot.dialog.flow import Flow, StateSpec
 from voicebot.dialog.model import (
     Action,
@@ -23,7 +24,7 @@ from voicebot.dialog.model import (
     Transfer,
     Turn,
 )
-from voicebot.dialog.normalize import spoken_digits
+from voicebot.dialog.normalize import is_greeting, spoken_digits
 
 MAX_CHAIN = 12  # states entered in one turn; flows check guarantees chains end sooner
 
@@ -119,7 +120,7 @@ class Dialog:
             collected = self._collect(current, state, event)
             if collected is not None:
                 return collected
-        target, intent, weak = self._resolve(current, state, event)
+        target, intent, weak = self._resolve(current, state, event, first)
         if target is None:
             if first:  # "hi": greet and show the menu rather than apologise
                 return self.enter(state, event, self.flow.start, intent=intent)
@@ -138,9 +139,12 @@ class Dialog:
         return self.enter(state, event, target, intent=intent)
 
     def _resolve(
-        self, current: StateSpec, state: State, event: Event
+        self, current: StateSpec, state: State, event: Event, first: bool = False
     ) -> tuple[str | None, str, bool]:
-        """What the caller chose: (target state or command, intent name, weakly understood)."""
+        """What the caller chose: (target state or command, intent name, weakly understood).
+
+        A text in Spanish switches the thread to Spanish when it is understood, or when it
+        is the first text ("hola" is greeted in Spanish)."""
         digits = event.digits.strip()
         text = event.text.strip()
         if not digits and text:
@@ -155,12 +159,14 @@ class Dialog:
             return None, "unknown", False
         match = self.classifier.classify(text)
         target = current.on.get(match.intent) or self.flow.intents.get(match.intent)
+        if first and is_greeting(text):
+            target = None  # "good evening" on its own is a hello: greet, do not guess a topic
         weak = match.score < self.confirm_below or (
             event.confidence is not None and event.confidence < self.speech_confidence_floor
         )
         if (
             event.channel == "sms"
-            and target
+            and (target or first)
             and match.language in self.flow.languages
             and state.lang == self.flow.languages[0]
         ):
@@ -182,6 +188,10 @@ class Dialog:
             self._enter(state, event, self.flow.special["verify_restart"], reply)
             return Turn(tuple(reply.actions), state, intent="verify_timeout")
         number = event.digits.strip() or (spoken_digits(event.text) or "")
+        if spec.collect == "birth_date" and len(number) != 8 and event.text:
+            number = spoken_date(event.text) or number  # "March 14th, 2015", "3/14/2015"
+            if not number and mentions_month(event.text):  # a date we cannot read: not a topic
+                return self._retry(state, event, "no_match", intent="digits")
         if not number or (len(number) == 1 and number in self.flow.keys):
             return None  # "0", "*", or words: handled like at any other question
         low, high = DIGIT_LENGTHS[spec.collect]

@@ -36,6 +36,11 @@ LEADING_FILLERS = word_set(
     "so well yeah yea ok okay okey alright hi hello hey hola oh like basically "
     "actually bueno pues este oye mira and also"
 )
+# A text of nothing but these is a hello ("good evening", "buenas tardes"), not a question.
+GREETINGS = word_set(
+    "hi hello hey hiya there good morning afternoon evening hola buenos buenas dias tardes "
+    "noches saludos"
+)
 # Multi-word openers, matched before the single-word ones.
 _LEADING_PHRASES = (
     "good morning",
@@ -289,6 +294,18 @@ def _basic(text: str) -> str:
     text = _NOT_WORD.sub(" ", text)
     text = _LETTER_DIGIT.sub(" ", text)
     return _SPACES.sub(" ", text).strip()
+
+
+def plain_words(text: str) -> list[str]:
+    """The words of `text`, folded and without punctuation: "March 14th, 2015" gives
+    march, 14, th, 2015."""
+    return _basic(text).split()
+
+
+def is_greeting(text: str) -> bool:
+    """Whether `text` only says hello."""
+    words = plain_words(text)
+    return bool(words) and all(word in GREETINGS for word in words)
 
 
 def _repair(tokens: list[str]) -> list[str]:

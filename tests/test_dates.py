@@ -1,0 +1,71 @@
+"""Birth dates the way parents say and text them, read into the keypad's MMDDYYYY."""
+
+from __future__ import annotations
+
+import pytest
+
+from voicebot.dialog.dates import mentions_month, spoken_date
+
+
+@pytest.mark.parametrize(
+    ("said", "read"),
+    [
+        ("March 14th, 2015", "03142015"),  # how Twilio's recogniser writes a spoken date
+        ("march fourteenth two thousand fifteen", "03142015"),
+        ("the fourteenth of March, twenty fifteen", "03142015"),
+        ("her birthday is march 14 2015", "03142015"),
+        ("march twenty first twenty fifteen", "03212015"),
+        ("june first two thousand and nine", "06012009"),
+        ("july fourth twenty oh nine", "07042009"),
+        ("march third nineteen ninety nine", "03031999"),
+        ("May 5th 2012", "05052012"),
+        ("march 14 20 15", "03142015"),
+        ("3/14/2015", "03142015"),
+        ("3-14-2015", "03142015"),
+        ("2015-03-14", "03142015"),
+        ("14/3/2015", "03142015"),  # only day-first makes a date
+        ("three fourteen twenty fifteen", "03142015"),
+        ("14 de marzo de 2015", "03142015"),
+        ("catorce de marzo de dos mil quince", "03142015"),
+        ("el 31 de diciembre del 2009", "12312009"),
+        ("treinta y uno de diciembre de dos mil nueve", "12312009"),
+        ("veintiuno de junio de 2010", "06212010"),
+        ("1ro de mayo de 2011", "05012011"),
+        ("3 de marzo de mil novecientos noventa y nueve", "03031999"),
+    ],
+)
+def test_a_date_said_or_written_naturally_is_read(said: str, read: str) -> None:
+    assert spoken_date(said) == read
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "march 14",  # no year
+        "march 2015",  # no day
+        "february 30 2015",  # no such day
+        "march 14 april 2015",  # two months
+        "1 2 3",
+        "I forgot my password",
+        "",
+        "03142015",  # eight keyed digits are the keypad's own path, not this one
+        "march 14 1850",  # not a student's birth year
+    ],
+)
+def test_anything_that_is_not_one_date_is_not_read(said: str) -> None:
+    assert spoken_date(said) is None
+
+
+def test_a_month_named_is_noticed_but_may_the_verb_is_not() -> None:
+    assert mentions_month("it's march fourteenth")
+    assert mentions_month("catorce de marzo")
+    assert not mentions_month("may I talk to someone")
+    assert not mentions_month("I forgot my password")
+
+
+def test_hostile_input_is_not_a_date() -> None:
+    assert spoken_date("march " + "1 " * 5000) is None
+    assert (
+        spoken_date("\x00march\u200b14\ufeff2015") == "03142015"
+    )  # control characters split words
+    assert spoken_date(None) is None  # type: ignore[arg-type]

@@ -1,0 +1,264 @@
+"""A birth date as callers say or text it, read into the eight digits the keypad takes.
+
+The birth-date question asks for MMDDYYYY on the keypad, but on a call people say "March
+14th, 2015" (which Twilio's recogniser writes just so), "the fourteenth of March two thousand
+fifteen" or "catorce de marzo de dos mil quince", and by text they write "3/14/2015". Each of
+those is the same date here. Anything that could be read two ways is not read at all: a
+misread date costs the parent one of their few verification attempts.
+
+Pure, cheap and never raises; nothing here is logged or kept (a birth date is half of what
+verifies a caller).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from itertools import combinations
+
+from voicebot.dialog.normalize import plain_words, word_set
+
+MONTHS: dict[str, int] = {
+    "january": 1,
+    "february": 2,
+    "march": 3,
+    "april": 4,
+    "may": 5,
+    "june": 6,
+    "july": 7,
+    "august": 8,
+    "september": 9,
+    "october": 10,
+    "november": 11,
+    "december": 12,
+    "jan": 1,
+    "feb": 2,
+    "mar": 3,
+    "apr": 4,
+    "jun": 6,
+    "jul": 7,
+    "aug": 8,
+    "sep": 9,
+    "sept": 9,
+    "oct": 10,
+    "nov": 11,
+    "dec": 12,
+    "enero": 1,
+    "febrero": 2,
+    "marzo": 3,
+    "abril": 4,
+    "mayo": 5,
+    "junio": 6,
+    "julio": 7,
+    "agosto": 8,
+    "septiembre": 9,
+    "setiembre": 9,
+    "octubre": 10,
+    "noviembre": 11,
+    "diciembre": 12,
+}
+ORDINALS: dict[str, int] = {
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "sixth": 6,
+    "seventh": 7,
+    "eighth": 8,
+    "ninth": 9,
+    "tenth": 10,
+    "eleventh": 11,
+    "twelfth": 12,
+    "thirteenth": 13,
+    "fourteenth": 14,
+    "fifteenth": 15,
+    "sixteenth": 16,
+    "seventeenth": 17,
+    "eighteenth": 18,
+    "nineteenth": 19,
+    "twentieth": 20,
+    "thirtieth": 30,
+    "primero": 1,
+}
+
+
+def _counting(words: str, first: int, step: int = 1) -> dict[str, int]:
+    """Number words in order, each `step` more than the one before it."""
+    return {word: first + step * i for i, word in enumerate(words.split())}
+
+
+_DIGITS = {"zero": 0, "oh": 0, "o": 0, "cero": 0, "un": 1, "una": 1}
+_DIGITS |= _counting("one two three four five six seven eight nine", 1)
+_DIGITS |= _counting("uno dos tres cuatro cinco seis siete ocho nueve", 1)
+_TEENS = _counting("ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen", 10)
+_TEENS |= {"nineteen": 19}
+_TEENS |= _counting("diez once doce trece catorce quince dieciseis diecisiete dieciocho", 10)
+_TEENS |= {"diecinueve": 19}
+_TENS = _counting("twenty thirty forty fifty sixty seventy eighty ninety", 20, 10)
+_TENS |= _counting("veinte treinta cuarenta cincuenta sesenta setenta ochenta noventa", 20, 10)
+_TWENTIES = _counting("veintiuno veintidos veintitres veinticuatro veinticinco", 21)
+_TWENTIES |= _counting("veintiseis veintisiete veintiocho veintinueve", 26)
+_HUNDREDS = {"novecientos": 900, "ochocientos": 800}  # Spanish years: mil novecientos ...
+_THOUSAND = {"thousand", "mil"}
+_SUFFIXES = {"st", "nd", "rd", "th", "ro", "do", "to", "vo", "mo"}  # 1st, 14th, 1ro, 2do
+# Words around a date that do not change it ("it's the 14th of March", "nació el 14 de ...").
+_AROUND = word_set(
+    "the of on in and is its it was she he her his my our child son daughter kid born "
+    "birthday birth date day month year comma um uh er so well yes yeah ok okay "
+    "de del el la es y en su mi nacio nacimiento fecha cumpleanos dia mes ano pues este"
+)
+YEARS = (1900, 2099)
+
+
+def spoken_date(text: str) -> str | None:
+    """The date in `text` as MMDDYYYY, or None when there is none or it could be two dates.
+
+    With a month name the numbers around it are day and year, in either order of day and
+    month ("March 14 2015", "14 de marzo de 2015"); without one, three numbers are month,
+    day and year as the question asks ("3/14/2015"), or day, month and year when only that
+    makes a date ("14/3/2015").
+    """
+    try:
+        words = _date_words(text)
+    except Exception:  # pragma: no cover - reading a date must never break a turn
+        return None
+    if not words or len(words) > 12:
+        return None
+    months = [i for i, word in enumerate(words) if word in MONTHS]
+    if len(months) > 1:
+        return None
+    if months:
+        m = months[0]
+        month, rest = MONTHS[words[m]], words[:m] + words[m + 1 :]
+        found = {
+            (month, day, year)
+            for before, after in _splits(rest, 2)
+            for day, year in [(_number(before), _number(after))]
+            if day is not None and year is not None
+        }
+        if words[:m] and words[m + 1 :]:  # "14 de marzo de 2015": only day before, year after
+            found = {(month, d, y) for _, d, y in found if _number(words[:m]) == d}
+    else:
+        found = set()
+        for parts in _splits(words, 3):
+            first, second, year = (_number(part) for part in parts)
+            if first is not None and second is not None and year is not None:
+                found.add((first, second, year))
+        if len(words) == 3 and len(words[0]) == 4 and words[0].isdigit():  # 2015-03-14
+            found = {(second, third, first) for first, second, third in found}
+        elif not any(_valid(*one) for one in found):  # "14/3/2015": only day first works
+            found = {(second, first, year) for first, second, year in found}
+    dates = {one for one in found if _valid(*one)}
+    if len(dates) != 1:
+        return None
+    month, day, year = dates.pop()
+    return f"{month:02d}{day:02d}{year:04d}"
+
+
+def mentions_month(text: str) -> bool:
+    """Whether `text` names a month: at the birth-date question it is a date, not a topic.
+    "may" does not count ("may I talk to someone")."""
+    try:
+        return any(word in MONTHS and word != "may" for word in plain_words(text))
+    except Exception:  # pragma: no cover
+        return False
+
+
+def _date_words(text: str) -> list[str]:
+    words: list[str] = []
+    for word in plain_words(text):
+        if word in _SUFFIXES and words and words[-1].isdigit():
+            continue  # "14 th" (from "14th")
+        if word not in _AROUND:
+            words.append(word)
+    return words
+
+
+def _splits(words: list[str], parts: int) -> list[list[list[str]]]:
+    """Every way to cut `words` into `parts` non-empty runs, in order."""
+    return [
+        [words[a:b] for a, b in zip((0, *cuts), (*cuts, len(words)), strict=True)]
+        for cuts in combinations(range(1, len(words)), parts - 1)
+    ]
+
+
+def _valid(month: int, day: int, year: int) -> bool:
+    if not YEARS[0] <= year <= YEARS[1]:
+        return False
+    try:
+        date(year, month, day)
+    except ValueError:
+        return False
+    return True
+
+
+def _number(words: list[str]) -> int | None:
+    """One number said or written in full ("14", "fourteenth", "twenty first", "two thousand
+    fifteen", "twenty oh nine", "dos mil quince", "2 0 1 5"); None for anything else."""
+    if not words or len(words) > 6:
+        return None
+    if len(words) == 1:
+        return _small(words[0])
+    if all(len(word) == 1 and word.isdigit() or word in _DIGITS for word in words):
+        return int("".join(word if word.isdigit() else str(_DIGITS[word]) for word in words))
+    head, tail = words[0], words[1:]
+    if head in _TENS and len(tail) == 1:  # twenty one, twenty first, treinta (y) uno
+        unit = _DIGITS.get(tail[0]) or ORDINALS.get(tail[0])
+        if unit and unit < 10:
+            return _TENS[head] + unit
+    thousand = next((i for i, word in enumerate(words) if word in _THOUSAND), -1)
+    if thousand >= 0:  # two thousand (and) fifteen, dos mil quince, mil novecientos noventa
+        before = words[:thousand]
+        times = _small(before[0]) if len(before) == 1 else (1 if not before else None)
+        after = words[thousand + 1 :]
+        rest = _hundreds(after) if after else 0
+        if times is not None and 0 < times < 10 and rest is not None:
+            return times * 1000 + rest
+        return None
+    century = _small(head)
+    if century in (19, 20) and (head.isdigit() == all(word.isdigit() for word in tail)):
+        rest = _two_digits(tail)  # nineteen ninety nine, twenty oh nine, 20 15
+        if rest is not None:
+            return century * 100 + rest
+    return None
+
+
+def _small(word: str) -> int | None:
+    """A number one word says: 14, fourteen, fourteenth, veintiuno."""
+    if word.isdigit():
+        return int(word) if len(word) <= 4 else None
+    for table in (_DIGITS, _TEENS, _TENS, _TWENTIES, ORDINALS):
+        if word in table:
+            return table[word]
+    return None
+
+
+def _two_digits(words: list[str]) -> int | None:
+    """The last two digits of a year said in pairs: fifteen, ninety nine, oh nine, 15."""
+    if len(words) == 1:
+        word = words[0]
+        if word.isdigit():
+            return int(word) if len(word) == 2 else None
+        value = _TEENS.get(word) or _TENS.get(word)
+        return value
+    if len(words) == 2:
+        first, second = words
+        if first in ("oh", "o", "zero") and second in _DIGITS and _DIGITS[second] > 0:
+            return _DIGITS[second]
+        if first in _TENS and second in _DIGITS and 0 < _DIGITS[second] < 10:
+            return _TENS[first] + _DIGITS[second]
+    return None
+
+
+def _hundreds(words: list[str]) -> int | None:
+    """0-999 after "thousand": fifteen, nine, novecientos noventa y nueve."""
+    total = 0
+    if words and words[0] in _HUNDREDS:
+        total, words = _HUNDREDS[words[0]], words[1:]
+    if not words:
+        return total
+    if len(words) == 1:
+        value = _small(words[0])
+        return total + value if value is not None and value < 100 else None
+    rest = _two_digits(words)
+    return total + rest if rest is not None else None
