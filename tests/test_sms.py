@@ -40,6 +40,17 @@ def test_a_first_hello_gets_the_menu(thread: Thread) -> None:
     assert "Parent Portal help line" in text and "1 Activation key" in text
 
 
+def test_a_texter_who_cannot_log_in_is_asked_why(thread: Thread) -> None:
+    question = one_message(thread.text("cant log in to infinite campus"))
+    assert "1 Forgot username, 2 Forgot password, 3 Account locked" in question
+    assert "Forgot Your Username" in one_message(thread.text("1"))
+
+
+def test_a_spanish_texter_who_cannot_get_in_is_asked_why_in_spanish(thread: Thread) -> None:
+    question = one_message(thread.text("no puedo entrar al portal"))
+    assert "Olvidé mi contraseña" in question and "Cuenta bloqueada" in question
+
+
 def test_menu_lists_the_topics(thread: Thread) -> None:
     thread.text("forgot my password help")
     text = one_message(thread.text("MENU"))

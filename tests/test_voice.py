@@ -241,6 +241,24 @@ def test_no_at_the_main_menu_does_not_hang_up(call: Call) -> None:
     assert reply.asks and not reply.heard.hung_up
 
 
+@pytest.mark.parametrize(
+    ("answer", "heard"),
+    [
+        ("my password", "Forgot Your Password"),
+        ("the username", "Forgot Your Username"),
+        ("it says it's locked", "locked until the next day"),
+    ],
+)
+def test_a_caller_who_cannot_log_in_is_asked_why_before_being_answered(
+    call: Call, answer: str, heard: str
+) -> None:
+    call.start()
+    question = call.say("I can't log in to the parent portal")
+    assert "forgotten username" in question.text and "locked" in question.text
+    assert question.asks and "Forgot Your" not in question.text
+    assert heard in call.say(answer).text
+
+
 def test_asking_for_help_gives_the_menu(call: Call) -> None:
     call.start()
     assert "press 1 for activation keys" in call.say("I need some help").text

@@ -158,10 +158,11 @@ class Dialog:
         if not text:
             return None, "unknown", False
         match = self.classifier.classify(text)
-        target = current.on.get(match.intent) or self.flow.intents.get(match.intent)
+        expected = current.on.get(match.intent)  # an answer this question offers
+        target = expected or self.flow.intents.get(match.intent)
         if first and is_greeting(text):
             target = None  # "good evening" on its own is a hello: greet, do not guess a topic
-        weak = match.score < self.confirm_below or (
+        weak = (match.score < self.confirm_below and not expected) or (
             event.confidence is not None and event.confidence < self.speech_confidence_floor
         )
         if (
