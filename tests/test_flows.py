@@ -87,6 +87,17 @@ def test_flows_graph_prints_mermaid_with_every_state() -> None:
         assert f" {name}" in result.output, name
 
 
+def test_flows_graph_draws_a_copy_given_with_dir(flows_copy: Path) -> None:
+    edit(flows_copy / "help-line.toml", "[states.menu_more]", "[states.menu_extra]")
+    edit(flows_copy / "help-line.toml", '"5" = "menu_more"', '"5" = "menu_extra"')
+    result = CliRunner().invoke(main, ["flows", "graph", "--dir", str(flows_copy)])
+    assert result.exit_code == 0, result.output
+    assert " menu_extra" in result.output and " menu_more" not in result.output
+    edit(flows_copy / "help-line.toml", 'start = "welcome"', 'start = "nowhere"')
+    bad = CliRunner().invoke(main, ["flows", "graph", "--dir", str(flows_copy)])
+    assert bad.exit_code != 0 and "start: unknown state 'nowhere'" in bad.output
+
+
 def test_the_read_back_can_only_be_reached_through_a_verified_code(flows_copy: Path) -> None:
     edit(
         flows_copy / "help-line.toml",

@@ -18,7 +18,7 @@ from voicebot.config import (
     Settings,
     require_for_serving,
 )
-from voicebot.dialog.flow import FlowError, load_flow, mermaid
+from voicebot.dialog.flow import Flow, FlowError, load_flow, mermaid
 from voicebot.roster_cli import roster
 
 
@@ -130,16 +130,29 @@ def flows() -> None:
     """Check or draw the dialog in flows/."""
 
 
-@flows.command("check")
-@click.option("--dir", "directory", type=click.Path(path_type=Path), default=None)
-def flows_check(directory: Path | None) -> None:
-    """Validate flows/: unknown states, missing prompts, unreachable states."""
+FLOWS_DIR = click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A copy of flows/ to use, e.g. to try an edit before it goes live "
+    "(default: the flows directory in the settings).",
+)
+
+
+def _flow_or_exit(directory: Path | None) -> Flow:
     settings = settings_or_exit()
-    directory = directory or settings.flows_dir
     try:
-        flow = load_flow(directory, settings.languages)
+        return load_flow(directory or settings.flows_dir, settings.languages)
     except FlowError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@flows.command("check")
+@FLOWS_DIR
+def flows_check(directory: Path | None) -> None:
+    """Validate flows/: unknown states, missing prompts, unreachable states."""
+    flow = _flow_or_exit(directory)
     click.echo(
         f"flows OK: {len(flow.states)} states, "
         f"{len(flow.prompts[flow.languages[0]])} prompts in {', '.join(flow.languages)}"
@@ -147,14 +160,10 @@ def flows_check(directory: Path | None) -> None:
 
 
 @flows.command("graph")
-def flows_graph() -> None:
+@FLOWS_DIR
+def flows_graph(directory: Path | None) -> None:
     """Print the state machine as a Mermaid diagram."""
-    settings = settings_or_exit()
-    try:
-        flow = load_flow(settings.flows_dir, settings.languages)
-    except FlowError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(mermaid(flow), nl=False)
+    click.echo(mermaid(_flow_or_exit(directory)), nl=False)
 
 
 @main.group("db")
