@@ -151,6 +151,31 @@ def test_without_configured_hours_sms_agent_claims_nothing_about_them(thread: Th
     assert "404-802-1000" in text and "open now" not in text and "closed" not in text
 
 
+def test_asked_for_the_hours_without_any_set_the_line_gives_the_number_and_invents_none(
+    call: Call, thread: Thread
+) -> None:
+    call.start()
+    said = call.say("what are your hours").text
+    assert "4 0 4, 8 0 2, 1 0 0 0" in said and "open" not in said and "AM" not in said
+    text = " ".join(thread.text("what time are you open").heard.messages)
+    assert "404-802-1000" in text and "open" not in text and "AM" not in text
+
+
+def test_asked_for_the_hours_the_line_tells_them_and_whether_support_is_open(
+    hours_app: Flask, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    at(monkeypatch, SATURDAY_NOON)
+    call = Call(SignedClient(hours_app, AUTH_TOKEN))
+    call.start()
+    closed = call.say("when is support open").text
+    assert "closed now" in closed and "Monday to Friday, 8 AM to 5 PM" in closed
+    assert "Press 0" in closed and "Text CALL ME" not in closed
+    at(monkeypatch, TUESDAY_NOON)
+    thread = Thread(SignedClient(hours_app, AUTH_TOKEN))
+    opened = " ".join(thread.text("a que hora cierran?").heard.messages)
+    assert "atiende ahora" in opened and "de lunes a viernes, de 8 a 5" in opened
+
+
 def test_sms_call_me_records_a_callback_request(thread: Thread) -> None:
     text = " ".join(thread.text("CALL ME").heard.messages)
     assert "call you back" in text

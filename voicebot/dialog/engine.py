@@ -413,7 +413,7 @@ class Dialog:
         template = self.flow.text(key, lang, channel)
         fill = {"topic": "", "first_name": "", "last4": "", "support_status": ""}
         fill |= self.facts[channel][lang] | values
-        return template.format(**fill)
+        return template.format(**fill).strip()  # an empty {support_status} at the end
 
 
 def _disclosure(disclosed: Disclosed, channel: str) -> dict[str, str]:
