@@ -14,8 +14,10 @@ from sqlalchemy import select, update
 
 from tests.conftest import AUTH_TOKEN, Call, Thread
 from voicebot.agents.cli import agents as agents_cli
-from voicebot.agents.console import hash_password
+from voicebot.agents.console import ADDRESS_FAILURES, hash_password
+from voicebot.app import create_app
 from voicebot.channels.simulator import SignedClient
+from voicebot.config import Settings
 from voicebot.records import db
 from voicebot.records.handoffs import Agent, Handoffs, clean_question, console_safe
 
@@ -85,6 +87,47 @@ def test_the_console_needs_a_signed_in_agent(client: FlaskClient) -> None:
     assert response.headers["Location"].endswith("/agents/login")
     assert client.get("/agents/stats").status_code == 302
     assert client.get("/agents/live").status_code == 401
+
+
+def sign_in_from(client: FlaskClient, address: str, name: str, password: str):  # type: ignore[no-untyped-def]
+    page = client.get("/agents/login", environ_base={"REMOTE_ADDR": address})
+    return client.post(
+        "/agents/login",
+        data={"name": name, "password": password, "csrf_token": token(page.get_data(as_text=True))},
+        environ_base={"REMOTE_ADDR": address},
+    )
+
+
+def test_many_failed_sign_ins_from_one_address_refuse_that_address_only(
+    client: FlaskClient, handoffs: Handoffs
+) -> None:
+    for number in range(ADDRESS_FAILURES):  # a spray over many names: no account gets locked
+        failed = sign_in_from(client, "203.0.113.7", f"agent{number}", "guess")
+        assert failed.status_code == 401
+    refused = sign_in_from(client, "203.0.113.7", "amy", PASSWORD)
+    assert refused.status_code == 429 and "Too many failed sign-ins" in refused.get_data(
+        as_text=True
+    )
+    assert sign_in_from(client, "198.51.100.2", "amy", PASSWORD).status_code == 303
+
+
+@pytest.mark.parametrize("public_url", ["", "https://help.example.org"])
+def test_the_address_behind_a_proxy_is_the_one_counted(settings: Settings, public_url: str) -> None:
+    app = create_app(settings, upgrade_db=True, public_url=public_url)
+    wire(app).add_agent("amy", hash_password(PASSWORD))
+    client = app.test_client()
+    proxy = {"REMOTE_ADDR": "10.0.0.1"}
+    for number in range(ADDRESS_FAILURES):
+        page = client.get("/agents/login", environ_base=proxy)
+        client.post(
+            "/agents/login",
+            data={"name": f"x{number}", "password": "guess", "csrf_token": token(page.text)},
+            environ_base=proxy,
+            headers={"X-Forwarded-For": "203.0.113.9"},
+        )
+    assert sign_in_from(client, "10.0.0.1", "amy", PASSWORD).status_code == 303, (
+        "others behind the same proxy still sign in"
+    )
 
 
 def test_sign_in_with_the_right_password_opens_the_console(client: FlaskClient) -> None:

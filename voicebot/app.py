@@ -96,9 +96,13 @@ def create_app(
         settings = settings.with_overrides(**overrides)
     app = Flask(__name__, instance_path=str(settings.instance_dir))
     app.config.update(TESTING=settings.testing, MAX_CONTENT_LENGTH=1024 * 1024)
-    if not settings.public_url:
-        # Behind one proxy or tunnel, rebuild the public URL Twilio signed from its headers.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1)
+    # Behind one proxy or tunnel: the client's address from X-Forwarded-For (the agents'
+    # sign-in counts failures per address) and, unless VOICEBOT_PUBLIC_URL says it, the public
+    # URL Twilio signed, rebuilt from the other X-Forwarded-* headers.
+    rebuild = 0 if settings.public_url else 1
+    app.wsgi_app = ProxyFix(
+        app.wsgi_app, x_for=1, x_proto=rebuild, x_host=rebuild, x_port=rebuild, x_prefix=rebuild
+    )
     app.extensions["voicebot"] = build_services(settings, upgrade_db=upgrade_db)
 
     from voicebot.channels import health, ops, sms, voice

@@ -4,7 +4,8 @@ Security, in one place:
 
 * **Sign-in** with a name and password from ``voicebot agents add NAME``; passwords are
   hashed with Werkzeug's scrypt (``werkzeug.security``). Five failed sign-ins lock the
-  account for fifteen minutes; the page never says whether a name exists.
+  account for fifteen minutes; twenty from one address (any names) refuse that address for
+  fifteen minutes, counted in Redis; the page never says whether a name exists.
 * **Sessions** are Flask's signed cookie: HttpOnly, SameSite=Lax, Secure (except in tests
   and on plain http to localhost), twelve hours at most, cleared at sign-in (no fixation)
   and dropped when the agent's password changes.
@@ -68,6 +69,9 @@ bp = Blueprint(
 
 MAX_FAILURES = 5
 LOCK_FOR = timedelta(minutes=15)
+# Failed sign-ins from one address, whatever the names, before that address is refused for
+# LOCK_FOR: the per-account lock alone lets one address try 4 passwords on every account.
+ADDRESS_FAILURES = 20
 SESSION_HOURS = 12
 REFRESH_SECONDS = 10
 LOOPBACK = {"localhost", "127.0.0.1", "::1"}
@@ -249,25 +253,60 @@ FAILED = (
     "Wrong name or password, or too many tries. "
     "After 5 failed tries an account is locked for 15 minutes."
 )
+TOO_MANY = "Too many failed sign-ins from this network. Please try again in 15 minutes."
+
+
+def _address_key() -> str:
+    """Where failed sign-ins from this address are counted (the address itself is hashed).
+    Behind a proxy it is the client's, from X-Forwarded-For (ProxyFix, see create_app)."""
+    address = (request.remote_addr or "unknown").encode()
+    return "vb:signin:" + hashlib.sha256(address).hexdigest()[:24]
+
+
+def _address_refused() -> bool:
+    """Too many failures from here lately. Redis down: not refused (the per-account lock
+    still holds), and the operator sees why in the log."""
+    try:
+        counted = current_app.extensions["voicebot"].store.redis.get(_address_key())
+        return int(counted or 0) >= ADDRESS_FAILURES
+    except Exception:
+        log.exception("agents: could not read the sign-in count for this address")
+        return False
+
+
+def _count_address_failure() -> None:
+    try:
+        pipe = current_app.extensions["voicebot"].store.redis.pipeline()
+        pipe.set(_address_key(), 0, ex=int(LOCK_FOR.total_seconds()), nx=True)
+        pipe.incr(_address_key())
+        pipe.execute()
+    except Exception:
+        log.exception("agents: could not count a failed sign-in for this address")
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def sign_in() -> Any:
     if request.method == "GET":
         return render_template("agents/login.html", error=None)
+    if _address_refused():  # before any password hashing: that is what a flood costs us
+        log.warning("agents: sign-in refused (too many failures from this address)")
+        return render_template("agents/login.html", error=TOO_MANY), 429
     name = request.form.get("name", "").strip()[:64]
     password = request.form.get("password", "")[:1024]
     handoffs = _handoffs()
     agent = handoffs.agent(name) if name else None
     if agent is None:
         check_password_hash(_DUMMY_HASH, password)
+        _count_address_failure()
         log.info("agents: sign-in refused (unknown name)")
         return render_template("agents/login.html", error=FAILED), 401
     if is_locked(agent):
+        _count_address_failure()
         log.warning("agents: sign-in refused for agent %s (locked)", agent.id)
         return render_template("agents/login.html", error=FAILED), 401
     if not check_password_hash(agent.password_hash, password):
         handoffs.sign_in_failed(agent.id, MAX_FAILURES, LOCK_FOR)
+        _count_address_failure()
         log.warning("agents: sign-in refused for agent %s (password)", agent.id)
         return render_template("agents/login.html", error=FAILED), 401
     handoffs.sign_in_succeeded(agent.id)
