@@ -404,12 +404,37 @@ def test_number_words_are_scrubbed_too() -> None:
         ("code 123", None),
         ("one two three four five", None),
         ("March 14, 2015", None),
+        ("may fourteenth twenty fifteen", None),  # a birth date in words, "may" as the month
+        ("born in march on the fourteenth twenty fifteen i think", None),
+        ("fourteenth of the third twenty fifteen", None),
+        ("en marzo el dia catorce", None),
+        ("una pregunta sobre el almuerzo", "una pregunta sobre el almuerzo"),
         ("x" * 300, "x" * 100),
         ("   ", None),
     ],
 )
 def test_unrecognised_questions_are_kept_only_when_safe(text: str, kept: str | None) -> None:
     assert clean_question(text) == kept
+
+
+def test_words_said_to_a_verification_question_are_never_kept_as_questions(
+    app: Flask, twilio: SignedClient
+) -> None:
+    from tests.conftest import Call, Thread
+
+    call = Call(twilio)
+    call.start()
+    call.say("I need the last four of my daughter's social")
+    call.say("her name is maria lopez")  # at the student-number question
+    thread = Thread(twilio)
+    thread.text("last 4 of my kid's social please")
+    thread.text("maria lopez grady high")
+    elsewhere = Call(twilio, CallSid="CA" + "9" * 32)
+    elsewhere.start()
+    elsewhere.say("purple elephants dancing")  # at the main menu: kept, to improve the line
+    kept = [text for text, _, _ in app.extensions["voicebot"].handoffs.stats(days=1).unrecognised]
+    assert "purple elephants dancing" in kept
+    assert not any("maria" in text for text in kept), kept
 
 
 def test_transcripts_are_scrubbed_when_stored(handoffs: Handoffs) -> None:

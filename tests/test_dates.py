@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from voicebot.dialog.dates import mentions_month, spoken_date
+from voicebot.dialog.dates import date_readings, mentions_month, spoken_date
 
 
 @pytest.mark.parametrize(
@@ -32,6 +32,11 @@ from voicebot.dialog.dates import mentions_month, spoken_date
         ("veintiuno de junio de 2010", "06212010"),
         ("1ro de mayo de 2011", "05012011"),
         ("3 de marzo de mil novecientos noventa y nueve", "03031999"),
+        ("1º de junio de 2014", "06012014"),  # º folds to "o": a suffix, not a zero
+        ("1ª semana", None),
+        ("March 14th 2015 thank you", "03142015"),
+        ("Saturday, March 14th, 2015", "03142015"),
+        ("I think it's march fourteenth twenty fifteen", "03142015"),
     ],
 )
 def test_a_date_said_or_written_naturally_is_read(said: str, read: str) -> None:
@@ -50,17 +55,28 @@ def test_a_date_said_or_written_naturally_is_read(said: str, read: str) -> None:
         "",
         "03142015",  # eight keyed digits are the keypad's own path, not this one
         "march 14 1850",  # not a student's birth year
+        "january twenty two thousand five",  # the 20th, or "twenty-two, two thousand five"
     ],
 )
 def test_anything_that_is_not_one_date_is_not_read(said: str) -> None:
     assert spoken_date(said) is None
 
 
-def test_a_month_named_is_noticed_but_may_the_verb_is_not() -> None:
+def test_a_month_next_to_a_number_is_noticed_but_a_name_or_the_verb_is_not() -> None:
     assert mentions_month("it's march fourteenth")
     assert mentions_month("catorce de marzo")
+    assert mentions_month("may the first")
     assert not mentions_month("may I talk to someone")
+    assert not mentions_month("I need an agent for my son Julio")
     assert not mentions_month("I forgot my password")
+
+
+def test_numbers_that_read_both_ways_are_month_first_only_in_english() -> None:
+    assert date_readings("4/3/2015") == {"04032015"}  # as the question asks, as Americans write
+    assert date_readings("4/3/2015", month_first=False) == {"04032015", "03042015"}
+    assert spoken_date("4/3/2015", month_first=False) is None
+    assert date_readings("14/3/2015", month_first=False) == {"03142015"}
+    assert date_readings("3/3/2015", month_first=False) == {"03032015"}
 
 
 def test_hostile_input_is_not_a_date() -> None:
@@ -69,3 +85,4 @@ def test_hostile_input_is_not_a_date() -> None:
         spoken_date("\x00march\u200b14\ufeff2015") == "03142015"
     )  # control characters split words
     assert spoken_date(None) is None  # type: ignore[arg-type]
+    assert date_readings("1 " * 40) == set()

@@ -41,6 +41,7 @@ def give_details(call: Call, student: str = STUDENT, birth: str = BIRTH):  # typ
 
 
 UNIFORM = "If those details match our records, we have texted a code to the phone number on file"
+UNIFORM_ES = "Si esos datos coinciden con nuestros registros"
 
 
 def test_a_guardian_on_another_phone_hears_exactly_the_last_four(
@@ -109,13 +110,28 @@ def test_a_caller_may_say_the_birth_date_the_way_people_do(
         assert secret not in logged, secret
 
 
-def test_a_date_texted_with_slashes_works_too(twilio, roster, outbox) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    "written", ["3/14/2015", "2015-03-14", "14/03/2015", "March 14, 2015 thanks"]
+)
+def test_a_date_texted_as_people_write_it_works_too(twilio, roster, outbox, written) -> None:  # type: ignore[no-untyped-def]
     thread = Thread(twilio, sender=OTHER_PHONE)
     thread.text("last 4 of my kid's social please")
     thread.text(STUDENT)
-    assert UNIFORM in " ".join(thread.text("3/14/2015").heard.messages)
+    assert UNIFORM in " ".join(thread.text(written).heard.messages)
     code = codes_sent(outbox, GUARDIAN_PHONE)[0]
     assert "6789" in " ".join(thread.text(code).heard.messages)
+
+
+def test_in_spanish_a_date_that_reads_both_ways_is_asked_again_not_guessed(
+    twilio, roster, outbox
+) -> None:  # type: ignore[no-untyped-def]
+    thread = Thread(twilio, sender=OTHER_PHONE)
+    thread.text("necesito los últimos cuatro del número de seguro social de mi hija")
+    thread.text(STUDENT)
+    again = " ".join(thread.text("3/4/2015").heard.messages)  # 4 March, or 3 April?
+    assert "fecha de nacimiento" in again and outbox.messages() == []
+    assert UNIFORM_ES in " ".join(thread.text("14 de marzo de 2015").heard.messages)
+    assert codes_sent(outbox, GUARDIAN_PHONE)
 
 
 def test_a_date_without_its_year_is_asked_again_not_taken_for_a_topic(

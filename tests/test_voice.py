@@ -246,6 +246,7 @@ def test_no_at_the_main_menu_does_not_hang_up(call: Call) -> None:
     [
         ("my password", "Forgot Your Password"),
         ("the username", "Forgot Your Username"),
+        ("two", "Forgot Your Password"),
         ("it says it's locked", "locked until the next day"),
     ],
 )
@@ -257,6 +258,15 @@ def test_a_caller_who_cannot_log_in_is_asked_why_before_being_answered(
     assert "forgotten username" in question.text and "locked" in question.text
     assert question.asks and "Forgot Your" not in question.text
     assert heard in call.say(answer).text
+
+
+def test_saying_again_that_you_cannot_log_in_leads_to_a_person_not_a_loop(call: Call) -> None:
+    call.start()
+    first = call.say("I can't log in")
+    replies = [call.say("I can't log in") for _ in range(3)]
+    assert replies[0].text != first.text, "not the same question again as if understood"
+    assert any("press 1" in reply.text.lower() for reply in replies[:2])
+    assert replies[-1].transfers_to == SUPPORT
 
 
 def test_asking_for_help_gives_the_menu(call: Call) -> None:

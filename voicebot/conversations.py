@@ -80,7 +80,7 @@ class Conversations:
                 return opened.earlier
             turn = self.dialog.step(opened.state, event)
             ended = event.channel == "sms" and any(isinstance(a, End) for a in turn.actions)
-            self._carry_out(conversation, event, turn)
+            self._carry_out(conversation, event, turn, opened.state)
             body = render(turn)
             new_in = event.channel if opened.state is None else ""
             if not self.store.save(opened, None if ended else turn.state, ttl, body, new_in):
@@ -138,11 +138,17 @@ class Conversations:
             except Exception:
                 log.exception("conversation counts lost: %d", sum(left.values()))
 
-    def _carry_out(self, conversation: str, event: Event, turn: Turn) -> None:
-        """The turn's side effects: texts, callback requests, and the agents' records."""
+    def _carry_out(
+        self, conversation: str, event: Event, turn: Turn, asked: State | None = None
+    ) -> None:
+        """The turn's side effects: texts, callback requests, and the agents' records.
+
+        ``asked``: the state the caller answered. Words said to a verification question
+        (a student number, a birth date, a child's name) are never kept as a question."""
         state = turn.state
-        if turn.intent == "unknown" and event.text:
-            self._record("note_unrecognised", event.text, state.lang)  # kept only if digit-free
+        question = self.dialog.flow.states.get(asked.step) if asked else None
+        if turn.intent == "unknown" and event.text and not (question and question.collect):
+            self._record("note_unrecognised", event.text, state.lang)  # kept only if number-free
         if event.kind == "dial_result" and state.handoff:
             self._record("set_outcome", state.handoff, event.dial_status or "unknown")
         for action in turn.actions:

@@ -100,33 +100,44 @@ _TWENTIES = _counting("veintiuno veintidos veintitres veinticuatro veinticinco",
 _TWENTIES |= _counting("veintiseis veintisiete veintiocho veintinueve", 26)
 _HUNDREDS = {"novecientos": 900, "ochocientos": 800}  # Spanish years: mil novecientos ...
 _THOUSAND = {"thousand", "mil"}
-_SUFFIXES = {"st", "nd", "rd", "th", "ro", "do", "to", "vo", "mo"}  # 1st, 14th, 1ro, 2do
+# After a digit: 1st, 14th, 1ro, 2do, and 1º / 1ª (which fold to "1 o", "1 a"), 1ero
+_SUFFIXES = {"st", "nd", "rd", "th", "ro", "do", "to", "vo", "mo", "o", "a", "ero", "er"}
 # Words around a date that do not change it ("it's the 14th of March", "nació el 14 de ...").
 _AROUND = word_set(
     "the of on in and is its it was she he her his my our child son daughter kid born "
     "birthday birth date day month year comma um uh er so well yes yeah ok okay "
-    "de del el la es y en su mi nacio nacimiento fecha cumpleanos dia mes ano pues este"
+    "de del el la es y en su mi nacio nacimiento fecha cumpleanos dia mes ano pues este "
+    "please thank thanks you thats that i think guess believe gracias por favor creo "
+    "monday tuesday wednesday thursday friday saturday sunday "
+    "lunes martes miercoles jueves viernes sabado domingo"
 )
 YEARS = (1900, 2099)
 
 
-def spoken_date(text: str) -> str | None:
-    """The date in `text` as MMDDYYYY, or None when there is none or it could be two dates.
+def spoken_date(text: str, month_first: bool = True) -> str | None:
+    """The one date `text` can be, as MMDDYYYY; None when it is no date or could be two."""
+    readings = date_readings(text, month_first)
+    return readings.pop() if len(readings) == 1 else None
 
-    With a month name the numbers around it are day and year, in either order of day and
-    month ("March 14 2015", "14 de marzo de 2015"); without one, three numbers are month,
-    day and year as the question asks ("3/14/2015"), or day, month and year when only that
-    makes a date ("14/3/2015").
+
+def date_readings(text: str, month_first: bool = True) -> set[str]:
+    """Every date `text` can be read as, MMDDYYYY: none, one, or several (ask again then).
+
+    With a month name the numbers around it are day and year ("March 14 2015", "14 de marzo
+    de 2015"). Without one, three numbers are month, day and year, as the question asks and
+    as Americans write them ("3/14/2015"); day first when only that makes a date
+    ("14/3/2015"). With ``month_first`` false (a Spanish conversation, where 4/3/2015 is
+    the 4th of March) a date that works both ways has both readings.
     """
     try:
         words = _date_words(text)
     except Exception:  # pragma: no cover - reading a date must never break a turn
-        return None
+        return set()
     if not words or len(words) > 12:
-        return None
+        return set()
     months = [i for i, word in enumerate(words) if word in MONTHS]
     if len(months) > 1:
-        return None
+        return set()
     if months:
         m = months[0]
         month, rest = MONTHS[words[m]], words[:m] + words[m + 1 :]
@@ -138,6 +149,11 @@ def spoken_date(text: str) -> str | None:
         }
         if words[:m] and words[m + 1 :]:  # "14 de marzo de 2015": only day before, year after
             found = {(month, d, y) for _, d, y in found if _number(words[:m]) == d}
+        if any(
+            before[-1] in _TENS and after[0] in _DIGITS and after[1:2] == ["thousand"]
+            for before, after in _splits(rest, 2)
+        ):
+            return set()  # "twenty two thousand five": the 20th, or the 22nd said too fast
     else:
         found = set()
         for parts in _splits(words, 3):
@@ -146,20 +162,20 @@ def spoken_date(text: str) -> str | None:
                 found.add((first, second, year))
         if len(words) == 3 and len(words[0]) == 4 and words[0].isdigit():  # 2015-03-14
             found = {(second, third, first) for first, second, third in found}
-        elif not any(_valid(*one) for one in found):  # "14/3/2015": only day first works
-            found = {(second, first, year) for first, second, year in found}
-    dates = {one for one in found if _valid(*one)}
-    if len(dates) != 1:
-        return None
-    month, day, year = dates.pop()
-    return f"{month:02d}{day:02d}{year:04d}"
+        elif not month_first or not any(_valid(*one) for one in found):
+            found |= {(second, first, year) for first, second, year in found}
+    return {f"{m:02d}{d:02d}{y:04d}" for m, d, y in found if _valid(m, d, y)}
 
 
 def mentions_month(text: str) -> bool:
-    """Whether `text` names a month: at the birth-date question it is a date, not a topic.
-    "may" does not count ("may I talk to someone")."""
+    """Whether `text` names a month next to a number ("may fourteenth", "julio 3"): at the
+    birth-date question that is a date we could not read, not a request ("this is for
+    Julio", "may I talk to someone")."""
     try:
-        return any(word in MONTHS and word != "may" for word in plain_words(text))
+        words = plain_words(text)
+        return any(word in MONTHS for word in words) and any(
+            word.isdigit() or _small(word) is not None for word in words if word not in MONTHS
+        )
     except Exception:  # pragma: no cover
         return False
 

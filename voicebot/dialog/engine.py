@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Protocol
 
-from voicebot.dialog.dates import mentions_month, spoken_date
+from voicebot.dialog.dates import date_readings, mentions_month
 from voicebot.dialog.flow import Flow, StateSpec
 from voicebot.dialog.model import (
     Action,
@@ -125,6 +125,14 @@ class Dialog:
             if first:  # "hi": greet and show the menu rather than apologise
                 return self.enter(state, event, self.flow.start, intent=intent)
             return self._retry(state, event, "no_match", intent=intent)
+        if (
+            target == state.step == current.name
+            and current.type == "ask"
+            and target != self.flow.special["home"]
+        ):
+            # "I can't log in" again at "username, password or locked?": not an answer, so
+            # it escalates like one (options spelled out, then a person) instead of looping.
+            return self._retry(state, event, "no_match", intent=intent)
         state.no_input = state.no_match = 0
         if target == "@repeat":
             return self._repeat(state, event, intent)
@@ -144,7 +152,7 @@ class Dialog:
         """What the caller chose: (target state or command, intent name, weakly understood).
 
         A text in Spanish switches the thread to Spanish when it is understood, or when it
-        is the first text ("hola" is greeted in Spanish)."""
+        is a first text that says hello ("hola" is greeted in Spanish)."""
         digits = event.digits.strip()
         text = event.text.strip()
         if not digits and text:
@@ -158,16 +166,15 @@ class Dialog:
         if not text:
             return None, "unknown", False
         match = self.classifier.classify(text)
-        expected = current.on.get(match.intent)  # an answer this question offers
-        target = expected or self.flow.intents.get(match.intent)
+        target = current.on.get(match.intent) or self.flow.intents.get(match.intent)
         if first and is_greeting(text):
             target = None  # "good evening" on its own is a hello: greet, do not guess a topic
-        weak = (match.score < self.confirm_below and not expected) or (
+        weak = match.score < self.confirm_below or (
             event.confidence is not None and event.confidence < self.speech_confidence_floor
         )
         if (
             event.channel == "sms"
-            and (target or first)
+            and (target or (first and is_greeting(text)))
             and match.language in self.flow.languages
             and state.lang == self.flow.languages[0]
         ):
@@ -189,10 +196,13 @@ class Dialog:
             self._enter(state, event, self.flow.special["verify_restart"], reply)
             return Turn(tuple(reply.actions), state, intent="verify_timeout")
         number = event.digits.strip() or (spoken_digits(event.text) or "")
-        if spec.collect == "birth_date" and len(number) != 8 and event.text:
-            number = spoken_date(event.text) or number  # "March 14th, 2015", "3/14/2015"
-            if not number and mentions_month(event.text):  # a date we cannot read: not a topic
+        if spec.collect == "birth_date" and event.text and not event.digits.strip():
+            # "March 14th, 2015", "3/14/2015", "14 de marzo": a misread date would cost the
+            # parent one of their few tries, so a date that reads two ways is asked again.
+            readings = date_readings(event.text, month_first=state.lang == "en")
+            if len(readings) > 1 or (not readings and mentions_month(event.text)):
                 return self._retry(state, event, "no_match", intent="digits")
+            number = readings.pop() if readings else number
         if not number or (len(number) == 1 and number in self.flow.keys):
             return None  # "0", "*", or words: handled like at any other question
         low, high = DIGIT_LENGTHS[spec.collect]

@@ -41,6 +41,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
+from voicebot.dialog.dates import MONTHS, ORDINALS
+from voicebot.dialog.normalize import plain_words
 from voicebot.guard import NUMBER_WORDS, fold
 from voicebot.records.models import Base, utcnow
 from voicebot.redact import scrub
@@ -192,9 +194,15 @@ CREDENTIAL_WORDS = re.compile(
 
 
 def clean_question(text: str) -> str | None:
-    """The form an unrecognised question is kept in, or None when it must not be kept."""
+    """The form an unrecognised question is kept in, or None when it must not be kept.
+
+    Anything with a number in it, in digits or words, an ordinal or a month is not kept:
+    it may be a student number, a code or a birth date ("may fourteenth twenty fifteen").
+    """
     raw = str(text)
     if any(char.isdigit() for char in raw):
+        return None
+    if any(w in MONTHS or w in ORDINALS or w in NUMBER_WORDS for w in plain_words(raw)):
         return None
     scrubbed = scrub(raw)
     if "[" in scrubbed and scrubbed != raw.strip():
