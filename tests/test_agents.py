@@ -417,7 +417,7 @@ def test_unrecognised_questions_are_kept_only_when_safe(text: str, kept: str | N
     assert clean_question(text) == kept
 
 
-def test_words_said_to_a_verification_question_are_never_kept_as_questions(
+def test_words_are_kept_as_questions_only_where_callers_ask_their_own(
     app: Flask, twilio: SignedClient
 ) -> None:
     from tests.conftest import Call, Thread
@@ -426,6 +426,10 @@ def test_words_said_to_a_verification_question_are_never_kept_as_questions(
     call.start()
     call.say("I need the last four of my daughter's social")
     call.say("her name is maria lopez")  # at the student-number question
+    other = Call(twilio, CallSid="CA" + "8" * 32)
+    other.start()
+    other.say("I can't log in")
+    other.say("it's for maria lopez")  # at "username, password or locked?"
     thread = Thread(twilio)
     thread.text("last 4 of my kid's social please")
     thread.text("maria lopez grady high")

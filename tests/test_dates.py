@@ -37,6 +37,8 @@ from voicebot.dialog.dates import date_readings, mentions_month, spoken_date
         ("March 14th 2015 thank you", "03142015"),
         ("Saturday, March 14th, 2015", "03142015"),
         ("I think it's march fourteenth twenty fifteen", "03142015"),
+        ("the twenty of March two thousand fifteen", "03202015"),  # day before the month
+        ("march 14 two thousand and fifteen", "03142015"),
     ],
 )
 def test_a_date_said_or_written_naturally_is_read(said: str, read: str) -> None:
@@ -56,6 +58,12 @@ def test_a_date_said_or_written_naturally_is_read(said: str, read: str) -> None:
         "03142015",  # eight keyed digits are the keypad's own path, not this one
         "march 14 1850",  # not a student's birth year
         "january twenty two thousand five",  # the 20th, or "twenty-two, two thousand five"
+        "three twenty two thousand five",
+        "el 1 o 2 de marzo de 2015",  # "the 1st or 2nd", not the 12th
+        "1-2 de marzo de 2015",
+        "the 1st and 2nd of march 2015",
+        "0 1 1 1 2 0 1 0",  # digit by digit is the keypad's MMDDYYYY, read elsewhere
+        "cero tres uno cuatro dos cero uno cinco",
     ],
 )
 def test_anything_that_is_not_one_date_is_not_read(said: str) -> None:
@@ -68,6 +76,7 @@ def test_a_month_next_to_a_number_is_noticed_but_a_name_or_the_verb_is_not() -> 
     assert mentions_month("may the first")
     assert not mentions_month("may I talk to someone")
     assert not mentions_month("I need an agent for my son Julio")
+    assert not mentions_month("quiero hablar con una persona, es para Julio")
     assert not mentions_month("I forgot my password")
 
 

@@ -168,6 +168,14 @@ def test_a_thread_opened_with_a_spanish_hello_is_greeted_in_spanish(
     assert "Escriba su pregunta" in " ".join(thread.text("MENU").heard.messages), "and stays so"
 
 
+def test_a_spanish_hello_then_an_english_question_is_answered_in_english(
+    thread: Thread,
+) -> None:
+    thread.text("hola")
+    text = " ".join(thread.text("I forgot my password").heard.messages)
+    assert "Forgot Your Password" in text and "Text another question" in text
+
+
 @pytest.mark.parametrize("hello", ["hello", "Good evening", "good morning", "hi there"])
 def test_a_thread_opened_with_a_hello_is_greeted_not_answered(thread: Thread, hello: str) -> None:
     text = " ".join(thread.text(hello).heard.messages)

@@ -134,6 +134,24 @@ def test_in_spanish_a_date_that_reads_both_ways_is_asked_again_not_guessed(
     assert codes_sent(outbox, GUARDIAN_PHONE)
 
 
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_a_birth_date_said_digit_by_digit_is_month_first_in_both_languages(
+    call, roster, outbox, lang
+) -> None:  # type: ignore[no-untyped-def]
+    call.start()
+    if lang == "es":
+        call.press("9")
+    call.say("the last four digits of my son's social" if lang == "en" else "los últimos cuatro")
+    call.press(STUDENT)
+    digits = {
+        "en": "oh three one four two oh one five",
+        "es": "cero tres uno cuatro dos cero uno cinco",
+    }
+    reply = call.say(digits[lang])
+    assert (UNIFORM if lang == "en" else "Si esos datos coinciden") in reply.text
+    assert codes_sent(outbox, GUARDIAN_PHONE)
+
+
 def test_a_date_without_its_year_is_asked_again_not_taken_for_a_topic(
     twilio, roster, outbox
 ) -> None:  # type: ignore[no-untyped-def]

@@ -143,11 +143,13 @@ class Conversations:
     ) -> None:
         """The turn's side effects: texts, callback requests, and the agents' records.
 
-        ``asked``: the state the caller answered. Words said to a verification question
-        (a student number, a birth date, a child's name) are never kept as a question."""
+        ``asked``: the state the caller answered (None: a first text). Words not understood
+        are kept as a question only where the flow invites questions (keep_unrecognised):
+        elsewhere they may be a student number, a birth date or a child's name."""
         state = turn.state
         question = self.dialog.flow.states.get(asked.step) if asked else None
-        if turn.intent == "unknown" and event.text and not (question and question.collect):
+        invited = asked is None or (question is not None and question.keep_unrecognised)
+        if turn.intent == "unknown" and event.text and invited:
             self._record("note_unrecognised", event.text, state.lang)  # kept only if number-free
         if event.kind == "dial_result" and state.handoff:
             self._record("set_outcome", state.handoff, event.dial_status or "unknown")

@@ -12,6 +12,7 @@ verifies a caller).
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from itertools import combinations
 
@@ -100,13 +101,14 @@ _TWENTIES = _counting("veintiuno veintidos veintitres veinticuatro veinticinco",
 _TWENTIES |= _counting("veintiseis veintisiete veintiocho veintinueve", 26)
 _HUNDREDS = {"novecientos": 900, "ochocientos": 800}  # Spanish years: mil novecientos ...
 _THOUSAND = {"thousand", "mil"}
-# After a digit: 1st, 14th, 1ro, 2do, and 1º / 1ª (which fold to "1 o", "1 a"), 1ero
-_SUFFIXES = {"st", "nd", "rd", "th", "ro", "do", "to", "vo", "mo", "o", "a", "ero", "er"}
+_ARTICLES = {"un", "una", "o", "oh"}  # also "a", "or" and a sigh: no sign of a date alone
+# Written straight after the digits: 1st, 14th, 1ro, 2do, 1º, 1ª, 1°, 1ero ("1 o 2" is "1 or 2").
+_SUFFIX = re.compile(r"(?<=\d)(?:st|nd|rd|th|ro|do|to|vo|mo|ero|er|o|a|º|ª|°)(?![^\W\d_])", re.I)
 # Words around a date that do not change it ("it's the 14th of March", "nació el 14 de ...").
 _AROUND = word_set(
-    "the of on in and is its it was she he her his my our child son daughter kid born "
+    "the of on in is its it was she he her his my our child son daughter kid born "
     "birthday birth date day month year comma um uh er so well yes yeah ok okay "
-    "de del el la es y en su mi nacio nacimiento fecha cumpleanos dia mes ano pues este "
+    "de del el la es en su mi nacio nacimiento fecha cumpleanos dia mes ano pues este "
     "please thank thanks you thats that i think guess believe gracias por favor creo "
     "monday tuesday wednesday thursday friday saturday sunday "
     "lunes martes miercoles jueves viernes sabado domingo"
@@ -135,6 +137,8 @@ def date_readings(text: str, month_first: bool = True) -> set[str]:
         return set()
     if not words or len(words) > 12:
         return set()
+    if all(len(word) == 1 and word.isdigit() or word in _DIGITS for word in words):
+        return set()  # digit by digit, as on the keypad: MMDDYYYY (spoken_digits reads it)
     months = [i for i, word in enumerate(words) if word in MONTHS]
     if len(months) > 1:
         return set()
@@ -149,14 +153,13 @@ def date_readings(text: str, month_first: bool = True) -> set[str]:
         }
         if words[:m] and words[m + 1 :]:  # "14 de marzo de 2015": only day before, year after
             found = {(month, d, y) for _, d, y in found if _number(words[:m]) == d}
-        if any(
-            before[-1] in _TENS and after[0] in _DIGITS and after[1:2] == ["thousand"]
-            for before, after in _splits(rest, 2)
-        ):
-            return set()  # "twenty two thousand five": the 20th, or the 22nd said too fast
+        elif any(_merged(before, after) for before, after in _splits(rest, 2)):
+            return set()
     else:
         found = set()
         for parts in _splits(words, 3):
+            if _merged(parts[1], parts[2]):
+                return set()
             first, second, year = (_number(part) for part in parts)
             if first is not None and second is not None and year is not None:
                 found.add((first, second, year))
@@ -174,20 +177,18 @@ def mentions_month(text: str) -> bool:
     try:
         words = plain_words(text)
         return any(word in MONTHS for word in words) and any(
-            word.isdigit() or _small(word) is not None for word in words if word not in MONTHS
+            word.isdigit() or (_small(word) is not None and word not in _ARTICLES)
+            for word in words
+            if word not in MONTHS
         )
     except Exception:  # pragma: no cover
         return False
 
 
 def _date_words(text: str) -> list[str]:
-    words: list[str] = []
-    for word in plain_words(text):
-        if word in _SUFFIXES and words and words[-1].isdigit():
-            continue  # "14 th" (from "14th")
-        if word not in _AROUND:
-            words.append(word)
-    return words
+    if not isinstance(text, str):
+        return []
+    return [word for word in plain_words(_SUFFIX.sub("", text[:200])) if word not in _AROUND]
 
 
 def _splits(words: list[str], parts: int) -> list[list[list[str]]]:
@@ -211,12 +212,16 @@ def _valid(month: int, day: int, year: int) -> bool:
 def _number(words: list[str]) -> int | None:
     """One number said or written in full ("14", "fourteenth", "twenty first", "two thousand
     fifteen", "twenty oh nine", "dos mil quince", "2 0 1 5"); None for anything else."""
+    words = _joined(words)
     if not words or len(words) > 6:
         return None
     if len(words) == 1:
         return _small(words[0])
     if all(len(word) == 1 and word.isdigit() or word in _DIGITS for word in words):
-        return int("".join(word if word.isdigit() else str(_DIGITS[word]) for word in words))
+        # Digit by digit: a year ("two oh one five") or "oh three"; "1 2" may be "1, 2".
+        if len(words) == 4 or (len(words) == 2 and words[0] in ("0", "oh", "o", "zero", "cero")):
+            return int("".join(word if word.isdigit() else str(_DIGITS[word]) for word in words))
+        return None
     head, tail = words[0], words[1:]
     if head in _TENS and len(tail) == 1:  # twenty one, twenty first, treinta (y) uno
         unit = _DIGITS.get(tail[0]) or ORDINALS.get(tail[0])
@@ -237,6 +242,25 @@ def _number(words: list[str]) -> int | None:
         if rest is not None:
             return century * 100 + rest
     return None
+
+
+def _joined(words: list[str]) -> list[str]:
+    """Without the "and"/"y" inside a number ("two thousand and five", "treinta y uno"); any
+    other "and"/"y" stays, and leaves the words no number ("the 1st and 2nd")."""
+    out: list[str] = []
+    for i, word in enumerate(words):
+        before, after = (words[i - 1] if i else ""), (words[i + 1] if i + 1 < len(words) else "")
+        if word == "and" and (before in _THOUSAND or before in ("hundred", "cien")):
+            continue
+        if word == "y" and before in _TENS and after in _DIGITS:
+            continue
+        out.append(word)
+    return out
+
+
+def _merged(before: list[str], after: list[str]) -> bool:
+    """ "twenty two thousand five": the 20th, or "twenty-two, two thousand five" said fast."""
+    return bool(before and after) and before[-1] in _TENS and after[1:2] in (["thousand"], ["mil"])
 
 
 def _small(word: str) -> int | None:

@@ -176,9 +176,11 @@ class Dialog:
             event.channel == "sms"
             and (target or (first and is_greeting(text)))
             and match.language in self.flow.languages
-            and state.lang == self.flow.languages[0]
+            and (state.lang == self.flow.languages[0] or state.turn <= 2)
         ):
-            state.lang = match.language  # a text in Spanish is answered in Spanish from now on
+            # A text in Spanish is answered in Spanish from now on; the second text may still
+            # change it ("hola", then a question in English).
+            state.lang = match.language
         return target, match.intent, weak
 
     # ---- verification -----------------------------------------------------------------

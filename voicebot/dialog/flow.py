@@ -60,6 +60,7 @@ class StateSpec:
     text: str = ""  # send_text: the prompt to text (default: the last topic's answer)
     retry: str = ""  # collect = "code": a wrong code
     fail: str = ""  # collect: verification impossible (locked, tries used up)
+    keep_unrecognised: bool = False  # a question not understood here goes on the stats page
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ def _state(name: str, raw: dict[str, Any], where: str) -> StateSpec:
         "retry",
         "fail",
         "text",
+        "keep_unrecognised",
     }
     unknown = sorted(set(raw) - known)
     if unknown:
@@ -159,6 +161,7 @@ def _state(name: str, raw: dict[str, Any], where: str) -> StateSpec:
         text=raw.get("text", ""),
         retry=raw.get("retry", ""),
         fail=raw.get("fail", ""),
+        keep_unrecognised=bool(raw.get("keep_unrecognised", False)),
     )
 
 
