@@ -131,7 +131,9 @@ def test_in_spanish_a_date_that_reads_both_ways_is_asked_again_not_guessed(
     again = " ".join(thread.text("3/4/2015").heard.messages)  # 4 March, or 3 April?
     assert "fecha de nacimiento" in again and outbox.messages() == []
     assert UNIFORM_ES in " ".join(thread.text("14 de marzo de 2015").heard.messages)
-    assert codes_sent(outbox, GUARDIAN_PHONE)
+    code = codes_sent(outbox, GUARDIAN_PHONE)[0]
+    texted = next(m["body"] for m in outbox.messages() if code in m["body"])
+    assert texted.startswith("Su código") and "No lo comparta" in texted, "in Spanish too"
 
 
 @pytest.mark.parametrize("lang", ["en", "es"])

@@ -171,9 +171,11 @@ class Verifier:
         caller: str | None,
         channel: str,
         stir: str | None,
+        message: str | None = None,
     ) -> None:
         """Text a code to the guardians on file when the details match; otherwise, and when
-        locked, leave a decoy. Returns nothing either way, on purpose."""
+        locked, leave a decoy. Returns nothing either way, on purpose. ``message``: the text,
+        with ``{code}``, in the caller's language (default: the English one)."""
         now = self.clock()
         caller = caller_number(caller)  # E.164, or None when withheld or unusable
         attempt = secrets.token_hex(8)
@@ -201,7 +203,9 @@ class Verifier:
         if real and student is not None:
             self._pending(attempt, student.record, caller, now)
             sent = sum(
-                self.outbound.send(phone, self.message.format(code=code), allow=code)
+                self.outbound.send(
+                    phone, (message or self.message).replace("{code}", code), allow=code
+                )
                 for phone in self._phones(student.id)
             )
             if not sent:

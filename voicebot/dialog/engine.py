@@ -55,6 +55,7 @@ class Verifier(Protocol):
         caller: str | None,
         channel: str,
         stir: str | None,
+        message: str | None = None,
     ) -> None: ...
 
     def check_code(
@@ -219,7 +220,13 @@ class Dialog:
             return self.enter(state, event, spec.next, intent="digits")
         if spec.collect == "birth_date":
             verifier.request_code(
-                event.conversation, state.student, number, event.caller, event.channel, event.stir
+                event.conversation,
+                state.student,
+                number,
+                event.caller,
+                event.channel,
+                event.stir,
+                message=self.prompt("code_text", state.lang, "sms", code="{code}"),
             )
             state.student = ""
             return self.enter(state, event, spec.next, intent="digits")
@@ -423,7 +430,7 @@ class Dialog:
     def prompt(self, key: str, lang: str, channel: str, **values: str) -> str:
         """A prompt with the district's facts filled in, as the channel writes them."""
         template = self.flow.text(key, lang, channel)
-        fill = {"topic": "", "first_name": "", "last4": "", "support_status": ""}
+        fill = {"topic": "", "first_name": "", "last4": "", "support_status": "", "code": ""}
         fill |= self.facts[channel][lang] | values
         return template.format(**fill).strip()  # an empty {support_status} at the end
 

@@ -34,6 +34,7 @@ PLACEHOLDERS = frozenset(
         "last4",
         "support_hours",
         "support_status",
+        "code",  # code_text only: the one-time code, put in by the verifier
     }
 )
 
@@ -399,7 +400,7 @@ SPECIAL_HOOKS = (
 
 # Needed only by flows that verify callers (states with collect).
 VERIFY_HOOKS = ("verify_restart",)  # where a verification left unanswered too long starts over
-VERIFY_PROMPTS = ("verify_restart",)
+VERIFY_PROMPTS = ("verify_restart", "code_text")
 
 
 def _verifies(flow: Flow) -> bool:
