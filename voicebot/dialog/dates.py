@@ -3,8 +3,9 @@
 The birth-date question asks for MMDDYYYY on the keypad, but on a call people say "March
 14th, 2015" (which Twilio's recogniser writes just so), "the fourteenth of March two thousand
 fifteen" or "catorce de marzo de dos mil quince", and by text they write "3/14/2015". Each of
-those is the same date here. Anything that could be read two ways is not read at all: a
-misread date costs the parent one of their few verification attempts.
+those is the same date here. Anything that could be read two ways is not read at all (only
+numbers in an English conversation are taken month first, as the question asks): a misread
+date costs the parent one of their few verification attempts.
 
 Pure, cheap and never raises; nothing here is logged or kept (a birth date is half of what
 verifies a caller).

@@ -168,14 +168,15 @@ class Dialog:
             return None, "unknown", False
         match = self.classifier.classify(text)
         target = current.on.get(match.intent) or self.flow.intents.get(match.intent)
-        if first and is_greeting(text):
+        greeting = first and is_greeting(text)
+        if greeting:
             target = None  # "good evening" on its own is a hello: greet, do not guess a topic
         weak = match.score < self.confirm_below or (
             event.confidence is not None and event.confidence < self.speech_confidence_floor
         )
         if (
             event.channel == "sms"
-            and (target or (first and is_greeting(text)))
+            and (target or greeting)
             and match.language in self.flow.languages
             and (state.lang == self.flow.languages[0] or state.turn <= 2)
         ):
