@@ -19,6 +19,7 @@ from voicebot.dialog.intents import (
     CALLBACK,
     CONFIRM_BELOW,
     INTENTS,
+    KNOWN_INTENTS,
     OUT_OF_SCOPE,
     IntentDataError,
     IntentMatch,
@@ -241,12 +242,13 @@ def test_clear_answers_are_confident_and_vague_ones_are_not(matcher: IntentMatch
 
 # ---- hostile input -----------------------------------------------------------------------
 
-KNOWN = set(INTENTS) | {OUT_OF_SCOPE, CALLBACK}
+KNOWN = KNOWN_INTENTS
 
 
 def _check(match: IntentMatch) -> None:
     assert isinstance(match, IntentMatch)
     assert match.intent in KNOWN
+    assert match.public_intent in INTENTS, "voicebot classify prints only catalogue names"
     assert 0.0 <= match.score <= 1.0
     assert match.language in (None, "en", "es")
 
