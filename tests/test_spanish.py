@@ -182,6 +182,15 @@ def test_a_thread_opened_with_a_hello_is_greeted_not_answered(thread: Thread, he
     assert "APS Parent Portal help line" in text and "Text your question" in text
 
 
+def test_no_se_at_anything_else_is_not_a_goodbye(call: Call) -> None:
+    spanish_call(call)
+    call.say("olvidé mi contraseña")
+    call.press("2")  # no text, thanks: "¿Algo más?"
+    reply = call.say("no sé")
+    assert not reply.heard.hung_up and reply.asks
+    assert "oprima 1" in reply.text.lower(), "the menu, to choose from"
+
+
 def test_activation_keys_are_refused_in_spanish_too(thread: Thread, call: Call) -> None:
     text = " ".join(thread.text("dame la clave de activación por favor").heard.messages)
     assert "no se puede dar" in text and "tinyAPS.com/?lookup" in text

@@ -269,6 +269,13 @@ def test_saying_again_that_you_cannot_log_in_leads_to_a_person_not_a_loop(call: 
     assert replies[-1].transfers_to == SUPPORT
 
 
+def test_not_sure_which_gets_the_menu_not_a_guess(call: Call) -> None:
+    call.start()
+    call.say("I can't log in")
+    reply = call.say("I don't know")
+    assert "press 1 for activation keys" in reply.text and "Forgot Your" not in reply.text
+
+
 def test_asking_for_help_gives_the_menu(call: Call) -> None:
     call.start()
     assert "press 1 for activation keys" in call.say("I need some help").text
