@@ -276,6 +276,24 @@ def test_not_sure_which_gets_the_menu_not_a_guess(call: Call) -> None:
     assert "press 1 for activation keys" in reply.text and "Forgot Your" not in reply.text
 
 
+@pytest.mark.parametrize(
+    ("hello", "heard"),
+    [
+        ("good evening", "press 1 for activation keys"),
+        ("hello?", "press 1 for activation keys"),
+        ("hola", "oprima 1 para claves de activación"),
+        ("buenas tardes", "oprima 1 para claves de activación"),
+    ],
+)
+def test_a_hello_at_the_menu_gets_the_menu_again_in_its_language(
+    call: Call, hello: str, heard: str
+) -> None:
+    call.start()
+    reply = call.say(hello)
+    assert heard in reply.text and reply.asks and not reply.heard.hung_up
+    assert "Sorry" not in reply.text and "Did you want" not in reply.text
+
+
 def test_asking_for_help_gives_the_menu(call: Call) -> None:
     call.start()
     assert "press 1 for activation keys" in call.say("I need some help").text

@@ -168,21 +168,24 @@ class Dialog:
             return None, "unknown", False
         match = self.classifier.classify(text)
         target = current.on.get(match.intent) or self.flow.intents.get(match.intent)
-        greeting = first and is_greeting(text)
-        if greeting:
-            target = None  # "good evening" on its own is a hello: greet, do not guess a topic
-        weak = match.score < self.confirm_below or (
-            event.confidence is not None and event.confidence < self.speech_confidence_floor
-        )
+        greeting = (first or state.step == self.flow.special["home"]) and is_greeting(text)
         if (
             event.channel == "sms"
-            and (target or greeting)
+            and (target or (first and greeting))
             and match.language in self.flow.languages
             and (state.lang == self.flow.languages[0] or state.turn <= 2)
         ):
             # A text in Spanish is answered in Spanish from now on; the second text may still
             # change it ("hola", then a question in English).
             state.lang = match.language
+        if greeting:  # "good evening" on its own is a hello, not a topic to guess
+            if first and event.channel == "sms":
+                return None, "greeting", False  # greeted, as any first text not understood
+            spanish = match.language == "es" != state.lang and "es" in self.flow.languages
+            return ("@spanish" if spanish else "@repeat"), "greeting", False
+        weak = match.score < self.confirm_below or (
+            event.confidence is not None and event.confidence < self.speech_confidence_floor
+        )
         return target, match.intent, weak
 
     # ---- verification -----------------------------------------------------------------
