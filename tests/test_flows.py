@@ -78,6 +78,37 @@ def test_flows_check_command_reports_ok_and_errors(flows_copy: Path) -> None:
     assert bad.exit_code != 0 and "start: unknown state 'nowhere'" in bad.output
 
 
+def test_flows_check_reads_the_intents_too(flows_copy: Path) -> None:
+    with (flows_copy / "intents" / "en.toml").open("a") as handle:
+        handle.write("this is [not toml\n")
+    bad = CliRunner().invoke(main, ["flows", "check", "--dir", str(flows_copy)])
+    assert bad.exit_code != 0 and "en.toml" in bad.output and "TOML" in bad.output
+
+
+def test_a_prompt_the_disclosure_guard_would_block_is_refused_by_name(flows_copy: Path) -> None:
+    edit(
+        flows_copy / "prompts" / "en.toml",
+        "Tell me what you need, for example:",
+        "Closed on December 24. Tell me what you need, for example:",
+    )
+    bad = CliRunner().invoke(main, ["flows", "check", "--dir", str(flows_copy)])
+    assert bad.exit_code != 0
+    assert "prompts/en.toml: prompts.main_menu.voice: the disclosure guard would block it" in (
+        bad.output
+    )
+
+
+def test_hours_wording_the_guard_would_block_stops_start_up(settings) -> None:  # type: ignore[no-untyped-def]
+    from voicebot.app import create_app
+    from voicebot.hours import parse_hours
+
+    hours = parse_hours("America/New_York", {"mon": "08:00-17:00"}, [])
+    wording = {"en": "Monday 8 to 5, closed Dec 24", "es": "lunes de 8 a 5"}
+    blocked = r"prompts.support_closed.voice: the disclosure guard.*hours_text"
+    with pytest.raises(FlowError, match=blocked):
+        create_app(settings, support_hours=hours, support_hours_text=wording)
+
+
 def test_flows_graph_prints_mermaid_with_every_state() -> None:
     result = CliRunner().invoke(main, ["flows", "graph"])
     assert result.exit_code == 0

@@ -15,8 +15,9 @@ from voicebot import redact
 from voicebot.config import Settings, load_settings
 from voicebot.conversations import Conversations
 from voicebot.dialog.engine import Dialog
-from voicebot.dialog.flow import Flow, load_flow
-from voicebot.dialog.intents import CONFIRM_BELOW, IntentMatcher
+from voicebot.dialog.flow import Flow
+from voicebot.dialog.intents import CONFIRM_BELOW
+from voicebot.flows_check import load_checked, public_guard
 from voicebot.guard import Guard
 from voicebot.memo import Bounded
 from voicebot.outbound import Outbound, OutboxFile, Transport, TwilioMessages
@@ -47,15 +48,14 @@ class Services:
 
 
 def build_services(settings: Settings, upgrade_db: bool = False) -> Services:
-    flow = load_flow(settings.flows_dir, settings.languages)
-    matcher = IntentMatcher.from_directory(settings.flows_dir / "intents")
+    guard = public_guard(settings)
+    flow, matcher = load_checked(settings, guard=guard)
     engine = db.make_engine(settings.database_url)
     if upgrade_db:
         db.upgrade(engine)
     sessions = db.make_sessions(engine)
     optouts = OptOuts(sessions)
     handoffs = Handoffs(sessions)
-    guard = Guard([settings.district.support_number, settings.district.helpline_number])
     transport: Transport
     if settings.twilio_account_sid and settings.twilio_number and settings.twilio_auth_token:
         transport = TwilioMessages(

@@ -18,7 +18,8 @@ from voicebot.config import (
     Settings,
     require_for_serving,
 )
-from voicebot.dialog.flow import Flow, FlowError, load_flow, mermaid
+from voicebot.dialog.flow import Flow, FlowError, mermaid
+from voicebot.flows_check import load_checked
 from voicebot.roster_cli import roster
 
 
@@ -46,7 +47,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
     try:
         require_for_serving(settings)
         db.check_schema(db.make_engine(settings.database_url))
-        load_flow(settings.flows_dir, settings.languages)
+        load_checked(settings)
     except (ConfigError, FlowError, db.SchemaOutOfDate) as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -141,9 +142,10 @@ FLOWS_DIR = click.option(
 
 
 def _flow_or_exit(directory: Path | None) -> Flow:
+    """The flow in `directory`, with its intents and prompts checked as the app checks them."""
     settings = settings_or_exit()
     try:
-        return load_flow(directory or settings.flows_dir, settings.languages)
+        return load_checked(settings, directory)[0]
     except FlowError as exc:
         raise click.ClickException(str(exc)) from exc
 
