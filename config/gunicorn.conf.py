@@ -1,4 +1,5 @@
-"""gunicorn settings for the help line (Procfile: ``gunicorn -c config/gunicorn.conf.py``).
+"""gunicorn settings for the help line (``voicebot serve`` in the Procfile loads them;
+``gunicorn -c config/gunicorn.conf.py`` works too).
 
 Twilio waits at most 15 s for a webhook answer and then plays "an application error has
 occurred", so every time limit here is well below that. Environment:

@@ -58,6 +58,17 @@ def test_chat_by_sms_is_a_text_thread(env: dict[str, str]) -> None:
     assert "1 Activation key" in result.output and "404-802-1000" in result.output
 
 
+def test_a_chat_is_counted_in_the_statistics_like_a_real_call(env: dict[str, str]) -> None:
+    from voicebot.records import db
+    from voicebot.records.handoffs import Handoffs
+
+    CliRunner().invoke(main, ["chat", "--sms", "--from", "+14045550178"], input="MENU\n\n")
+    CliRunner().invoke(main, ["chat"], input="#3\n")
+    handoffs = Handoffs(db.make_sessions(db.make_engine(env["DATABASE_URL"])))
+    today = handoffs.stats(days=1).days[-1]
+    assert (today.calls, today.texts) == (1, 1)
+
+
 ROSTER = (
     "student_number,first_name,last_name,birth_date,ssn,guardian_name,guardian_phone,"
     "guardian_email,school\n"

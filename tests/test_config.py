@@ -53,6 +53,16 @@ def test_a_site_file_and_the_environment_override_defaults(tmp_path: Path) -> No
         ("", {"REDIS_URL": "localhost:6379"}, r"REDIS_URL"),
         ("", {"TWILIO_ACCOUNT_SID": "XX123"}, r"TWILIO_ACCOUNT_SID"),
         ("[voice\n", {}, r"not valid TOML"),
+        (
+            '[support.hours]\nmon = "8-17"\n[support.hours_text]\nen = "x"\nes = "x"\n',
+            {},
+            r"\[support.hours\] mon: write it as 08:00-17:00",
+        ),
+        (
+            '[support.hours]\nmon = "08:00-17:00"\n[support.hours_text]\nen = "weekdays"\n',
+            {},
+            r"\[support.hours_text\] es: missing",
+        ),
     ],
 )
 def test_bad_values_name_the_key(
@@ -65,3 +75,15 @@ def test_bad_values_name_the_key(
 def test_a_missing_site_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_settings({"VOICEBOT_CONFIG": str(tmp_path / "nope.toml")})
+
+
+def test_hours_may_be_written_without_a_leading_zero_and_run_to_midnight(tmp_path: Path) -> None:
+    text = (
+        '[support.hours]\nmon = "8:00-17:30"\nsat = "00:00-24:00"\n'
+        '[support.hours_text]\nen = "weekdays"\nes = "entre semana"\n'
+    )
+    hours = load_settings(write(tmp_path, text)).support_hours
+    opens, closes = hours.weekly[0]
+    assert (opens.hour, opens.minute, closes.hour, closes.minute) == (8, 0, 17, 30)
+    opens, closes = hours.weekly[5]
+    assert opens.hour == 0 and closes.hour == 23 and closes.minute == 59, "open until midnight"

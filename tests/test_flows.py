@@ -78,6 +78,16 @@ def test_flows_check_command_reports_ok_and_errors(flows_copy: Path) -> None:
     assert bad.exit_code != 0 and "start: unknown state 'nowhere'" in bad.output
 
 
+def test_unrecognised_words_may_not_be_kept_at_a_verification_question(flows_copy: Path) -> None:
+    edit(
+        flows_copy / "help-line.toml",
+        'collect = "student_number"',
+        'collect = "student_number"\nkeep_unrecognised = true',
+    )
+    with pytest.raises(FlowError, match=r"states.verify_student: keep_unrecognised where"):
+        load_flow(flows_copy, ("en", "es"))
+
+
 def test_flows_check_reads_the_intents_too(flows_copy: Path) -> None:
     with (flows_copy / "intents" / "en.toml").open("a") as handle:
         handle.write("this is [not toml\n")

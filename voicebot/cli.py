@@ -115,15 +115,20 @@ def _chat(settings: Settings, token: str, channel: str, caller: str) -> None:
         except EOFError:
             return None
 
-    if channel == "sms":
-        click.echo("Texting the help line. Type a message; an empty line ends. Try: MENU, HELP")
-        simulator.chat_sms(client, simulator.Outbox(outbox), caller, to, ask, click.echo)
-    else:
-        click.echo(
-            "Calling the help line. Type what you would say; #1 presses 1 (#0 a person, "
-            "#* repeat); an empty line is silence; Ctrl-D hangs up."
-        )
-        simulator.chat_voice(client, simulator.Outbox(outbox), caller, to, ask, click.echo)
+    try:
+        if channel == "sms":
+            click.echo("Texting the help line. Type a message; an empty line ends. Try: MENU, HELP")
+            simulator.chat_sms(client, simulator.Outbox(outbox), caller, to, ask, click.echo)
+        else:
+            click.echo(
+                "Calling the help line. Type what you would say; #1 presses 1 (#0 a person, "
+                "#* repeat); an empty line is silence; Ctrl-D hangs up."
+            )
+            simulator.chat_voice(client, simulator.Outbox(outbox), caller, to, ask, click.echo)
+    finally:
+        # The chat writes to the configured database like the server; its conversation
+        # counts wait in the store for a minute, which a short chat never reaches.
+        app.extensions["voicebot"].conversations.flush_counts()
 
 
 @main.group()

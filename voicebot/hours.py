@@ -6,6 +6,7 @@ The district's help page does not state support's hours, so they are a setting
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
@@ -42,6 +43,20 @@ class SupportHours:
         return window is not None and window[0] <= local.time() < window[1]
 
 
+_CLOCK = re.compile(r"(\d{1,2}):(\d{2})")
+
+
+def _clock(text: str) -> time:
+    """ "8:00", "08:00", "17:30"; "24:00" is the end of the day (open until midnight)."""
+    found = _CLOCK.fullmatch(text.strip())
+    if not found:
+        raise ValueError(text)
+    hour, minute = int(found[1]), int(found[2])
+    if (hour, minute) == (24, 0):
+        return time.max
+    return time(hour, minute)  # ValueError past 23:59
+
+
 def parse_hours(timezone: str, weekly: dict[str, str], holidays: list[str]) -> SupportHours:
     try:
         ZoneInfo(timezone)
@@ -52,10 +67,10 @@ def parse_hours(timezone: str, weekly: dict[str, str], holidays: list[str]) -> S
         if day not in DAYS:
             raise HoursError(f"[support.hours] {day}: not a day (use {', '.join(DAYS)})")
         try:
-            start, end = (time.fromisoformat(part.strip()) for part in str(span).split("-"))
+            start, end = (_clock(part) for part in str(span).split("-"))
         except ValueError as exc:
             raise HoursError(
-                f"[support.hours] {day}: write it as 08:00-17:00, got {span!r}"
+                f"[support.hours] {day}: write it as 08:00-17:00 (24:00 for midnight), got {span!r}"
             ) from exc
         if start >= end:
             raise HoursError(f"[support.hours] {day}: opens after it closes ({span!r})")

@@ -308,6 +308,11 @@ def _check_read_back_needs_verification(flow: Flow, name: str) -> None:
     for spec in flow.states.values():
         if spec.type == "read_back" and (spec.collect or spec.offer_text):
             raise FlowError(f"{name}: states.{spec.name}: a read_back state cannot collect or text")
+        if spec.keep_unrecognised and (spec.collect or spec.type == "read_back"):
+            raise FlowError(
+                f"{name}: states.{spec.name}: keep_unrecognised where callers give their "
+                f"child's details: what they say there must never be kept"
+            )
     read_backs = {n for n, spec in flow.states.items() if spec.type == "read_back"}
     if not read_backs:
         return
