@@ -104,8 +104,11 @@ def test_nothing_is_texted_during_a_call_to_a_number_that_opted_out(twilio, thre
     call = Call(twilio)
     call.start()
     call.say("what's the portal login address")
-    call.say("yes")
+    told = call.say("yes")
     assert outbox.messages() == []
+    assert "can't send a text" in told.text and "I've sent" not in told.text, "no false promise"
+    again = call.say("repeat that")
+    assert "I've sent" not in again.text
 
 
 def test_unrecognised_texts_are_answered_then_handed_to_a_person(thread: Thread) -> None:

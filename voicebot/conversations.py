@@ -10,13 +10,22 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Protocol
 
 from voicebot import metrics
 from voicebot.dialog.engine import Dialog
-from voicebot.dialog.model import End, Event, RequestCallback, SendText, State, Transfer, Turn
+from voicebot.dialog.model import (
+    End,
+    Event,
+    RequestCallback,
+    Say,
+    SendText,
+    State,
+    Transfer,
+    Turn,
+)
 from voicebot.outbound import Outbound
 from voicebot.sessions.store import SessionStore
 
@@ -80,7 +89,7 @@ class Conversations:
                 return opened.earlier
             turn = self.dialog.step(opened.state, event)
             ended = event.channel == "sms" and any(isinstance(a, End) for a in turn.actions)
-            self._carry_out(conversation, event, turn, opened.state)
+            turn = self._carry_out(conversation, event, turn, opened.state)
             body = render(turn)
             new_in = event.channel if opened.state is None else ""
             if not self.store.save(opened, None if ended else turn.state, ttl, body, new_in):
@@ -140,8 +149,10 @@ class Conversations:
 
     def _carry_out(
         self, conversation: str, event: Event, turn: Turn, asked: State | None = None
-    ) -> None:
-        """The turn's side effects: texts, callback requests, and the agents' records.
+    ) -> Turn:
+        """The turn's side effects: texts, callback requests, and the agents' records. The
+        turn comes back as said: "I've sent a text" becomes "I can't send a text to this
+        number" when it could not go (the number texted STOP, or Twilio refused it).
 
         ``asked``: the state the caller answered (None: a first text). Words not understood
         are kept as a question only where the flow invites questions (keep_unrecognised):
@@ -153,9 +164,11 @@ class Conversations:
             self._record("note_unrecognised", event.text, state.lang)  # kept only if number-free
         if event.kind == "dial_result" and state.handoff:
             self._record("set_outcome", state.handoff, event.dial_status or "unknown")
-        for action in turn.actions:
+        unsent: set[int] = set()
+        for index, action in enumerate(turn.actions):
             if isinstance(action, SendText) and event.caller:
-                self.outbound.send(event.caller, action.body)
+                if not self.outbound.send(event.caller, action.body):
+                    unsent.add(index + 1)  # the confirmation the dialog put right after it
             elif isinstance(action, Transfer):
                 reference = self._record(
                     "record",
@@ -172,6 +185,19 @@ class Conversations:
                 self._record(
                     "add_callback", event.caller, action.topic, state.lang, state.handoff or None
                 )
+        return self._untold(turn, unsent, event.channel) if unsent else turn
+
+    def _untold(self, turn: Turn, unsent: set[int], channel: str) -> Turn:
+        """The turn with "I've sent a text" replaced where the text did not go."""
+        key = "text_unavailable"
+        sorry = Say(self.dialog.prompt(key, turn.state.lang, channel), key=key)
+        actions = list(turn.actions)
+        for index in unsent:
+            if index < len(actions) and isinstance(actions[index], Say):
+                said = actions[index].key  # type: ignore[union-attr]
+                actions[index] = sorry
+                turn.state.replay = [key if k == said else k for k in turn.state.replay]
+        return replace(turn, actions=tuple(actions))
 
     def _record(self, what: str, *args: Any, **kwargs: Any) -> Any:
         """Keep the agents' records; a failure here must never cost the caller their answer
