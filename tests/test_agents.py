@@ -409,6 +409,8 @@ def test_number_words_are_scrubbed_too() -> None:
         ("fourteenth of the third twenty fifteen", None),
         ("en marzo el dia catorce", None),
         ("una pregunta sobre el almuerzo", "una pregunta sobre el almuerzo"),
+        ("hello?", None),  # a greeting, not a question
+        ("no sé", None),
         ("x" * 300, "x" * 100),
         ("   ", None),
     ],

@@ -79,7 +79,7 @@ def test_a_missing_site_file_is_named(tmp_path: Path) -> None:
 
 def test_hours_may_be_written_without_a_leading_zero_and_run_to_midnight(tmp_path: Path) -> None:
     text = (
-        '[support.hours]\nmon = "8:00-17:30"\nsat = "00:00-24:00"\n'
+        '[support.hours]\nmon = "8:00-17:30"\nsat = "00:00-24:00"\ntue = "08:00:00-1700"\n'
         '[support.hours_text]\nen = "weekdays"\nes = "entre semana"\n'
     )
     hours = load_settings(write(tmp_path, text)).support_hours
@@ -87,3 +87,5 @@ def test_hours_may_be_written_without_a_leading_zero_and_run_to_midnight(tmp_pat
     assert (opens.hour, opens.minute, closes.hour, closes.minute) == (8, 0, 17, 30)
     opens, closes = hours.weekly[5]
     assert opens.hour == 0 and closes.hour == 23 and closes.minute == 59, "open until midnight"
+    opens, closes = hours.weekly[1]
+    assert (opens.hour, closes.hour) == (8, 17), "ISO forms still read"

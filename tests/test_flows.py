@@ -108,6 +108,29 @@ def test_a_prompt_the_disclosure_guard_would_block_is_refused_by_name(flows_copy
     )
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "Tell me what you need,",
+            "Tell me {} what you need,",
+            "prompts.main_menu.voice: not a prompt",
+        ),
+        (
+            'password_rules = "password rules"',
+            'password_rules = "rules of 12/25/2015"',
+            "labels.password_rules",
+        ),
+    ],
+)
+def test_a_prompt_or_label_that_cannot_be_said_is_named(
+    flows_copy: Path, old: str, new: str, message: str
+) -> None:
+    edit(flows_copy / "prompts" / "en.toml", old, new)
+    bad = CliRunner().invoke(main, ["flows", "check", "--dir", str(flows_copy)])
+    assert bad.exit_code != 0 and message in bad.output, bad.output
+
+
 def test_hours_wording_the_guard_would_block_stops_start_up(settings) -> None:  # type: ignore[no-untyped-def]
     from voicebot.app import create_app
     from voicebot.hours import parse_hours

@@ -449,3 +449,19 @@ def test_cli_reads_another_flows_folder(tmp_path: Path) -> None:
 def test_a_callback_request_is_reported_as_agent_in_the_catalogue(matcher: IntentMatcher) -> None:
     match = matcher.classify("can somebody from support call me back")
     assert match.intent == CALLBACK and match.public_intent == "agent"
+
+
+@pytest.mark.parametrize(
+    ("said", "intent"),
+    [
+        ("no sé mi contraseña", "forgot_password"),
+        ("mi clave no se acepta", "key_already_used"),
+        ("no se puede entrar", "login_trouble"),
+        ("I don't know my username", "forgot_username"),
+        ("i don't know my password", "forgot_password"),
+    ],
+)
+def test_i_dont_know_inside_a_request_keeps_the_request(
+    matcher: IntentMatcher, said: str, intent: str
+) -> None:
+    assert matcher.classify(said).intent == intent

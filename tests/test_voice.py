@@ -291,7 +291,15 @@ def test_a_hello_at_the_menu_gets_the_menu_again_in_its_language(
     call.start()
     reply = call.say(hello)
     assert heard in reply.text and reply.asks and not reply.heard.hung_up
-    assert "Sorry" not in reply.text and "Did you want" not in reply.text
+    assert "Did you want" not in reply.text and "Forgot Your" not in reply.text
+
+
+@pytest.mark.parametrize("words", ["hello?", "I don't know"])
+def test_saying_it_again_and_again_at_the_menu_reaches_a_person(call: Call, words: str) -> None:
+    call.start()
+    replies = [call.say(words) for _ in range(3)]
+    assert "press 1" in replies[1].text.lower(), "the choices spelled out"
+    assert replies[-1].transfers_to == SUPPORT
 
 
 def test_asking_for_help_gives_the_menu(call: Call) -> None:

@@ -20,6 +20,42 @@ _WHY = {
     "date": "it has what looks like a date",
     "digits": "it has a number of more than 4 digits that is not one of the district's",
 }
+# Where each placeholder's words come from, to name the setting to change.
+CONFIG_KEYS = {
+    "support_hours": "[support.hours_text]",
+    "district": "[district] name",
+    "district_short": "[district] short_name",
+    "portal_name": "[district] portal_name",
+    "portal_login_url": "[district] portal_login_url",
+    "lookup_url": "[district] activation_lookup_url",
+    "lookup_page": "[district] activation_lookup_page",
+}
+
+
+def _blocked(guard: Guard, text: str) -> str:
+    kinds = {span.kind for span in guard.findings(text)}
+    why = " and ".join(sorted(_WHY.get(kind, kind) for kind in kinds))
+    return f"the disclosure guard would block it ({why}), so every caller would hear an apology"
+
+
+def _check_prompt(
+    flow: Flow, key: str, lang: str, channel: str, facts: dict[str, str], guard: Guard
+) -> None:
+    """One prompt as one channel says it: it fills in, and passes the guard once filled."""
+    written = "sms" if channel == "sms" and "sms" in flow.prompts[lang][key] else "voice"
+    where = f"prompts/{lang}.toml: prompts.{key}.{written}"
+    template = flow.text(key, lang, channel)
+    empty = dict.fromkeys(PLACEHOLDERS, "")
+    try:
+        bare, text = template.format(**empty), template.format(**(empty | facts))
+    except (ValueError, KeyError, IndexError) as exc:
+        raise FlowError(f"{where}: not a prompt the help line can fill in ({exc})") from exc
+    if guard.findings(bare):
+        raise FlowError(f"{where}: {_blocked(guard, bare)}")
+    if guard.findings(text):  # then the words come from a setting
+        culprits = [CONFIG_KEYS.get(name, name) for name, v in facts.items() if guard.findings(v)]
+        named = ", ".join(culprits) or "a placeholder"
+        raise FlowError(f"{where}: {_blocked(guard, text)}, once {named} in config/ is filled in")
 
 
 def public_guard(settings: Settings) -> Guard:
@@ -45,17 +81,10 @@ def load_checked(
     guard = guard or public_guard(settings)
     facts = district_facts(settings)
     for lang in flow.languages:
-        for key, entry in flow.prompts[lang].items():
+        for key in flow.prompts[lang]:
             for channel in ("voice", "sms"):
-                fill = dict.fromkeys(PLACEHOLDERS, "") | facts[channel][lang]
-                text = flow.text(key, lang, channel).format(**fill)
-                found = guard.findings(text)
-                if found:
-                    why = " and ".join(sorted({_WHY.get(span.kind, span.kind) for span in found}))
-                    written = channel if channel in entry else "voice"
-                    raise FlowError(
-                        f"prompts/{lang}.toml: prompts.{key}.{written}: the disclosure guard "
-                        f"would block it ({why}), so every caller would hear an apology "
-                        f"instead. Its placeholders come from config/ (e.g. support.hours_text)."
-                    )
+                _check_prompt(flow, key, lang, channel, facts[channel][lang], guard)
+        for topic, label in flow.labels[lang].items():
+            if guard.findings(label):
+                raise FlowError(f"prompts/{lang}.toml: labels.{topic}: {_blocked(guard, label)}")
     return flow, matcher

@@ -47,10 +47,11 @@ _CLOCK = re.compile(r"(\d{1,2}):(\d{2})")
 
 
 def _clock(text: str) -> time:
-    """ "8:00", "08:00", "17:30"; "24:00" is the end of the day (open until midnight)."""
+    """ "8:00", "08:00", "17:30" (and ISO forms: "08:00:00", "0800"); "24:00" is the end of
+    the day (open until midnight)."""
     found = _CLOCK.fullmatch(text.strip())
     if not found:
-        raise ValueError(text)
+        return time.fromisoformat(text.strip())
     hour, minute = int(found[1]), int(found[2])
     if (hour, minute) == (24, 0):
         return time.max

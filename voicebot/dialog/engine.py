@@ -24,7 +24,7 @@ from voicebot.dialog.model import (
     Transfer,
     Turn,
 )
-from voicebot.dialog.normalize import is_greeting, spoken_digits
+from voicebot.dialog.normalize import is_greeting, is_unsure, spoken_digits
 
 MAX_CHAIN = 12  # states entered in one turn; flows check guarantees chains end sooner
 
@@ -166,9 +166,12 @@ class Dialog:
             return target, f"key {digits}" if len(digits) <= 2 else "digits", False
         if not text:
             return None, "unknown", False
+        home = self.flow.special["home"]
+        if is_unsure(text):  # "I don't know": the menu to choose from (again: not understood)
+            return (None if state.step == home else home), "unsure", False
         match = self.classifier.classify(text)
         target = current.on.get(match.intent) or self.flow.intents.get(match.intent)
-        greeting = (first or state.step == self.flow.special["home"]) and is_greeting(text)
+        greeting = (first or state.step == home) and is_greeting(text)
         if (
             event.channel == "sms"
             and (target or (first and greeting))
@@ -179,10 +182,11 @@ class Dialog:
             # change it ("hola", then a question in English).
             state.lang = match.language
         if greeting:  # "good evening" on its own is a hello, not a topic to guess
-            if first and event.channel == "sms":
-                return None, "greeting", False  # greeted, as any first text not understood
+            # A first text is greeted; "hola" at the menu switches to Spanish; any other
+            # hello is not an answer, so the menu is asked again and a caller who keeps
+            # saying "hello?" (a bad line) still reaches a person.
             spanish = match.language == "es" != state.lang and "es" in self.flow.languages
-            return ("@spanish" if spanish else "@repeat"), "greeting", False
+            return ("@spanish" if spanish and not first else None), "greeting", False
         weak = match.score < self.confirm_below or (
             event.confidence is not None and event.confidence < self.speech_confidence_floor
         )

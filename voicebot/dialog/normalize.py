@@ -308,6 +308,32 @@ def is_greeting(text: str) -> bool:
     return bool(words) and all(word in GREETINGS for word in words)
 
 
+# The whole answer, not part of one: "no sé" alone is "I don't know", but "no se puede
+# entrar" is a problem to solve, and "no" alone is no.
+UNSURE = frozenset(
+    {
+        "i dont know",
+        "i do not know",
+        "dont know",
+        "im not sure",
+        "i am not sure",
+        "not sure",
+        "no idea",
+        "no se",
+        "no lo se",
+        "yo no se",
+        "no estoy seguro",
+        "no estoy segura",
+        "ni idea",
+    }
+)
+
+
+def is_unsure(text: str) -> bool:
+    """Whether the caller's whole answer is "I don't know" ("no sé")."""
+    return " ".join(plain_words(text)) in UNSURE
+
+
 def _repair(tokens: list[str]) -> list[str]:
     """Replace known recogniser and typing errors."""
     return replace_phrases(tokens, _REPAIRS, _LONGEST_REPAIR)

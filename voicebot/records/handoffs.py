@@ -42,7 +42,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
 from voicebot.dialog.dates import MONTHS, ORDINALS
-from voicebot.dialog.normalize import plain_words
+from voicebot.dialog.normalize import is_greeting, is_unsure, plain_words
 from voicebot.guard import NUMBER_WORDS, fold
 from voicebot.records.models import Base, utcnow
 from voicebot.redact import scrub
@@ -204,6 +204,8 @@ def clean_question(text: str) -> str | None:
         return None
     if any(w in MONTHS or w in ORDINALS or w in NUMBER_WORDS for w in plain_words(raw)):
         return None
+    if is_greeting(raw) or is_unsure(raw):
+        return None  # "hello?", "no sé": not a question to teach the help line
     scrubbed = scrub(raw)
     if "[" in scrubbed and scrubbed != raw.strip():
         return None  # the scrubber found something
