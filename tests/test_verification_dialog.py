@@ -35,6 +35,13 @@ def ask_for_last_four(call: Call) -> None:
     assert "student number" in reply.text and reply.asks
 
 
+def at_the_birth_date_question(twilio) -> Call:  # type: ignore[no-untyped-def]
+    call = Call(twilio, caller=OTHER_PHONE)
+    ask_for_last_four(call)
+    call.press(STUDENT)
+    return call
+
+
 def give_details(call: Call, student: str = STUDENT, birth: str = BIRTH):  # type: ignore[no-untyped-def]
     assert "birth date" in call.press(student).text
     return call.press(birth)
@@ -150,16 +157,14 @@ def test_a_birth_date_said_digit_by_digit_is_month_first_in_both_languages(
         "es": "cero tres uno cuatro dos cero uno cinco",
     }
     reply = call.say(digits[lang])
-    assert (UNIFORM if lang == "en" else "Si esos datos coinciden") in reply.text
+    assert (UNIFORM if lang == "en" else UNIFORM_ES) in reply.text
     assert codes_sent(outbox, GUARDIAN_PHONE)
 
 
 def test_a_date_without_its_year_is_asked_again_not_taken_for_a_topic(
     twilio, roster, outbox
 ) -> None:  # type: ignore[no-untyped-def]
-    call = Call(twilio, caller=OTHER_PHONE)
-    ask_for_last_four(call)
-    call.press(STUDENT)
+    call = at_the_birth_date_question(twilio)
     again = call.say("March 14th")
     assert "didn't catch" in again.text and "birth date" in again.text and again.asks
     assert "Did you want help" not in again.text
@@ -170,17 +175,13 @@ def test_a_date_without_its_year_is_asked_again_not_taken_for_a_topic(
 def test_wrong_spoken_date_sounds_like_a_right_one_and_sends_nothing(
     twilio, roster, outbox
 ) -> None:  # type: ignore[no-untyped-def]
-    call = Call(twilio, caller=OTHER_PHONE)
-    ask_for_last_four(call)
-    call.press(STUDENT)
+    call = at_the_birth_date_question(twilio)
     assert UNIFORM in call.say("March 15th, 2015").text
     assert outbox.messages() == []
 
 
 def test_may_at_the_birth_date_question_is_still_a_request(twilio, roster) -> None:  # type: ignore[no-untyped-def]
-    call = Call(twilio, caller=OTHER_PHONE)
-    ask_for_last_four(call)
-    call.press(STUDENT)
+    call = at_the_birth_date_question(twilio)
     assert call.say("may I talk to a person please").transfers_to == SUPPORT
 
 

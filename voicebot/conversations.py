@@ -158,9 +158,7 @@ class Conversations:
         are kept as a question only where the flow invites questions (keep_unrecognised):
         elsewhere they may be a student number, a birth date or a child's name."""
         state = turn.state
-        question = self.dialog.flow.states.get(asked.step) if asked else None
-        invited = asked is None or (question is not None and question.keep_unrecognised)
-        if turn.intent == "unknown" and event.text and invited:
+        if turn.intent == "unknown" and event.text and self._invites_questions(asked):
             self._record("note_unrecognised", event.text, state.lang)  # kept only if number-free
         if event.kind == "dial_result" and state.handoff:
             self._record("set_outcome", state.handoff, event.dial_status or "unknown")
@@ -186,6 +184,13 @@ class Conversations:
                     "add_callback", event.caller, action.topic, state.lang, state.handoff or None
                 )
         return self._untold(turn, unsent, event.channel) if unsent else turn
+
+    def _invites_questions(self, asked: State | None) -> bool:
+        """A first text, or a question marked keep_unrecognised in the flow."""
+        if asked is None:
+            return True
+        question = self.dialog.flow.states.get(asked.step)
+        return question is not None and question.keep_unrecognised
 
     def _untold(self, turn: Turn, unsent: set[int], channel: str) -> Turn:
         """The turn with "I've sent a text" replaced where the text did not go."""

@@ -25,7 +25,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from voicebot import metrics
-from voicebot.dialog.dates import MONTHS, ORDINALS
+from voicebot.dialog.dates import (
+    MONTHS,
+    ORDINALS,
+    TEENS_EN,
+    TEENS_ES,
+    TENS_EN,
+    TENS_ES,
+    UNITS_EN,
+    UNITS_ES,
+    VEINTI,
+)
 from voicebot.memo import Bounded
 
 log = logging.getLogger("voicebot.security")
@@ -36,53 +46,7 @@ MAX_DIGITS = 4  # the last four of an SSN may be said; a fifth digit never
 # Folded form (lower case, no accents) -> the digits they stand for. A word worth more than
 # one digit counts as all of them ("twenty" is 2 digits, "thousand" 3): a number said in words
 # is never shorter than the digits it hides, so over-counting only ever blocks more.
-_UNITS_EN = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-_UNITS_ES = ["cero", "uno", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve"]
-_TEENS_EN = [
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-]
-_TEENS_ES = [
-    "diez",
-    "once",
-    "doce",
-    "trece",
-    "catorce",
-    "quince",
-    "dieciseis",
-    "diecisiete",
-    "dieciocho",
-    "diecinueve",
-]
-_TENS_EN = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
-_TENS_ES = [
-    "veinte",
-    "treinta",
-    "cuarenta",
-    "cincuenta",
-    "sesenta",
-    "setenta",
-    "ochenta",
-    "noventa",
-]
-_VEINTI = [
-    "veintiuno",
-    "veintidos",
-    "veintitres",
-    "veinticuatro",
-    "veinticinco",
-    "veintiseis",
-    "veintisiete",
-]
-_VEINTI += ["veintiocho", "veintinueve", "veintiun"]
+_VEINTI = [*VEINTI, "veintiun"]
 _HUNDREDS_ES = {
     "cien": "100",
     "ciento": "100",
@@ -96,15 +60,15 @@ _HUNDREDS_ES = {
     "novecientos": "900",
 }
 
-ENGLISH: dict[str, str] = {word: str(i) for i, word in enumerate(_UNITS_EN)}
+ENGLISH: dict[str, str] = {word: str(i) for i, word in enumerate(UNITS_EN)}
 ENGLISH |= {"oh": "0", "fourty": "40"}
-ENGLISH |= {word: str(10 + i) for i, word in enumerate(_TEENS_EN)}
-ENGLISH |= {word: str(20 + 10 * i) for i, word in enumerate(_TENS_EN)}
+ENGLISH |= {word: str(10 + i) for i, word in enumerate(TEENS_EN)}
+ENGLISH |= {word: str(20 + 10 * i) for i, word in enumerate(TENS_EN)}
 ENGLISH |= {"hundred": "00", "thousand": "000", "million": "000000"}
 
-SPANISH: dict[str, str] = {word: str(i) for i, word in enumerate(_UNITS_ES)}
-SPANISH |= {word: str(10 + i) for i, word in enumerate(_TEENS_ES)}
-SPANISH |= {word: str(20 + 10 * i) for i, word in enumerate(_TENS_ES)}
+SPANISH: dict[str, str] = {word: str(i) for i, word in enumerate(UNITS_ES)}
+SPANISH |= {word: str(10 + i) for i, word in enumerate(TEENS_ES)}
+SPANISH |= {word: str(20 + 10 * i) for i, word in enumerate(TENS_ES)}
 SPANISH |= {word: str(21 + i) for i, word in enumerate(_VEINTI[:-1])} | {"veintiun": "21"}
 SPANISH |= _HUNDREDS_ES | {w[:-2] + "as": d for w, d in _HUNDREDS_ES.items() if w.endswith("os")}
 SPANISH |= {"mil": "000", "millon": "000000", "millones": "000000"}
@@ -135,9 +99,9 @@ _MONTH_NOT_MAY = _alternatives(m for m in _MONTHS if m != "may") + r"\.?"
 _NUM_DAY = r"(?:[0-3]?\d)(?:st|nd|rd|th|ro|o|a)?"
 _WORD_DAY = (
     r"(?:(?:twenty|thirty)[\s-]+"
-    + _alternatives(_UNITS_EN[1:] + _ORDINALS[:9])
+    + _alternatives(UNITS_EN[1:] + _ORDINALS[:9])
     + r"|treinta\s+y\s+uno|"
-    + _alternatives(_UNITS_EN[1:] + _UNITS_ES[1:] + _TEENS_EN + _TEENS_ES + _ORDINALS + _VEINTI)
+    + _alternatives(UNITS_EN[1:] + UNITS_ES[1:] + TEENS_EN + TEENS_ES + _ORDINALS + _VEINTI)
     + "|twenty|thirty|veinte|treinta)"
 )
 _DAY = f"(?:{_NUM_DAY}|{_WORD_DAY})"
@@ -247,7 +211,7 @@ def _digit_runs(folded: str) -> list[list[_Group]]:
                 continue
             elif value in _SEPARATOR_WORDS:
                 continue
-            elif value == "y" and current and current[-1].word in _TENS_ES:
+            elif value == "y" and current and current[-1].word in TENS_ES:
                 continue  # "treinta y cinco": one number
             else:
                 if current:
@@ -263,7 +227,7 @@ def _digit_runs(folded: str) -> list[list[_Group]]:
             and group.word
             and len(group.digits) == 1
             and group.digits != "0"
-            and last.word in (*_TENS_EN, *_TENS_ES)
+            and last.word in (*TENS_EN, *TENS_ES)
         ):
             # "twenty-one", "treinta y uno": one two-digit number, not three digits
             last.digits = last.digits[0] + group.digits

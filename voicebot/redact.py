@@ -26,6 +26,7 @@ import unicodedata
 from typing import Any
 
 from voicebot.guard import CleanTexts, find_secrets
+from voicebot.logs import STANDARD
 
 _E164 = re.compile(r"\+\d{8,15}(?!\d)")
 # Identifiers the service or Twilio made up (CallSids, hex digests): kept for tracing. They
@@ -36,8 +37,6 @@ _IDENTIFIER = re.compile(r"\b[A-Z]{2}[0-9a-fA-F]{32}\b|\b(?=[0-9a-f]*[a-f])[0-9a
 # the identifier and is kept (see _scrub_line), so it is kept without the scan.
 _SID_ALONE = re.compile(r"(?:call:)?[A-Z]{2}[0-9a-fA-F]{32}")
 _LINE_BREAKS = {"\n": " ", "\r": " ", "\t": " "}
-# The attributes every LogRecord has; anything else on a record came from extra=.
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
 
 def strip_controls(text: str, keep_newlines: bool = False) -> str:
@@ -127,7 +126,7 @@ class RedactingFilter(logging.Filter):
             record._voicebot_redacted = True
         fields = vars(record)
         for key, value in list(fields.items()):
-            if isinstance(value, str) and key not in _STANDARD:
+            if isinstance(value, str) and key not in STANDARD:
                 fields[key] = self.scrub(value)
         return True
 

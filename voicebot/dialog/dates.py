@@ -84,22 +84,24 @@ ORDINALS: dict[str, int] = {
 }
 
 
-def _counting(words: str, first: int, step: int = 1) -> dict[str, int]:
-    """Number words in order, each `step` more than the one before it."""
-    return {word: first + step * i for i, word in enumerate(words.split())}
+# Number words in order, folded (no accents); the disclosure guard counts digits with them too.
+UNITS_EN = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+UNITS_ES = ["cero", "uno", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve"]
+TEENS_EN = ["ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen"]
+TEENS_EN += ["seventeen", "eighteen", "nineteen"]
+TEENS_ES = ["diez", "once", "doce", "trece", "catorce", "quince", "dieciseis", "diecisiete"]
+TEENS_ES += ["dieciocho", "diecinueve"]
+TENS_EN = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+TENS_ES = ["veinte", "treinta", "cuarenta", "cincuenta", "sesenta", "setenta", "ochenta"]
+TENS_ES += ["noventa"]
+VEINTI = ["veintiuno", "veintidos", "veintitres", "veinticuatro", "veinticinco"]
+VEINTI += ["veintiseis", "veintisiete", "veintiocho", "veintinueve"]
 
-
-_DIGITS = {"zero": 0, "oh": 0, "o": 0, "cero": 0, "un": 1, "una": 1}
-_DIGITS |= _counting("one two three four five six seven eight nine", 1)
-_DIGITS |= _counting("uno dos tres cuatro cinco seis siete ocho nueve", 1)
-_TEENS = _counting("ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen", 10)
-_TEENS |= {"nineteen": 19}
-_TEENS |= _counting("diez once doce trece catorce quince dieciseis diecisiete dieciocho", 10)
-_TEENS |= {"diecinueve": 19}
-_TENS = _counting("twenty thirty forty fifty sixty seventy eighty ninety", 20, 10)
-_TENS |= _counting("veinte treinta cuarenta cincuenta sesenta setenta ochenta noventa", 20, 10)
-_TWENTIES = _counting("veintiuno veintidos veintitres veinticuatro veinticinco", 21)
-_TWENTIES |= _counting("veintiseis veintisiete veintiocho veintinueve", 26)
+_DIGITS = {"oh": 0, "o": 0, "un": 1, "una": 1}
+_DIGITS |= {word: i for units in (UNITS_EN, UNITS_ES) for i, word in enumerate(units)}
+_TEENS = {word: 10 + i for teens in (TEENS_EN, TEENS_ES) for i, word in enumerate(teens)}
+_TENS = {word: 20 + 10 * i for tens in (TENS_EN, TENS_ES) for i, word in enumerate(tens)}
+_TWENTIES = {word: 21 + i for i, word in enumerate(VEINTI)}
 _HUNDREDS = {"novecientos": 900, "ochocientos": 800}  # Spanish years: mil novecientos ...
 _THOUSAND = {"thousand", "mil"}
 _ARTICLES = {"un", "una", "o", "oh"}  # also "a", "or" and a sigh: no sign of a date alone
