@@ -51,6 +51,12 @@ def test_a_spanish_texter_who_cannot_get_in_is_asked_why_in_spanish(thread: Thre
     assert "Olvidé mi contraseña" in question and "Cuenta bloqueada" in question
 
 
+def test_a_texter_who_forgot_both_gets_both_links_in_one_text(thread: Thread) -> None:
+    text = one_message(thread.text("forgot my username and password"))
+    assert "Forgot Your Username" in text and "Forgot Your Password" in text
+    assert "address on record" in text and "404-802-1000" in text
+
+
 def test_menu_lists_the_topics(thread: Thread) -> None:
     thread.text("forgot my password help")
     text = one_message(thread.text("MENU"))

@@ -24,6 +24,12 @@ TOPICS = [
         ["una sola vez", "http://tinyAPS.com/?lookup"],
     ),
     (
+        "forgot_both",
+        "olvidé mi usuario y mi contraseña",
+        ["Forgot Your Username", "Forgot Your Password", "correo electrónico registrada"],
+        ['"Forgot Your Username?"', '"Forgot Your Password?"', "404-802-1000"],
+    ),
+    (
         "registration_requirements",
         "qué datos debo tener listos antes de registrarme en el portal",
         ["número de estudiante", "boleta de calificaciones", "Seguro Social"],

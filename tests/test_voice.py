@@ -260,6 +260,15 @@ def test_a_caller_who_cannot_log_in_is_asked_why_before_being_answered(
     assert heard in call.say(answer).text
 
 
+@pytest.mark.parametrize("answer", ["both", "I forgot my username and my password"])
+def test_a_caller_who_forgot_both_hears_how_to_get_both_back(call: Call, answer: str) -> None:
+    call.start()
+    call.press("3")
+    reply = call.say(answer)
+    assert "Forgot Your Username" in reply.text and "Forgot Your Password" in reply.text
+    assert "address on record" in reply.text and "4 0 4, 8 0 2, 1 0 0 0" in reply.text
+
+
 def test_saying_again_that_you_cannot_log_in_leads_to_a_person_not_a_loop(call: Call) -> None:
     call.start()
     first = call.say("I can't log in")

@@ -79,18 +79,23 @@ LOGIN_TROUBLE = "login_trouble"
 # "What are your hours?": support's hours when the district has set them, and its number;
 # not a catalogue topic, so "unknown" there, as before.
 SUPPORT_HOURS = "support_hours"
+# "I forgot both": the username and the password answers together; the catalogue has no
+# such name and calls it "forgot_username", the first of the two.
+FORGOT_BOTH = "forgot_both"
 UNKNOWN = "unknown"
 KNOWN_INTENTS: frozenset[str] = frozenset(INTENTS) | {
     OUT_OF_SCOPE,
     CALLBACK,
     LOGIN_TROUBLE,
     SUPPORT_HOURS,
+    FORGOT_BOTH,
 }
 PUBLIC = {
     OUT_OF_SCOPE: UNKNOWN,
     CALLBACK: "agent",
     LOGIN_TROUBLE: "locked_out",
     SUPPORT_HOURS: UNKNOWN,
+    FORGOT_BOTH: "forgot_username",
 }
 
 # Under this the dialog asks "Did you want help with X?" rather than answering.
