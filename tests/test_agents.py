@@ -438,9 +438,58 @@ def test_words_are_kept_as_questions_only_where_callers_ask_their_own(
     elsewhere = Call(twilio, CallSid="CA" + "9" * 32)
     elsewhere.start()
     elsewhere.say("purple elephants dancing")  # at the main menu: kept, to improve the line
-    kept = [text for text, _, _ in app.extensions["voicebot"].handoffs.stats(days=1).unrecognised]
+    kept = kept_questions(app)
     assert "purple elephants dancing" in kept
     assert not any("maria" in text for text in kept), kept
+
+
+def kept_questions(app: Flask) -> list[str]:
+    return [text for text, _, _ in app.extensions["voicebot"].handoffs.stats(days=1).unrecognised]
+
+
+@pytest.mark.parametrize(
+    ("said", "kept"),
+    [
+        ("does Maria Lopez get aftercare", "does [name] [name] get aftercare"),
+        ("is sam's teacher nice", "is [name]'s teacher nice"),
+        ("Maria Lopez", None),  # nothing but a child's name: not a question
+        ("Ana Maria de la Cruz aftercare", "ana [name] [name] aftercare"),  # De La Cruz
+        ("will the portal bill me", "will the portal bill me"),  # a pupil called Will Portal
+        ("purple elephants dancing", "purple elephants dancing"),
+    ],
+)
+def test_a_childs_name_in_an_unrecognised_question_is_shown_as_name(
+    app: Flask, roster: None, tmp_path: Path, said: str, kept: str | None
+) -> None:
+    from tests.conftest import ROSTER
+    from voicebot.records.roster import import_roster
+
+    more = tmp_path / "more.csv"  # names that are also the help line's words, and a long one
+    more.write_text(
+        ROSTER.splitlines()[0]
+        + "\n2222222,Will,Portal,2014-01-01,,Ann Portal,404-555-0199,,Grady HS\n"
+        + "3333333,Maria,De La Cruz,2014-01-01,,Lu Cruz,404-555-0198,,Grady HS\n"
+    )
+    services = app.extensions["voicebot"]
+    assert import_roster(services.engine, more).committed
+    services.handoffs.note_unrecognised(said, "en", services.conversations.dialog.classifier.knows)
+    assert kept_questions(app) == ([kept] if kept else [])
+
+
+def test_a_child_named_in_a_question_at_the_menu_is_kept_as_name(
+    app: Flask, roster: None, twilio: SignedClient
+) -> None:
+    call = Call(twilio)
+    call.start()
+    call.say("purple elephants ate Maria Lopez")  # at the main menu: not understood, kept
+    assert kept_questions(app) == ["purple elephants ate [name] [name]"]
+
+
+def test_without_the_help_lines_words_no_name_is_looked_up(handoffs: Handoffs) -> None:
+    handoffs.note_unrecognised("does maria get aftercare", "en")
+    assert [text for text, _, _ in handoffs.stats(days=1).unrecognised] == [
+        "does maria get aftercare"
+    ]
 
 
 def test_transcripts_are_scrubbed_when_stored(handoffs: Handoffs) -> None:

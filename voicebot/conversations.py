@@ -54,7 +54,9 @@ class Handoffs(Protocol):
 
     def note_conversation(self, channel: str, when: date | None = None, count: int = 1) -> None: ...
 
-    def note_unrecognised(self, text: str, language: str) -> None: ...
+    def note_unrecognised(
+        self, text: str, language: str, known: Callable[[str], bool] | None = None
+    ) -> None: ...
 
 
 @dataclass
@@ -159,7 +161,8 @@ class Conversations:
         elsewhere they may be a student number, a birth date or a child's name."""
         state = turn.state
         if turn.intent == "unknown" and event.text and self._invites_questions(asked):
-            self._record("note_unrecognised", event.text, state.lang)  # kept only if number-free
+            # kept only if number-free, with the roster's names hidden
+            self._record("note_unrecognised", event.text, state.lang, self.dialog.classifier.knows)
         if event.kind == "dial_result" and state.handoff:
             self._record("set_outcome", state.handoff, event.dial_status or "unknown")
         unsent: set[int] = set()

@@ -38,6 +38,8 @@ class Match(Protocol):
 class Classifier(Protocol):
     def classify(self, text: str) -> Match: ...
 
+    def knows(self, word: str) -> bool: ...
+
 
 class Disclosed(Protocol):
     first_name: str

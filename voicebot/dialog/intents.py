@@ -365,6 +365,9 @@ class IntentMatcher:
                 if other != lang:
                     others |= other_words
             self._language_words[lang] = frozenset(words - others)
+        # Every word of the help line's own (examples, keywords, language words, synonyms):
+        # such a word is never taken for a child's name (see knows()).
+        self._own_words = frozenset().union(*by_language.values()) | self._known
 
         # Real words of each language are never taken for a typo ("stuff" is not
         # "staff"), and no typo is "corrected" into one ("world" is not "would").
@@ -534,6 +537,12 @@ class IntentMatcher:
                 if score > best.get(entry.intent, 0.0):
                     best[entry.intent] = score
         return sorted(best.items(), key=lambda item: (-item[1], item[0]))
+
+    def knows(self, word: str) -> bool:
+        """Whether `word` is one of the help line's own words. The unrecognised questions
+        hide the roster's names only among the other words, so a pupil called Will or
+        Key does not blank out "will" and "key" in every question."""
+        return all(token in self._own_words for token in normalize(word).split())
 
     def language_of(self, normalized: str) -> str | None:
         """The language most of the words belong to only; None when nothing tells."""

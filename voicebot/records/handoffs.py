@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -44,7 +45,7 @@ from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 from voicebot.dialog.dates import MONTHS, ORDINALS
 from voicebot.dialog.normalize import is_greeting, is_unsure, plain_words
 from voicebot.guard import NUMBER_WORDS, fold
-from voicebot.records.models import Base, utcnow
+from voicebot.records.models import Base, Student, utcnow
 from voicebot.redact import scrub
 
 CHANNELS = ("voice", "sms")
@@ -187,6 +188,9 @@ def _language(value: str) -> str:
     return value if value in LANGUAGES else "en"
 
 
+NAME_MASK = "[name]"  # a student's name in an unrecognised question
+_WORD = re.compile(r"[^\W\d_]+")
+
 # A question that mentions any of these may carry the secret itself ("my password is ...").
 CREDENTIAL_WORDS = re.compile(
     r"\b(pass ?words?|pwd|contrase[nñ]as?|keys?|claves?|codes?|c[oó]digos?|pin|ssn|social)\b"
@@ -317,12 +321,44 @@ class Handoffs:
             session.flush()
             return int(callback.id)
 
-    def note_unrecognised(self, text: str, language: str) -> None:
+    def note_unrecognised(
+        self, text: str, language: str, known: Callable[[str], bool] | None = None
+    ) -> None:
+        """Keep a question the help line did not understand, for the statistics page.
+
+        ``known``: the help line's own words (IntentMatcher.knows). Any other word that is a
+        student's first or last name is shown as [name]; a question of names only is not
+        kept. Without ``known`` no word is looked up."""
         cleaned = clean_question(text)
+        if cleaned is not None and known is not None:
+            cleaned = self._without_names(cleaned, known)
         if cleaned is None:
             return
         with self.sessions.begin() as session:
             session.add(UnrecognisedQuestion(language=_language(language), text=cleaned))
+
+    def _without_names(self, question: str, known: Callable[[str], bool]) -> str | None:
+        words = _WORD.findall(question)
+        # one word, or two or three side by side ("mary kate", "de la cruz", "mary-kate")
+        spans = {
+            sep.join(words[i : i + size])
+            for size in (1, 2, 3)
+            for i in range(len(words) - size + 1)
+            for sep in (" ", "-")
+        }
+        candidates = sorted(span for span in spans if not all(map(known, span.split())))
+        if not candidates:
+            return question
+        with self.sessions() as session:
+            names: set[str] = set()
+            for column in (Student.first_name, Student.last_name):
+                found = select(func.lower(column)).where(func.lower(column).in_(candidates))
+                names.update(session.scalars(found.distinct()))
+        if not names:
+            return question
+        pattern = "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True))
+        masked = re.sub(rf"(?<![^\W\d_])(?:{pattern})(?![^\W\d_])", NAME_MASK, question)
+        return None if not _WORD.findall(masked.replace(NAME_MASK, " ")) else masked
 
     def note_conversation(self, channel: str, when: date | None = None, count: int = 1) -> None:
         """Count new calls or text threads on a day (the turn runner counts them in Redis

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -46,6 +47,9 @@ class Student(Base):
         CheckConstraint(
             "ssn_last4 IS NULL OR length(ssn_last4) = 4", name="ck_students_ssn_last4_length"
         ),
+        # Names hidden from the unrecognised questions (Handoffs.note_unrecognised).
+        Index("ix_students_first_name_lower", text("lower(first_name)")),
+        Index("ix_students_last_name_lower", text("lower(last_name)")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
