@@ -300,6 +300,17 @@ def test_verification_by_text_message(twilio, roster, outbox) -> None:  # type: 
     assert "12345" not in re.sub(r"\D", "", text)
 
 
+def test_in_spanish_the_texted_code_is_never_called_a_key(twilio, roster, outbox) -> None:  # type: ignore[no-untyped-def]
+    """'Clave' is the activation key, which is never texted: the one-time code is a 'codigo'."""
+    thread = Thread(twilio, sender=OTHER_PHONE)
+    thread.text("necesito los ultimos 4 del seguro social de mi hija")
+    thread.text(STUDENT)
+    asked = " ".join(thread.text(BIRTH).heard.messages)
+    wrong = " ".join(thread.text("000000").heard.messages)
+    assert "codigo de 6 cifras" in asked and "codigo no coincide" in wrong
+    assert "clave" not in (asked + wrong).lower()
+
+
 def test_no_log_line_carries_the_callers_digits(twilio, roster, outbox, caplog) -> None:  # type: ignore[no-untyped-def]
     caplog.set_level("DEBUG")
     call = Call(twilio, caller=GUARDIAN_PHONE, CallSid="CA" + "f" * 32)  # no digits by chance
