@@ -88,6 +88,12 @@ def test_unrecognised_words_may_not_be_kept_at_a_verification_question(flows_cop
         load_flow(flows_copy, ("en", "es"))
 
 
+def test_text_keys_must_name_a_state(flows_copy: Path) -> None:
+    edit(flows_copy / "help-line.toml", 'text_keys = "main_menu"', 'text_keys = "mian_menu"')
+    with pytest.raises(FlowError, match=r"states.anything_else.text_keys: unknown state"):
+        load_flow(flows_copy, ("en", "es"))
+
+
 def test_flows_check_reads_the_intents_too(flows_copy: Path) -> None:
     with (flows_copy / "intents" / "en.toml").open("a") as handle:
         handle.write("this is [not toml\n")

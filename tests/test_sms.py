@@ -150,3 +150,22 @@ def test_goodbye_ends_the_thread_and_the_next_text_starts_over(thread: Thread) -
     thread.text("forgot username")
     assert "Thanks" in one_message(thread.text("bye"))
     assert "1 Activation key" in one_message(thread.text("hello"))
+
+
+@pytest.mark.parametrize(
+    ("first", "account_menu"),
+    [("MENU", "Creating your account. Reply 1"), ("ESPAÑOL", "Crear su cuenta. Responda: 1")],
+)
+def test_after_an_answer_a_topic_number_from_the_list_picks_that_topic(
+    thread: Thread, first: str, account_menu: str
+) -> None:
+    thread.text(first)
+    thread.text("1")  # the activation-key answer, then "another question?"
+    # 2 is "Create an account" in the list the texter just read, not "goodbye"
+    assert account_menu in one_message(thread.text("2"))
+
+
+def test_after_an_answer_bye_still_ends_the_thread(thread: Thread) -> None:
+    thread.text("MENU")
+    thread.text("1")
+    assert "Thanks" in one_message(thread.text("bye"))

@@ -163,7 +163,12 @@ class Dialog:
             if spoken and len(spoken) == 1:
                 digits = spoken
         if digits:
-            target = current.keys.get(digits) or self.flow.keys.get(digits)
+            keys = current.keys
+            if event.channel == "sms" and current.text_keys:
+                # After an answer a texter who just read the topic list replies with a
+                # topic's number, not the call's "1 for the menu, 2 to end".
+                keys = self.flow.states[current.text_keys].keys
+            target = keys.get(digits) or self.flow.keys.get(digits)
             # Long digit strings may be secrets (student numbers, codes): never name them.
             return target, f"key {digits}" if len(digits) <= 2 else "digits", False
         if not text:

@@ -62,6 +62,7 @@ class StateSpec:
     retry: str = ""  # collect = "code": a wrong code
     fail: str = ""  # collect: verification impossible (locked, tries used up)
     keep_unrecognised: bool = False  # a question not understood here goes on the stats page
+    text_keys: str = ""  # by text, a number here is that state's choice (keys do not apply)
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ def _state(name: str, raw: dict[str, Any], where: str) -> StateSpec:
         "fail",
         "text",
         "keep_unrecognised",
+        "text_keys",
     }
     unknown = sorted(set(raw) - known)
     if unknown:
@@ -163,6 +165,7 @@ def _state(name: str, raw: dict[str, Any], where: str) -> StateSpec:
         retry=raw.get("retry", ""),
         fail=raw.get("fail", ""),
         keep_unrecognised=bool(raw.get("keep_unrecognised", False)),
+        text_keys=raw.get("text_keys", ""),
     )
 
 
@@ -234,6 +237,10 @@ def _targets(flow: Flow, spec: StateSpec) -> list[tuple[str, str]]:
             out.append((f"states.{spec.name}.{field_name}", getattr(spec, field_name)))
     out += [(f"states.{spec.name}.keys.{k}", v) for k, v in spec.keys.items()]
     out += [(f"states.{spec.name}.on.{k}", v) for k, v in spec.on.items()]
+    if spec.text_keys:
+        out.append((f"states.{spec.name}.text_keys", spec.text_keys))
+        keys = getattr(flow.states.get(spec.text_keys), "keys", {})
+        out += [(f"states.{spec.text_keys}.keys.{k}", v) for k, v in keys.items()]
     return out
 
 
