@@ -169,3 +169,9 @@ def test_after_an_answer_bye_still_ends_the_thread(thread: Thread) -> None:
     thread.text("MENU")
     thread.text("1")
     assert "Thanks" in one_message(thread.text("bye"))
+
+
+def test_repeat_after_an_answer_texts_the_answer_again(thread: Thread) -> None:
+    thread.text("MENU")
+    thread.text("1")
+    assert "tinyAPS.com/?lookup" in one_message(thread.text("repeat"))

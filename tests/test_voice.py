@@ -105,6 +105,19 @@ def test_star_and_repeat_say_the_last_answer_again(call: Call) -> None:
     assert "alphanumeric" in once_more.text
 
 
+@pytest.mark.parametrize("again", [("press", "*"), ("say", "can you repeat that")])
+def test_repeat_after_declining_the_text_says_the_answer_again(
+    call: Call, again: tuple[str, str]
+) -> None:
+    call.start()
+    assert "Forgot Your Password" in call.say("I forgot my password").text
+    anything_else = call.say("no")  # no text, thanks
+    assert "Anything else" in anything_else.text and "Forgot Your" not in anything_else.text
+    how, what = again
+    reply = call.press(what) if how == "press" else call.say(what)
+    assert "Forgot Your Password" in reply.text and "Anything else" in reply.text
+
+
 def test_main_menu_goes_back_to_the_menu(call: Call) -> None:
     call.start()
     call.press("3")

@@ -298,9 +298,18 @@ class Dialog:
 
     def _repeat(self, state: State, event: Event, intent: str) -> Turn:
         question = self._question(state)
-        actions: list[Action] = [
-            Say(self._text(key, state, event), key=key) for key in state.replay
-        ]
+        replay = list(state.replay)
+        topic = self.flow.states.get(state.topic)
+        if (
+            not replay
+            and topic is not None
+            and topic.type == "answer"
+            and topic.next == question.name
+        ):
+            # The question after an answer ("Anything else?"), asked on its own once the
+            # caller declined the text: "repeat" there means the answer they just heard.
+            replay = [topic.say]
+        actions: list[Action] = [Say(self._text(key, state, event), key=key) for key in replay]
         actions.append(self._ask(question, question.say, state, event))
         state.step = question.name
         return Turn(tuple(actions), state, intent=intent)
