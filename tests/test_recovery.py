@@ -22,6 +22,7 @@ PATHS: dict[str, list[tuple[str, str]]] = {
     "menu_forgot": [("press", "3")],
     "menu_numbers": [("press", "4")],
     "menu_more": [("press", "5")],
+    "reset_failed": [("say", "the reset email never came")],
     "verify_student": [("press", "4"), ("press", "3")],
     "verify_birth_date": [("press", "4"), ("press", "3"), ("press", STUDENT)],
     "verify_code": [("press", "4"), ("press", "3"), ("press", STUDENT), ("press", BIRTH)],

@@ -175,3 +175,14 @@ def test_repeat_after_an_answer_texts_the_answer_again(thread: Thread) -> None:
     thread.text("MENU")
     thread.text("1")
     assert "tinyAPS.com/?lookup" in one_message(thread.text("repeat"))
+
+
+@pytest.mark.parametrize(
+    ("said", "heard"),
+    [("the reset email never comes", "CALL ME"), ("no me llego el correo", "LLAMENME")],
+)
+def test_a_texter_whose_reset_email_never_came_gets_support_and_a_callback(
+    thread: Thread, said: str, heard: str
+) -> None:
+    text = one_message(thread.text(said))
+    assert "404-802-1000" in text and heard in text

@@ -118,6 +118,21 @@ def test_repeat_after_declining_the_text_says_the_answer_again(
     assert "Forgot Your Password" in reply.text and "Anything else" in reply.text
 
 
+def test_when_the_reset_email_never_came_the_caller_is_offered_support(call: Call) -> None:
+    call.start()
+    call.say("I forgot my password")
+    call.say("no")
+    offer = call.say("I did that and the email never came")
+    assert "support can help" in offer.text and offer.asks and offer.transfers_to is None
+    assert call.say("yes please").transfers_to == SUPPORT
+
+
+def test_a_caller_who_declines_support_after_a_failed_reset_carries_on(call: Call) -> None:
+    call.start()
+    call.say("I don't have access to that email anymore")
+    assert "Anything else" in call.press("2").text
+
+
 def test_main_menu_goes_back_to_the_menu(call: Call) -> None:
     call.start()
     call.press("3")

@@ -82,6 +82,9 @@ SUPPORT_HOURS = "support_hours"
 # "I forgot both": the username and the password answers together; the catalogue has no
 # such name and calls it "forgot_username", the first of the two.
 FORGOT_BOTH = "forgot_both"
+# "The reset email never came": support, as the help page says; the catalogue calls it
+# "forgot_password", where such callers start.
+RESET_FAILED = "reset_failed"
 UNKNOWN = "unknown"
 KNOWN_INTENTS: frozenset[str] = frozenset(INTENTS) | {
     OUT_OF_SCOPE,
@@ -89,6 +92,7 @@ KNOWN_INTENTS: frozenset[str] = frozenset(INTENTS) | {
     LOGIN_TROUBLE,
     SUPPORT_HOURS,
     FORGOT_BOTH,
+    RESET_FAILED,
 }
 PUBLIC = {
     OUT_OF_SCOPE: UNKNOWN,
@@ -96,6 +100,7 @@ PUBLIC = {
     LOGIN_TROUBLE: "locked_out",
     SUPPORT_HOURS: UNKNOWN,
     FORGOT_BOTH: "forgot_username",
+    RESET_FAILED: "forgot_password",
 }
 
 # Under this the dialog asks "Did you want help with X?" rather than answering.
