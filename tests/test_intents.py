@@ -485,3 +485,14 @@ def test_i_dont_know_inside_a_request_keeps_the_request(
     matcher: IntentMatcher, said: str, intent: str
 ) -> None:
     assert matcher.classify(said).intent == intent
+
+
+def test_the_question_asked_decides_between_nearly_equal_readings(matcher: IntentMatcher) -> None:
+    # "code" is the activation key's word as much as the texted code's
+    said = "the code didn't come"
+    assert matcher.classify(said).intent != "text_missing"
+    assert matcher.classify(said, expected=("text_missing",)).intent == "text_missing"
+    # a clear answer to something else is not bent towards what the question expects
+    assert matcher.classify("I forgot my password", expected=("yes", "no")).intent == (
+        "forgot_password"
+    )

@@ -26,6 +26,13 @@ PATHS: dict[str, list[tuple[str, str]]] = {
     "verify_student": [("press", "4"), ("press", "3")],
     "verify_birth_date": [("press", "4"), ("press", "3"), ("press", STUDENT)],
     "verify_code": [("press", "4"), ("press", "3"), ("press", STUDENT), ("press", BIRTH)],
+    "verify_code_wait": [
+        ("press", "4"),
+        ("press", "3"),
+        ("press", STUDENT),
+        ("press", BIRTH),
+        ("say", "I didn't get the text"),
+    ],
     "verify_code_again": [
         ("press", "4"),
         ("press", "3"),

@@ -69,6 +69,34 @@ def test_a_guardian_on_another_phone_hears_exactly_the_last_four(
         assert db.scalar(select(func.count()).select_from(Disclosure)) == 1
 
 
+@pytest.mark.parametrize(
+    "said", ["I didn't get a text", "the code didn't come", "can you send it again"]
+)
+def test_a_caller_still_waiting_for_the_code_is_told_where_it_goes_and_can_still_enter_it(
+    twilio, roster, outbox, said: str
+) -> None:  # type: ignore[no-untyped-def]
+    call = Call(twilio, caller=OTHER_PHONE)
+    ask_for_last_four(call)
+    give_details(call)
+    reply = call.say(said)
+    if "Did you want help" in reply.text:  # understood only weakly: asked, then confirmed
+        assert "a text that did not arrive" in reply.text
+        reply = call.say("yes")
+    assert "phone on file" in reply.text and "can take a minute" in reply.text and reply.asks
+    assert "activation" not in reply.text.lower()
+    code = codes_sent(outbox, GUARDIAN_PHONE)[0]
+    assert "6, 7, 8, 9" in call.press(code).text
+
+
+def test_saying_again_that_the_code_has_not_come_reaches_a_person(twilio, roster, outbox) -> None:  # type: ignore[no-untyped-def]
+    call = Call(twilio, caller=OTHER_PHONE)
+    ask_for_last_four(call)
+    give_details(call)
+    call.say("I didn't get a text")
+    replies = [call.say("I still didn't get the text") for _ in range(3)]
+    assert replies[-1].transfers_to == SUPPORT
+
+
 def test_a_read_back_is_never_kept_rendered(twilio, roster, outbox, app) -> None:  # type: ignore[no-untyped-def]
     """Prompts any caller may hear are rendered once and kept; a read-back never is."""
     for _ in range(2):

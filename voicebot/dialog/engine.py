@@ -6,6 +6,7 @@ as a plain function call and the channels stay thin translators.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Protocol
@@ -36,7 +37,7 @@ class Match(Protocol):
 
 
 class Classifier(Protocol):
-    def classify(self, text: str) -> Match: ...
+    def classify(self, text: str, expected: Collection[str] = ()) -> Match: ...
 
     def knows(self, word: str) -> bool: ...
 
@@ -176,7 +177,7 @@ class Dialog:
         home = self.flow.special["home"]
         if is_unsure(text):  # "I don't know": the menu to choose from (again: not understood)
             return (None if state.step == home else home), "unsure", False
-        match = self.classifier.classify(text)
+        match = self.classifier.classify(text, expected=tuple(current.on))
         target = current.on.get(match.intent) or self.flow.intents.get(match.intent)
         greeting = (first or state.step == home) and is_greeting(text)
         if (

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -85,6 +85,8 @@ FORGOT_BOTH = "forgot_both"
 # "The reset email never came": support, as the help page says; the catalogue calls it
 # "forgot_password", where such callers start.
 RESET_FAILED = "reset_failed"
+# "I didn't get the text": not a catalogue topic, so "unknown" there.
+TEXT_MISSING = "text_missing"
 UNKNOWN = "unknown"
 KNOWN_INTENTS: frozenset[str] = frozenset(INTENTS) | {
     OUT_OF_SCOPE,
@@ -93,6 +95,7 @@ KNOWN_INTENTS: frozenset[str] = frozenset(INTENTS) | {
     SUPPORT_HOURS,
     FORGOT_BOTH,
     RESET_FAILED,
+    TEXT_MISSING,
 }
 PUBLIC = {
     OUT_OF_SCOPE: UNKNOWN,
@@ -101,6 +104,7 @@ PUBLIC = {
     SUPPORT_HOURS: UNKNOWN,
     FORGOT_BOTH: "forgot_username",
     RESET_FAILED: "forgot_password",
+    TEXT_MISSING: UNKNOWN,
 }
 
 # Under this the dialog asks "Did you want help with X?" rather than answering.
@@ -112,6 +116,8 @@ PUBLIC = {
 CONFIRM_BELOW: float = 0.55
 # Under this the best guess is too weak to even ask about.
 UNKNOWN_BELOW: float = 0.34
+# An intent the question expects is taken when it scores within this of the best one.
+CONTEXT_MARGIN: float = 0.15
 # Weight of "how much of the utterance this intent's examples know" against the best
 # single example.
 COVERAGE_SHARE = 0.45
@@ -565,8 +571,13 @@ class IntentMatcher:
             return None
         return ranked[0][0]
 
-    def classify(self, text: str) -> IntentMatch:
-        """The caller's intent. Never raises: anything unusable is "unknown"."""
+    def classify(self, text: str, expected: Collection[str] = ()) -> IntentMatch:
+        """The caller's intent. Never raises: anything unusable is "unknown".
+
+        ``expected``: the intents the question asked expects (its ``on`` answers). One of
+        them that scores nearly as well as the best is taken instead, with its own score:
+        at "enter the code", "the code didn't come" is about the texted code, although
+        "code" alone is as much the activation key's word."""
         try:
             if not isinstance(text, str):
                 return IntentMatch(UNKNOWN, 0.0, None)
@@ -578,6 +589,12 @@ class IntentMatcher:
             if not ranked:
                 return IntentMatch(UNKNOWN, 0.0, language)
             intent, top = ranked[0]
+            if expected and intent not in expected:
+                for name, score in ranked[1:]:
+                    if score < max(UNKNOWN_BELOW, top - CONTEXT_MARGIN):
+                        break
+                    if name in expected:
+                        return IntentMatch(name, round(min(1.0, score), 4), language)
             second = ranked[1][1] if len(ranked) > 1 else 0.0
             if top < UNKNOWN_BELOW:
                 return IntentMatch(UNKNOWN, round(top, 4), language)
