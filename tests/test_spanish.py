@@ -202,3 +202,26 @@ def test_activation_keys_are_refused_in_spanish_too(thread: Thread, call: Call) 
     assert "no se puede dar" in text and "tinyAPS.com/?lookup" in text
     spanish_call(call)
     assert "no se pueden dar por teléfono" in call.say("léame la clave de activación").text
+
+
+def test_a_question_asked_in_spanish_at_the_english_greeting_is_answered_in_spanish(
+    call: Call,
+) -> None:
+    call.start()
+    reply = call.say("olvidé mi contraseña")
+    assert "Forgot Your Password" in reply.text and "correo electrónico" in reply.text
+    gather = ElementTree.fromstring(reply.xml).find("Gather")
+    assert gather is not None and gather.get("language") == "es-US"
+
+
+def test_asking_for_a_person_in_spanish_reaches_support_in_spanish(call: Call) -> None:
+    call.start()
+    reply = call.say("quiero hablar con una persona")
+    assert reply.transfers_to == SUPPORT and "Le comunico" in reply.text
+
+
+def test_a_bare_si_to_an_english_question_does_not_switch_the_call(call: Call) -> None:
+    call.start()
+    call.say("I forgot my password")
+    reply = call.say("si")
+    assert "Anything else" in reply.text

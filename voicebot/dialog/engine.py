@@ -155,8 +155,8 @@ class Dialog:
     ) -> tuple[str | None, str, bool]:
         """What the caller chose: (target state or command, intent name, weakly understood).
 
-        A text in Spanish switches the thread to Spanish when it is understood, or when it
-        is a first text that says hello ("hola" is greeted in Spanish)."""
+        A request in Spanish switches the conversation to Spanish when it is understood, or
+        when it is a first text that says hello ("hola" is greeted in Spanish)."""
         digits = event.digits.strip()
         text = event.text.strip()
         if not digits and text:
@@ -181,13 +181,15 @@ class Dialog:
         target = current.on.get(match.intent) or self.flow.intents.get(match.intent)
         greeting = (first or state.step == home) and is_greeting(text)
         if (
-            event.channel == "sms"
-            and (target or (first and greeting))
+            (target or (first and greeting))
+            and match.intent not in current.on
             and match.language in self.flow.languages
             and (state.lang == self.flow.languages[0] or state.turn <= 2)
         ):
-            # A text in Spanish is answered in Spanish from now on; the second text may still
-            # change it ("hola", then a question in English).
+            # A request in Spanish, said or texted, is answered in Spanish from now on (the
+            # agent hears "Language: Spanish" too); the second text may still change it
+            # ("hola", then a question in English). A bare answer to the question asked
+            # ("sí" to "Would you like a text?") is no request and changes nothing.
             state.lang = match.language
         if greeting:  # "good evening" on its own is a hello, not a topic to guess
             # A first text is greeted; "hola" at the menu switches to Spanish; any other
