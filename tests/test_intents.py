@@ -496,3 +496,23 @@ def test_the_question_asked_decides_between_nearly_equal_readings(matcher: Inten
     assert matcher.classify("I forgot my password", expected=("yes", "no")).intent == (
         "forgot_password"
     )
+
+
+@pytest.mark.parametrize(
+    ("said", "intent"),
+    [
+        ("I can't log in to check attendance", "login_trouble"),
+        ("new to APS how do i get access to parent portal", "create_account"),
+        ("what's the tiny aps website again", "activation_key"),
+        ("is the portal for kindergarten too", "portal_features"),
+        ("can I use my email address as my username", "username_rules"),
+        ("the site says my account is disabled", "locked_out"),
+        ("what was the phone number again", "support_hours"),
+        ("I can't log in, it says my account is locked", "locked_out"),
+        ("I can't log in because I forgot my password", "forgot_password"),
+    ],
+)
+def test_what_a_parent_means_wins_over_the_words_they_share(
+    matcher: IntentMatcher, said: str, intent: str
+) -> None:
+    assert matcher.classify(said).intent == intent
