@@ -97,6 +97,14 @@ def test_saying_again_that_the_code_has_not_come_reaches_a_person(twilio, roster
     assert replies[-1].transfers_to == SUPPORT
 
 
+def test_i_dont_know_at_the_birth_date_offers_a_person_not_the_main_menu(twilio, roster) -> None:  # type: ignore[no-untyped-def]
+    call = at_the_birth_date_question(twilio)
+    first = call.say("I don't know")
+    assert "birth date" in first.text and "activation keys" not in first.text
+    assert "press 0" in call.say("I don't know").text.lower()
+    assert call.say("I don't know").transfers_to == SUPPORT
+
+
 def test_a_read_back_is_never_kept_rendered(twilio, roster, outbox, app) -> None:  # type: ignore[no-untyped-def]
     """Prompts any caller may hear are rendered once and kept; a read-back never is."""
     for _ in range(2):

@@ -175,8 +175,11 @@ class Dialog:
         if not text:
             return None, "unknown", False
         home = self.flow.special["home"]
-        if is_unsure(text):  # "I don't know": the menu to choose from (again: not understood)
-            return (None if state.step == home else home), "unsure", False
+        if is_unsure(text):
+            # "I don't know": the menu to choose from, except where it answers the question
+            # itself ("the birth date?" "I don't know"): not understood, so the options,
+            # with a person among them, and then a person.
+            return (None if state.step == home or current.collect else home), "unsure", False
         match = self.classifier.classify(text, expected=tuple(current.on))
         target = current.on.get(match.intent) or self.flow.intents.get(match.intent)
         greeting = (first or state.step == home) and is_greeting(text)
