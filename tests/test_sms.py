@@ -64,9 +64,10 @@ def test_menu_lists_the_topics(thread: Thread) -> None:
         assert topic in text
 
 
-def test_agent_gives_the_support_number(thread: Thread) -> None:
+def test_agent_gives_the_support_number_and_the_call_back(thread: Thread) -> None:
     text = one_message(thread.text("AGENT"))
-    assert "404-802-1000" in text
+    assert "404-802-1000" in text and "CALL ME" in text
+    assert "call you back" in one_message(thread.text("nobody answers that number"))
 
 
 def test_activation_keys_are_never_given_by_text(thread: Thread) -> None:
