@@ -133,6 +133,14 @@ def test_a_caller_who_declines_support_after_a_failed_reset_carries_on(call: Cal
     assert "Anything else" in call.press("2").text
 
 
+@pytest.mark.parametrize("said", ["my account got locked", "I didn't get the text"])
+def test_an_answer_does_not_offer_a_person_twice_in_one_breath(call: Call, said: str) -> None:
+    call.start()
+    reply = call.say(said)
+    assert "4 0 4, 8 0 2, 1 0 0 0" in reply.text
+    assert reply.text.lower().count("press 0") == 1, reply.text
+
+
 def test_main_menu_goes_back_to_the_menu(call: Call) -> None:
     call.start()
     call.press("3")
