@@ -141,6 +141,14 @@ def test_an_answer_does_not_offer_a_person_twice_in_one_breath(call: Call, said:
     assert reply.text.lower().count("press 0") == 1, reply.text
 
 
+def test_a_landline_caller_offered_a_text_is_not_sent_one(call: Call, outbox) -> None:  # type: ignore[no-untyped-def]
+    call.start()
+    call.say("I forgot my password")
+    reply = call.say("this is a landline")
+    assert "Anything else" in reply.text and not reply.heard.hung_up
+    assert outbox.messages() == []
+
+
 def test_main_menu_goes_back_to_the_menu(call: Call) -> None:
     call.start()
     call.press("3")
