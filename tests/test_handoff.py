@@ -179,5 +179,6 @@ def test_asked_for_the_hours_the_line_tells_them_and_whether_support_is_open(
 
 
 def test_sms_call_me_records_a_callback_request(thread: Thread) -> None:
+    # "at this number" after "call me at 678-..." would promise the number they wrote
     text = " ".join(thread.text("CALL ME").heard.messages)
-    assert "call you back" in text
+    assert "call you back at the number you are texting from" in text
