@@ -485,6 +485,25 @@ def test_a_child_named_in_a_question_at_the_menu_is_kept_as_name(
     assert kept_questions(app) == ["purple elephants ate [name] [name]"]
 
 
+def test_a_failed_name_lookup_logs_no_word_the_caller_said(
+    app: Flask, roster: None, twilio: SignedClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sqlalchemy import text
+
+    from tests.conftest import logged_text
+
+    with app.extensions["voicebot"].engine.begin() as db:
+        db.execute(text("ALTER TABLE students RENAME TO students_away"))
+    caplog.set_level("DEBUG")
+    call = Call(twilio)
+    call.start()
+    reply = call.say("purple elephants ate Maria Lopez")
+    assert reply.asks  # the caller carries on
+    assert "could not keep" in caplog.text  # the failure itself is logged...
+    logged = logged_text(caplog).lower()
+    assert "maria" not in logged and "elephants" not in logged  # ...but not their words
+
+
 def test_without_the_help_lines_words_no_name_is_looked_up(handoffs: Handoffs) -> None:
     handoffs.note_unrecognised("does maria get aftercare", "en")
     assert [text for text, _, _ in handoffs.stats(days=1).unrecognised] == [

@@ -113,7 +113,8 @@ def test_nothing_is_texted_during_a_call_to_a_number_that_opted_out(twilio, thre
     call.say("what's the portal login address")
     told = call.say("yes")
     assert outbox.messages() == []
-    assert "can't send a text" in told.text and "I've sent" not in told.text, "no false promise"
+    assert "turned off our text messages" in told.text and "I've sent" not in told.text
+    assert "text START" in told.text  # what they can do about it
     again = call.say("repeat that")
     assert "I've sent" not in again.text
 

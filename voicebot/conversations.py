@@ -186,7 +186,11 @@ class Conversations:
                 self._record(
                     "add_callback", event.caller, action.topic, state.lang, state.handoff or None
                 )
-        return self._untold(turn, unsent, event.channel) if unsent else turn
+        if not unsent:
+            return turn
+        # Said why when the reason is theirs to change: the number texted STOP.
+        stopped = bool(event.caller) and self.outbound.opted_out(event.caller or "")
+        return self._untold(turn, unsent, event.channel, stopped)
 
     def _invites_questions(self, asked: State | None) -> bool:
         """A first text, or a question marked keep_unrecognised in the flow."""
@@ -195,9 +199,9 @@ class Conversations:
         question = self.dialog.flow.states.get(asked.step)
         return question is not None and question.keep_unrecognised
 
-    def _untold(self, turn: Turn, unsent: set[int], channel: str) -> Turn:
+    def _untold(self, turn: Turn, unsent: set[int], channel: str, stopped: bool) -> Turn:
         """The turn with "I've sent a text" replaced where the text did not go."""
-        key = "text_unavailable"
+        key = "text_opted_out" if stopped else "text_unavailable"
         sorry = Say(self.dialog.prompt(key, turn.state.lang, channel), key=key)
         actions = list(turn.actions)
         for index in unsent:

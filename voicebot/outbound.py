@@ -57,11 +57,15 @@ class Outbound:
         self.optouts = optouts
         self.guard = guard
 
+    def opted_out(self, to: str) -> bool:
+        """Whether ``to`` texted STOP (and not START since): nothing is sent to it."""
+        return self.optouts.has(to)
+
     def send(self, to: str, body: str, allow: str | None = None) -> bool:
         """Text ``body`` to ``to``. ``allow`` is the one secret this body is meant to carry
         (the one-time code in the message that delivers it): the guard lets exactly that
         digit string through, and still blocks anything else secret-looking."""
-        if self.optouts.has(to):
+        if self.opted_out(to):
             log.info("not texting %s: opted out", redact(to))
             return False
         if not self.guard.check(body, where="outbound text", allow=allow):

@@ -426,6 +426,7 @@ REQUIRED_PROMPTS = (
     "sorry_no_match",
     "sorry_no_match_again",
     "text_unavailable",
+    "text_opted_out",
     "callback_unavailable",
     "support_open_now",
     "support_closed_now",

@@ -27,10 +27,13 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(url: str) -> Engine:
+    """The database engine. ``hide_parameters``: a failed statement's error (logged by
+    whoever catches it) must not carry its values, which can be a caller's words, a
+    student number or a birth date."""
     url = normalise_url(url)
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 5})
+        engine = create_engine(url, connect_args={"timeout": 5}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -41,7 +44,7 @@ def make_engine(url: str) -> Engine:
 
         return engine
     connect_args = {"connect_timeout": 2} if url.startswith("postgresql") else {}
-    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, hide_parameters=True)
 
 
 def make_sessions(engine: Engine) -> sessionmaker:
