@@ -188,3 +188,9 @@ def test_a_texter_whose_reset_email_never_came_gets_support_and_a_callback(
 ) -> None:
     text = one_message(thread.text(said))
     assert "404-802-1000" in text and heard in text
+
+
+def test_a_no_with_a_new_request_by_text_keeps_the_request(thread: Thread) -> None:
+    thread.text("forgot my password")
+    text = one_message(thread.text("not really, I need the ssn like number"))
+    assert "Thanks for contacting" not in text and "SSN-like number" in text

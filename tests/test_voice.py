@@ -149,6 +149,17 @@ def test_a_landline_caller_offered_a_text_is_not_sent_one(call: Call, outbox) ->
     assert outbox.messages() == []
 
 
+@pytest.mark.parametrize(
+    "said", ["no thanks, how do I find the student number", "nope, what's my student number"]
+)
+def test_a_no_with_a_new_request_keeps_the_request(call: Call, said: str) -> None:
+    call.start()
+    call.say("I forgot my password")
+    call.say("no")  # no text
+    reply = call.say(said)  # at "Anything else?"
+    assert not reply.heard.hung_up and "student number" in reply.text
+
+
 def test_main_menu_goes_back_to_the_menu(call: Call) -> None:
     call.start()
     call.press("3")

@@ -180,7 +180,11 @@ class Dialog:
             # itself ("the birth date?" "I don't know"): not understood, so the options,
             # with a person among them, and then a person.
             return (None if state.step == home or current.collect else home), "unsure", False
-        match = self.classifier.classify(text, expected=tuple(current.on))
+        # At a verification question what is said is about it ("the code didn't come" is
+        # the texted code there); elsewhere a "no thanks, and ..." must keep its request.
+        match = self.classifier.classify(
+            text, expected=tuple(current.on) if current.collect else ()
+        )
         target = current.on.get(match.intent) or self.flow.intents.get(match.intent)
         greeting = (first or state.step == home) and is_greeting(text)
         if (

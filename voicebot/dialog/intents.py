@@ -71,6 +71,7 @@ INTENTS: tuple[str, ...] = (
 # School questions that are not about the portal (bus, lunch, snow days): the dialog
 # answers them politely; `voicebot classify` prints them as "unknown".
 OUT_OF_SCOPE = "out_of_scope"
+AGENT = "agent"
 # "Call me back": the dialog records a callback request; the catalogue calls it "agent".
 CALLBACK = "callback"
 # "I can't log in": the dialog asks whether it is the username, the password or a lock;
@@ -99,7 +100,7 @@ KNOWN_INTENTS: frozenset[str] = frozenset(INTENTS) | {
 }
 PUBLIC = {
     OUT_OF_SCOPE: UNKNOWN,
-    CALLBACK: "agent",
+    CALLBACK: AGENT,
     LOGIN_TROUBLE: "locked_out",
     SUPPORT_HOURS: UNKNOWN,
     FORGOT_BOTH: "forgot_username",
@@ -577,7 +578,8 @@ class IntentMatcher:
         ``expected``: the intents the question asked expects (its ``on`` answers). One of
         them that scores nearly as well as the best is taken instead, with its own score:
         at "enter the code", "the code didn't come" is about the texted code, although
-        "code" alone is as much the activation key's word."""
+        "code" alone is as much the activation key's word. Asking for a person always
+        wins."""
         try:
             if not isinstance(text, str):
                 return IntentMatch(UNKNOWN, 0.0, None)
@@ -589,7 +591,7 @@ class IntentMatcher:
             if not ranked:
                 return IntentMatch(UNKNOWN, 0.0, language)
             intent, top = ranked[0]
-            if expected and intent not in expected:
+            if expected and intent not in expected and intent not in (AGENT, CALLBACK):
                 for name, score in ranked[1:]:
                     if score < max(UNKNOWN_BELOW, top - CONTEXT_MARGIN):
                         break
