@@ -225,3 +225,14 @@ def test_a_bare_si_to_an_english_question_does_not_switch_the_call(call: Call) -
     call.say("I forgot my password")
     reply = call.say("si")
     assert "Anything else" in reply.text
+
+
+@pytest.mark.parametrize("said", ["forgot password", "agent"])
+def test_a_caller_who_chose_spanish_is_not_switched_back_by_an_english_word(
+    call: Call, said: str
+) -> None:
+    spanish_call(call)
+    reply = call.say(said)
+    gather = ElementTree.fromstring(reply.xml).find("Gather")
+    spoken = reply.text
+    assert "Le comunico" in spoken or (gather is not None and gather.get("language") == "es-US")

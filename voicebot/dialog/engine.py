@@ -191,12 +191,15 @@ class Dialog:
             (target or (first and greeting))
             and match.intent not in current.on
             and match.language in self.flow.languages
-            and (state.lang == self.flow.languages[0] or state.turn <= 2)
+            and (
+                state.lang == self.flow.languages[0] or (event.channel == "sms" and state.turn <= 2)
+            )
         ):
             # A request in Spanish, said or texted, is answered in Spanish from now on (the
             # agent hears "Language: Spanish" too); the second text may still change it
-            # ("hola", then a question in English). A bare answer to the question asked
-            # ("sí" to "Would you like a text?") is no request and changes nothing.
+            # ("hola", then a question in English), but a caller who chose Spanish keeps
+            # it. A bare answer to the question asked ("sí" to "Would you like a text?")
+            # is no request and changes nothing.
             state.lang = match.language
         if greeting:  # "good evening" on its own is a hello, not a topic to guess
             # A first text is greeted; "hola" at the menu switches to Spanish; any other
