@@ -506,7 +506,6 @@ def test_the_question_asked_decides_between_nearly_equal_readings(matcher: Inten
         ("what's the tiny aps website again", "activation_key"),
         ("is the portal for kindergarten too", "portal_features"),
         ("can I use my email address as my username", "username_rules"),
-        ("the site says my account is disabled", "locked_out"),
         ("what was the phone number again", "support_hours"),
         ("I can't log in, it says my account is locked", "locked_out"),
         ("I can't log in because I forgot my password", "forgot_password"),

@@ -37,7 +37,9 @@ class Match(Protocol):
 
 
 class Classifier(Protocol):
-    def classify(self, text: str, expected: Collection[str] = ()) -> Match: ...
+    def classify(
+        self, text: str, expected: Collection[str] = (), allowed: Collection[str] | None = None
+    ) -> Match: ...
 
     def knows(self, word: str) -> bool: ...
 
@@ -186,6 +188,13 @@ class Dialog:
             text, expected=tuple(current.on) if current.collect else ()
         )
         target = current.on.get(match.intent) or self.flow.intents.get(match.intent)
+        if target == "@next":
+            # A reading that means something only where a question expects it ("the code
+            # didn't come" away from the code question): the best reading that means
+            # something here.
+            allowed = {i for i, t in self.flow.intents.items() if t != "@next"} | set(current.on)
+            match = self.classifier.classify(text, allowed=allowed)
+            target = current.on.get(match.intent) or self.flow.intents.get(match.intent)
         greeting = (first or state.step == home) and is_greeting(text)
         if (
             (target or (first and greeting))

@@ -17,7 +17,7 @@ STATE_TYPES = ("ask", "answer", "send_text", "callback", "transfer", "end", "rea
 # What an ask state can collect instead of a choice: digits, checked by the engine.
 COLLECTS = ("student_number", "birth_date", "code")
 # Targets that are not states but things the engine does in place.
-COMMANDS = ("@repeat", "@pending", "@spanish", "@english")
+COMMANDS = ("@repeat", "@pending", "@spanish", "@english", "@next")
 CHANNELS = ("voice", "sms")
 # Placeholders prompts may use; filled from config/ (district facts) at run time.
 PLACEHOLDERS = frozenset(

@@ -572,14 +572,17 @@ class IntentMatcher:
             return None
         return ranked[0][0]
 
-    def classify(self, text: str, expected: Collection[str] = ()) -> IntentMatch:
+    def classify(
+        self, text: str, expected: Collection[str] = (), allowed: Collection[str] | None = None
+    ) -> IntentMatch:
         """The caller's intent. Never raises: anything unusable is "unknown".
 
         ``expected``: the intents the question asked expects (its ``on`` answers). One of
         them that scores nearly as well as the best is taken instead, with its own score:
         at "enter the code", "the code didn't come" is about the texted code, although
         "code" alone is as much the activation key's word. Asking for a person always
-        wins."""
+        wins. ``allowed``: only these intents are considered (the ones that mean something
+        at the question asked)."""
         try:
             if not isinstance(text, str):
                 return IntentMatch(UNKNOWN, 0.0, None)
@@ -588,6 +591,8 @@ class IntentMatcher:
                 return IntentMatch(UNKNOWN, 0.0, None)
             language = self.language_of(normalized)
             ranked = self._scores(self._query_tokens(normalized))
+            if allowed is not None:
+                ranked = [(name, score) for name, score in ranked if name in allowed]
             if not ranked:
                 return IntentMatch(UNKNOWN, 0.0, language)
             intent, top = ranked[0]
