@@ -148,6 +148,26 @@ def test_sms_agent_gives_the_number_and_whether_support_is_open(
     assert "404-802-1000" in opened and "open now" in opened
 
 
+@pytest.mark.parametrize(
+    ("first", "agent"),
+    [
+        ("hi", "AGENT"),
+        ("hola", "AGENTE"),
+        ("hi", "when are you open"),
+        ("hola", "a que hora abren"),
+    ],
+)
+def test_sms_agent_while_closed_fits_in_one_message_in_both_languages(
+    hours_app: Flask, monkeypatch: pytest.MonkeyPatch, first: str, agent: str
+) -> None:
+    thread = Thread(SignedClient(hours_app, AUTH_TOKEN))
+    at(monkeypatch, SATURDAY_NOON)
+    thread.text(first)
+    messages = thread.text(agent).heard.messages
+    assert len(messages) == 1 and segments(messages[0]) <= 2, messages
+    assert "404-802-1000" in messages[0] and not messages[0].endswith("...")
+
+
 def test_without_configured_hours_sms_agent_claims_nothing_about_them(thread: Thread) -> None:
     text = " ".join(thread.text("AGENT").heard.messages)
     assert "404-802-1000" in text and "open now" not in text and "closed" not in text
