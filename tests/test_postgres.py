@@ -150,3 +150,9 @@ def test_many_processes_counting_a_new_day_at_once(engine: Engine) -> None:
     assert not errors, f"concurrent counts failed: {errors[:3]!r}"
     for day in days:
         assert handoffs.stats(days=1, today=day).days[-1].calls == 5 * writers
+
+
+def test_upgrading_an_existing_roster_fills_the_name_keys_on_postgresql(engine: Engine) -> None:
+    from tests.test_roster import upgrading_fills_the_name_keys
+
+    upgrading_fills_the_name_keys(engine)

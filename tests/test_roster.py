@@ -439,3 +439,27 @@ def test_roster_errors_are_raised_by_the_library(tmp_path: Path) -> None:
     with pytest.raises(RosterError, match="line 1"):
         import_roster(engine, path)
     engine.dispose()
+
+
+def upgrading_fills_the_name_keys(engine) -> None:  # type: ignore[no-untyped-def]
+    """A roster imported before migration 0004 gets its name keys from the upgrade."""
+    from alembic import command
+
+    command.upgrade(db.alembic_config(engine), "0003")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO students (student_number, first_name, last_name, birth_date, "
+                "updated_at) VALUES ('1234567', 'José', 'O''Brien-Núñez', '2015-03-14', "
+                "'2026-01-01 00:00:00')"
+            )
+        )
+    db.upgrade(engine)
+    with engine.connect() as conn:
+        keys = conn.execute(text("SELECT first_name_key, last_name_key FROM students")).one()
+    assert tuple(keys) == ("jose", "obrien nunez")
+
+
+def test_upgrading_an_existing_roster_fills_the_name_keys(tmp_path: Path) -> None:
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    upgrading_fills_the_name_keys(engine)

@@ -46,6 +46,7 @@ from voicebot.dialog.dates import MONTHS, ORDINALS
 from voicebot.dialog.normalize import is_greeting, is_unsure, plain_words
 from voicebot.guard import NUMBER_WORDS, fold
 from voicebot.records.models import Base, Student, utcnow
+from voicebot.records.names import WORD, head_key, name_key
 from voicebot.redact import scrub
 
 CHANNELS = ("voice", "sms")
@@ -189,7 +190,6 @@ def _language(value: str) -> str:
 
 
 NAME_MASK = "[name]"  # a student's name in an unrecognised question
-_WORD = re.compile(r"[^\W\d_]+")
 
 # A question that mentions any of these may carry the secret itself ("my password is ...").
 CREDENTIAL_WORDS = re.compile(
@@ -338,27 +338,42 @@ class Handoffs:
             session.add(UnrecognisedQuestion(language=_language(language), text=cleaned))
 
     def _without_names(self, question: str, known: Callable[[str], bool]) -> str | None:
-        words = _WORD.findall(question)
-        # one word, or two or three side by side ("mary kate", "de la cruz", "mary-kate")
-        spans = {
-            sep.join(words[i : i + size])
-            for size in (1, 2, 3)
-            for i in range(len(words) - size + 1)
-            for sep in (" ", "-")
-        }
-        candidates = sorted(span for span in spans if not all(map(known, span.split())))
+        words = list(WORD.finditer(question))
+        keys = [name_key(w.group()) for w in words]
+        # a word ("o'brien", and "sam" of "sam's"), or two or three side by side
+        # ("de la cruz", "xavier lee" for Xavier-Lee)
+        spans: dict[tuple[int, int], set[str]] = {}
+        for size in (1, 2, 3):
+            for i in range(len(words) - size + 1):
+                if all(known(w.group()) for w in words[i : i + size]):
+                    continue  # the help line's own words: "will", "key", "summer" stay
+                forms = {" ".join(keys[i : i + size])}
+                if size == 1:
+                    forms.add(head_key(words[i].group()))
+                spans[(i, i + size)] = forms - {""}
+        candidates = sorted(set().union(*spans.values())) if spans else []
         if not candidates:
             return question
         with self.sessions() as session:
             names: set[str] = set()
-            for column in (Student.first_name, Student.last_name):
-                found = select(func.lower(column)).where(func.lower(column).in_(candidates))
-                names.update(session.scalars(found.distinct()))
-        if not names:
+            for column in (Student.first_name_key, Student.last_name_key):
+                found = select(column).where(column.in_(candidates)).distinct()
+                names.update(n for n in session.scalars(found) if n)
+        hidden = [span for span, forms in spans.items() if forms & names]
+        if not hidden:
             return question
-        pattern = "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True))
-        masked = re.sub(rf"(?<![^\W\d_])(?:{pattern})(?![^\W\d_])", NAME_MASK, question)
-        return None if not _WORD.findall(masked.replace(NAME_MASK, " ")) else masked
+        out, position = [], 0
+        for start, end in sorted(hidden, key=lambda span: (span[0], -span[1])):
+            first, last = words[start], words[end - 1]
+            if first.start() < position:
+                continue  # inside a longer name already hidden
+            whole = " ".join(keys[start:end]) in names
+            head = re.split(r"['’ʼ]", first.group(), maxsplit=1)[0]  # "sam" of "sam's"
+            stop = last.end() if whole else first.start() + len(head)
+            out += [question[position : first.start()], NAME_MASK]
+            position = stop
+        masked = "".join(out) + question[position:]
+        return None if not WORD.findall(masked.replace(NAME_MASK, " ")) else masked
 
     def note_conversation(self, channel: str, when: date | None = None, count: int = 1) -> None:
         """Count new calls or text threads on a day (the turn runner counts them in Redis

@@ -15,7 +15,6 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
-    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -47,15 +46,15 @@ class Student(Base):
         CheckConstraint(
             "ssn_last4 IS NULL OR length(ssn_last4) = 4", name="ck_students_ssn_last4_length"
         ),
-        # Names hidden from the unrecognised questions (Handoffs.note_unrecognised).
-        Index("ix_students_first_name_lower", text("lower(first_name)")),
-        Index("ix_students_last_name_lower", text("lower(last_name)")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     student_number: Mapped[str] = mapped_column(String(20), unique=True, index=True)
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
+    # names.name_key of each: the unrecognised questions hide the roster's names
+    first_name_key: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
+    last_name_key: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
     birth_date: Mapped[date] = mapped_column(Date)
     school: Mapped[str | None] = mapped_column(String(200), nullable=True)
     ssn_last4: Mapped[str | None] = mapped_column(String(4), nullable=True)

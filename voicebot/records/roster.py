@@ -42,6 +42,7 @@ from typing import BinaryIO
 from sqlalchemy import Connection, DateTime, Engine, bindparam, text
 
 from voicebot.phones import PhoneError, parse_phone
+from voicebot.records.names import name_key
 
 log = logging.getLogger("voicebot.roster")
 
@@ -68,8 +69,11 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SPACES = re.compile(r"\s+")
 
 # A validated row, as staged: (line, student_number, first_name, last_name, birth_date ISO,
-# ssn_last4, school, guardian_name, guardian_phone, guardian_email)
-Staged = tuple[int, str, str, str, str, str | None, str | None, str | None, str | None, str | None]
+# ssn_last4, school, guardian_name, guardian_phone, guardian_email, first_name_key,
+# last_name_key)
+Staged = tuple[
+    int, str, str, str, str, str | None, str | None, str | None, str | None, str | None, str, str
+]
 
 
 class RosterError(ValueError):
@@ -182,6 +186,8 @@ def validate_row(line: int, row: list[str], index: tuple[int, ...]) -> Staged | 
         guardian_name,
         guardian_phone,
         guardian_email,
+        name_key(first),
+        name_key(last),
     )
 
 
@@ -289,7 +295,8 @@ def _create_staging(conn: Connection) -> None:
         "line INTEGER PRIMARY KEY, student_number VARCHAR(20) NOT NULL, "
         "first_name VARCHAR(100) NOT NULL, last_name VARCHAR(100) NOT NULL, "
         f"birth_date {birth_type} NOT NULL, ssn_last4 VARCHAR(4), school VARCHAR(200), "
-        "guardian_name VARCHAR(200), guardian_phone VARCHAR(16), guardian_email VARCHAR(254))"
+        "guardian_name VARCHAR(200), guardian_phone VARCHAR(16), guardian_email VARCHAR(254), "
+        "first_name_key VARCHAR(100), last_name_key VARCHAR(100))"
     )
 
 
@@ -308,7 +315,7 @@ def _stage(conn: Connection, rows: list[Staged]) -> None:
         rows = [(*r[:4], date.fromisoformat(r[4]), *r[5:]) for r in rows]  # type: ignore[misc]
     # The driver's own executemany: no per-row ORM or Core overhead.
     conn.exec_driver_sql(
-        f"INSERT INTO {_STAGING} VALUES ({', '.join([mark] * 10)})",
+        f"INSERT INTO {_STAGING} VALUES ({', '.join([mark] * 12)})",
         rows,  # type: ignore[arg-type]
     )
 
@@ -355,9 +362,9 @@ def _merge(conn: Connection, result: ImportResult) -> None:
         text(
             f"""
             INSERT INTO students (student_number, first_name, last_name, birth_date, school,
-                                  ssn_last4, updated_at)
+                                  ssn_last4, updated_at, first_name_key, last_name_key)
             SELECT r.student_number, r.first_name, r.last_name, r.birth_date, r.school,
-                   r.ssn_last4, :now
+                   r.ssn_last4, :now, r.first_name_key, r.last_name_key
             FROM {_STAGING} r
             WHERE NOT EXISTS (SELECT 1 FROM {_STAGING} a
                               WHERE a.student_number = r.student_number AND a.line < r.line)
@@ -365,7 +372,8 @@ def _merge(conn: Connection, result: ImportResult) -> None:
             ON CONFLICT (student_number) DO UPDATE SET
                 first_name = excluded.first_name, last_name = excluded.last_name,
                 birth_date = excluded.birth_date, school = excluded.school,
-                ssn_last4 = excluded.ssn_last4, updated_at = excluded.updated_at
+                ssn_last4 = excluded.ssn_last4, updated_at = excluded.updated_at,
+                first_name_key = excluded.first_name_key, last_name_key = excluded.last_name_key
             """
         ).bindparams(bindparam("now", type_=DateTime(timezone=True))),
         {"now": datetime.now(UTC)},
