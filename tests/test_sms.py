@@ -194,3 +194,8 @@ def test_a_no_with_a_new_request_by_text_keeps_the_request(thread: Thread) -> No
     thread.text("forgot my password")
     text = one_message(thread.text("not really, I need the ssn like number"))
     assert "Thanks for contacting" not in text and "SSN-like number" in text
+
+
+def test_a_texter_whose_text_did_not_arrive_is_not_said_goodbye_to(thread: Thread) -> None:
+    thread.text("activation key")
+    assert "Thanks for contacting" not in one_message(thread.text("I didnt get the text"))

@@ -170,6 +170,18 @@ def test_away_from_the_code_question_a_code_that_never_came_is_the_activation_ke
     assert "activation key" in reply.text.lower() and "can take a minute" not in reply.text
 
 
+def test_a_text_that_did_not_arrive_is_never_read_as_yes_or_no(call: Call, outbox) -> None:  # type: ignore[no-untyped-def]
+    call.start()
+    call.press("1")
+    call.say("yes")  # texted; now "Anything else?"
+    reply = call.say("I didn't get the text")
+    assert not reply.heard.hung_up and reply.transfers_to is None and reply.asks
+    call.say("I forgot my password")
+    before = len(outbox.messages())
+    offer = call.say("no text needed")  # at "Would you like me to text that?"
+    assert not offer.heard.hung_up and len(outbox.messages()) == before
+
+
 def test_main_menu_goes_back_to_the_menu(call: Call) -> None:
     call.start()
     call.press("3")

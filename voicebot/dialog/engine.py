@@ -190,11 +190,14 @@ class Dialog:
         target = current.on.get(match.intent) or self.flow.intents.get(match.intent)
         if target == "@next":
             # A reading that means something only where a question expects it ("the code
-            # didn't come" away from the code question): the best reading that means
-            # something here.
+            # didn't come" away from the code question): the best request that means
+            # something here. This question's own answers only when clear: a weak "yes"
+            # or "no" read into "I didn't get the text" would hang up or send a text.
             allowed = {i for i, t in self.flow.intents.items() if t != "@next"} | set(current.on)
-            match = self.classifier.classify(text, allowed=allowed)
+            match = self.classifier.classify(text, expected=tuple(current.on), allowed=allowed)
             target = current.on.get(match.intent) or self.flow.intents.get(match.intent)
+            if match.intent in current.on and match.score < self.confirm_below:
+                target = None
         greeting = (first or state.step == home) and is_greeting(text)
         if (
             (target or (first and greeting))
