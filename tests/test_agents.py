@@ -461,6 +461,12 @@ def kept_questions(app: Flask) -> list[str]:
         ("is o'brien in aftercare", "is [name] in aftercare"),
         ("does ZOË have aftercare", "does [name] have aftercare"),
         ("does xavier lee get aftercare", "does [name] get aftercare"),  # Xavier-Lee
+        ("is o'brien's teacher nice", "is [name] teacher nice"),
+        ("is o brien in aftercare", "is [name] in aftercare"),
+        ("does jose\u0301 get aftercare", "does [name] get aftercare"),  # accent as a mark
+        ("does soren get aftercare", "does [name] get aftercare"),  # Søren
+        ("is mary ann lee in aftercare", "is [name] in aftercare"),  # Mary Ann, Ann Lee
+        ("aftercare " * 9 + "ok for maria", "aftercare " * 9 + "ok for"),  # no half a name
     ],
 )
 def test_a_childs_name_in_an_unrecognised_question_is_shown_as_name(
@@ -477,6 +483,8 @@ def test_a_childs_name_in_an_unrecognised_question_is_shown_as_name(
         + "4444444,José,Núñez,2014-01-01,,Lu Cruz,404-555-0198,,Grady HS\n"
         + "5555556,Zoë,O'Brien,2014-01-01,,Lu Cruz,404-555-0198,,Grady HS\n"
         + "6666666,Xavier-Lee,Brown,2014-01-01,,Lu Cruz,404-555-0198,,Grady HS\n"
+        + "7777777,Søren,Mary Ann,2014-01-01,,Lu Cruz,404-555-0198,,Grady HS\n"
+        + "8888888,Ann Lee,Smith,2014-01-01,,Lu Cruz,404-555-0198,,Grady HS\n"
     )
     services = app.extensions["voicebot"]
     assert import_roster(services.engine, more).committed

@@ -21,6 +21,7 @@ Definitions used by :meth:`Handoffs.stats`:
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,7 +47,7 @@ from voicebot.dialog.dates import MONTHS, ORDINALS
 from voicebot.dialog.normalize import is_greeting, is_unsure, plain_words
 from voicebot.guard import NUMBER_WORDS, fold
 from voicebot.records.models import Base, Student, utcnow
-from voicebot.records.names import WORD, head_key, name_key
+from voicebot.records.names import WORD, head_key, name_key, owner_key
 from voicebot.redact import scrub
 
 CHANNELS = ("voice", "sms")
@@ -197,7 +198,7 @@ CREDENTIAL_WORDS = re.compile(
 )
 
 
-def clean_question(text: str) -> str | None:
+def clean_question(text: str, limit: int | None = MAX_QUESTION) -> str | None:
     """The form an unrecognised question is kept in, or None when it must not be kept.
 
     Anything with a number in it, in digits or words, an ordinal or a month is not kept:
@@ -218,7 +219,7 @@ def clean_question(text: str) -> str | None:
     cleaned = " ".join(scrubbed.lower().split()).strip(" .,;:!?¿¡\"'")
     if not cleaned or CREDENTIAL_WORDS.search(cleaned) or "@" in cleaned:
         return None  # it may carry a password, a key or an email address: not kept
-    return cleaned[:MAX_QUESTION]
+    return cleaned[:limit]
 
 
 # ---- the repository ----------------------------------------------------------------------
@@ -329,28 +330,35 @@ class Handoffs:
         ``known``: the help line's own words (IntentMatcher.knows). Any other word that is a
         student's first or last name is shown as [name]; a question of names only is not
         kept. Without ``known`` no word is looked up."""
-        cleaned = clean_question(text)
+        # Names are hidden before the question is cut to length: never half a name kept.
+        cleaned = clean_question(text, limit=None)
         if cleaned is not None and known is not None:
-            cleaned = self._without_names(cleaned, known)
+            cleaned = self._without_names(unicodedata.normalize("NFC", cleaned), known)
         if cleaned is None:
             return
+        if len(cleaned) > MAX_QUESTION:  # at a space, so a [name] is never cut in two
+            cut = cleaned[: MAX_QUESTION + 1]
+            cleaned = cut[: cut.rindex(" ")] if " " in cut else cut[:MAX_QUESTION]
         with self.sessions.begin() as session:
             session.add(UnrecognisedQuestion(language=_language(language), text=cleaned))
 
     def _without_names(self, question: str, known: Callable[[str], bool]) -> str | None:
         words = list(WORD.finditer(question))
         keys = [name_key(w.group()) for w in words]
+        owned = [owner_key(w.group()) for w in words]  # "o'brien's" -> "obrien"
         # a word ("o'brien", and "sam" of "sam's"), or two or three side by side
-        # ("de la cruz", "xavier lee" for Xavier-Lee)
+        # ("de la cruz", "xavier lee" for Xavier-Lee, "o brien" for O'Brien)
         spans: dict[tuple[int, int], set[str]] = {}
         for size in (1, 2, 3):
             for i in range(len(words) - size + 1):
                 if all(known(w.group()) for w in words[i : i + size]):
                     continue  # the help line's own words: "will", "key", "summer" stay
-                forms = {" ".join(keys[i : i + size])}
+                end = i + size
+                forms = {" ".join(keys[i:end]), " ".join([*keys[i : end - 1], owned[end - 1]])}
+                forms.add("".join([*keys[i : end - 1], owned[end - 1]]))
                 if size == 1:
                     forms.add(head_key(words[i].group()))
-                spans[(i, i + size)] = forms - {""}
+                spans[(i, end)] = forms - {""}
         candidates = sorted(set().union(*spans.values())) if spans else []
         if not candidates:
             return question
@@ -365,9 +373,11 @@ class Handoffs:
         out, position = [], 0
         for start, end in sorted(hidden, key=lambda span: (span[0], -span[1])):
             first, last = words[start], words[end - 1]
-            if first.start() < position:
-                continue  # inside a longer name already hidden
-            whole = " ".join(keys[start:end]) in names
+            head_only = {head_key(first.group())}
+            whole = end > start + 1 or bool((spans[(start, end)] - head_only) & names)
+            if first.start() < position:  # overlaps a name already hidden: hide the rest
+                position = max(position, last.end()) if whole else position
+                continue
             head = re.split(r"['’ʼ]", first.group(), maxsplit=1)[0]  # "sam" of "sam's"
             stop = last.end() if whole else first.start() + len(head)
             out += [question[position : first.start()], NAME_MASK]

@@ -11,6 +11,9 @@ import re
 import unicodedata
 
 _APOSTROPHES = re.compile(r"['’ʼ`´]")
+_POSSESSIVE = re.compile(r"['’ʼ]s$")
+# Letters that carry no accent to strip but are written plain all the same.
+_PLAIN = str.maketrans({"ø": "o", "ł": "l", "đ": "d", "æ": "ae", "œ": "oe", "þ": "th", "ı": "i"})
 _SEPARATORS = re.compile(r"[\W\d_]+")
 # A word of a question, with its apostrophes ("o'brien", "sam's").
 WORD = re.compile(r"[^\W\d_]+(?:['’ʼ][^\W\d_]+)*")
@@ -18,7 +21,7 @@ WORD = re.compile(r"[^\W\d_]+(?:['’ʼ][^\W\d_]+)*")
 
 def name_key(text: str) -> str:
     """The comparable form of a name, or of a few words of a question."""
-    folded = unicodedata.normalize("NFKD", text.casefold())
+    folded = unicodedata.normalize("NFKD", text.casefold()).translate(_PLAIN)
     plain = "".join(char for char in folded if not unicodedata.combining(char))
     return _SEPARATORS.sub(" ", _APOSTROPHES.sub("", plain)).strip()
 
@@ -26,3 +29,8 @@ def name_key(text: str) -> str:
 def head_key(word: str) -> str:
     """A word before its apostrophe ("sam's" -> "sam"): the name in a possessive."""
     return name_key(_APOSTROPHES.split(word, maxsplit=1)[0])
+
+
+def owner_key(word: str) -> str:
+    """A word without its possessive ending ("o'brien's" -> "obrien")."""
+    return name_key(_POSSESSIVE.sub("", word))
