@@ -70,7 +70,14 @@ def test_a_guardian_on_another_phone_hears_exactly_the_last_four(
 
 
 @pytest.mark.parametrize(
-    "said", ["I didn't get a text", "the code didn't come", "can you send it again"]
+    "said",
+    [
+        "I didn't get a text",
+        "the code didn't come",
+        "can you send it again",
+        "hang on",  # was goodbye: the call hung up mid-verification
+        "one moment",
+    ],
 )
 def test_a_caller_still_waiting_for_the_code_is_told_where_it_goes_and_can_still_enter_it(
     twilio, roster, outbox, said: str
