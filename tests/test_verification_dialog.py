@@ -47,6 +47,13 @@ def give_details(call: Call, student: str = STUDENT, birth: str = BIRTH):  # typ
     return call.press(birth)
 
 
+def at_the_code_question(twilio) -> Call:  # type: ignore[no-untyped-def]
+    call = Call(twilio, caller=OTHER_PHONE)
+    ask_for_last_four(call)
+    give_details(call)
+    return call
+
+
 UNIFORM = "If those details match our records, we have texted a code to the phone number on file"
 UNIFORM_ES = "Si esos datos coinciden con nuestros registros"
 
@@ -82,9 +89,7 @@ def test_a_guardian_on_another_phone_hears_exactly_the_last_four(
 def test_a_caller_still_waiting_for_the_code_is_told_where_it_goes_and_can_still_enter_it(
     twilio, roster, outbox, said: str
 ) -> None:  # type: ignore[no-untyped-def]
-    call = Call(twilio, caller=OTHER_PHONE)
-    ask_for_last_four(call)
-    give_details(call)
+    call = at_the_code_question(twilio)
     reply = call.say(said)
     assert "phone on file" in reply.text and "can take a minute" in reply.text and reply.asks
     assert "activation" not in reply.text.lower()
@@ -93,9 +98,7 @@ def test_a_caller_still_waiting_for_the_code_is_told_where_it_goes_and_can_still
 
 
 def test_saying_again_that_the_code_has_not_come_reaches_a_person(twilio, roster, outbox) -> None:  # type: ignore[no-untyped-def]
-    call = Call(twilio, caller=OTHER_PHONE)
-    ask_for_last_four(call)
-    give_details(call)
+    call = at_the_code_question(twilio)
     waiting = call.say("I didn't get a text")
     replies = [call.say("I still didn't get the text") for _ in range(3)]
     assert "can take a minute" in waiting.text
@@ -107,9 +110,7 @@ def test_saying_again_that_the_code_has_not_come_reaches_a_person(twilio, roster
 def test_asking_for_a_person_at_the_code_question_is_never_taken_for_a_missing_text(
     twilio, roster, outbox
 ) -> None:  # type: ignore[no-untyped-def]
-    call = Call(twilio, caller=OTHER_PHONE)
-    ask_for_last_four(call)
-    give_details(call)
+    call = at_the_code_question(twilio)
     assert call.say("I didn't get a text, can I talk to someone").transfers_to == SUPPORT
 
 

@@ -187,7 +187,7 @@ class Dialog:
         match = self.classifier.classify(
             text, expected=tuple(current.on) if current.collect else ()
         )
-        target = current.on.get(match.intent) or self.flow.intents.get(match.intent)
+        target = self._target(current, match.intent)
         if target == "@next":
             # A reading that means something only where a question expects it ("the code
             # didn't come" away from the code question): the best request that means
@@ -195,7 +195,7 @@ class Dialog:
             # or "no" read into "I didn't get the text" would hang up or send a text.
             allowed = {i for i, t in self.flow.intents.items() if t != "@next"} | set(current.on)
             match = self.classifier.classify(text, expected=tuple(current.on), allowed=allowed)
-            target = current.on.get(match.intent) or self.flow.intents.get(match.intent)
+            target = self._target(current, match.intent)
             if match.intent in current.on and match.score < self.confirm_below:
                 target = None
         greeting = (first or state.step == home) and is_greeting(text)
@@ -223,6 +223,10 @@ class Dialog:
             event.confidence is not None and event.confidence < self.speech_confidence_floor
         )
         return target, match.intent, weak
+
+    def _target(self, current: StateSpec, intent: str) -> str | None:
+        """Where an intent leads at this question: its own answers first, then the flow's."""
+        return current.on.get(intent) or self.flow.intents.get(intent)
 
     # ---- verification -----------------------------------------------------------------
 

@@ -47,7 +47,7 @@ from voicebot.dialog.dates import MONTHS, ORDINALS
 from voicebot.dialog.normalize import is_greeting, is_unsure, plain_words
 from voicebot.guard import NUMBER_WORDS, fold
 from voicebot.records.models import Base, Student, utcnow
-from voicebot.records.names import WORD, head_key, name_key, owner_key
+from voicebot.records.names import WORD, head, head_key, name_key, owner_key
 from voicebot.redact import scrub
 
 CHANNELS = ("voice", "sms")
@@ -346,12 +346,13 @@ class Handoffs:
         words = list(WORD.finditer(question))
         keys = [name_key(w.group()) for w in words]
         owned = [owner_key(w.group()) for w in words]  # "o'brien's" -> "obrien"
+        ours = [known(w.group()) for w in words]
         # a word ("o'brien", and "sam" of "sam's"), or two or three side by side
         # ("de la cruz", "xavier lee" for Xavier-Lee, "o brien" for O'Brien)
         spans: dict[tuple[int, int], set[str]] = {}
         for size in (1, 2, 3):
             for i in range(len(words) - size + 1):
-                if all(known(w.group()) for w in words[i : i + size]):
+                if all(ours[i : i + size]):
                     continue  # the help line's own words: "will", "key", "summer" stay
                 end = i + size
                 forms = {" ".join(keys[i:end]), " ".join([*keys[i : end - 1], owned[end - 1]])}
@@ -378,8 +379,7 @@ class Handoffs:
             if first.start() < position:  # overlaps a name already hidden: hide the rest
                 position = max(position, last.end()) if whole else position
                 continue
-            head = re.split(r"['’ʼ]", first.group(), maxsplit=1)[0]  # "sam" of "sam's"
-            stop = last.end() if whole else first.start() + len(head)
+            stop = last.end() if whole else first.start() + len(head(first.group()))
             out += [question[position : first.start()], NAME_MASK]
             position = stop
         masked = "".join(out) + question[position:]

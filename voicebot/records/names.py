@@ -26,9 +26,13 @@ def name_key(text: str) -> str:
     return _SEPARATORS.sub(" ", _APOSTROPHES.sub("", plain)).strip()
 
 
-def head_key(word: str) -> str:
+def head(word: str) -> str:
     """A word before its apostrophe ("sam's" -> "sam"): the name in a possessive."""
-    return name_key(_APOSTROPHES.split(word, maxsplit=1)[0])
+    return _APOSTROPHES.split(word, maxsplit=1)[0]
+
+
+def head_key(word: str) -> str:
+    return name_key(head(word))
 
 
 def owner_key(word: str) -> str:
