@@ -173,6 +173,18 @@ def test_after_an_answer_bye_still_ends_the_thread(thread: Thread) -> None:
     assert "Thanks" in one_message(thread.text("bye"))
 
 
+@pytest.mark.parametrize(
+    ("words", "question", "closing"),
+    [("thank you", "forgot username", "Thanks"), ("gracias", "olvidé mi usuario", "Gracias")],
+)
+def test_thanks_after_an_answer_ends_the_thread_but_a_first_thanks_gets_the_topics(
+    thread: Thread, words: str, question: str, closing: str
+) -> None:
+    assert "1 " in one_message(thread.text(words)), "a first thank-you is no goodbye"
+    thread.text(question)
+    assert closing in one_message(thread.text(words))
+
+
 def test_repeat_after_an_answer_texts_the_answer_again(thread: Thread) -> None:
     thread.text("MENU")
     thread.text("1")

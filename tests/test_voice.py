@@ -271,6 +271,37 @@ def test_goodbye_ends_the_call(call: Call) -> None:
     assert reply.heard.hung_up and "Goodbye" in reply.text
 
 
+@pytest.mark.parametrize("words", ["thank you", "thanks", "ok thank you"])
+def test_thanks_before_anything_was_answered_does_not_hang_up(call: Call, words: str) -> None:
+    call.start()
+    reply = call.say(words)
+    assert not reply.heard.hung_up and reply.asks
+    assert "press 1 for activation keys" in reply.text
+
+
+def test_thanks_after_an_answer_ends_the_call(call: Call) -> None:
+    call.start()
+    call.say("forgot my password")
+    call.say("no")  # no text
+    reply = call.say("thank you")
+    assert reply.heard.hung_up and "Goodbye" in reply.text
+
+
+def test_thanks_at_the_text_offer_declines_the_text_and_keeps_the_call(call: Call, outbox) -> None:  # type: ignore[no-untyped-def]
+    call.start()
+    call.say("forgot my password")
+    reply = call.say("ok thanks")
+    assert not reply.heard.hung_up and "Anything else?" in reply.text
+    assert outbox.messages() == []
+
+
+def test_thanks_at_a_verification_question_asks_it_again(call: Call) -> None:
+    call.start()
+    call.say("I need the last four digits of my son's SSN-like number")
+    reply = call.say("thank you")
+    assert not reply.heard.hung_up and "student number" in reply.text and reply.asks
+
+
 def test_support_not_answering_is_told_and_not_redialled(call: Call) -> None:
     call.start()
     call.press("0")

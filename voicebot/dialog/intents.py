@@ -88,6 +88,9 @@ FORGOT_BOTH = "forgot_both"
 RESET_FAILED = "reset_failed"
 # "I didn't get the text": not a catalogue topic, so "unknown" there.
 TEXT_MISSING = "text_missing"
+# "Thank you" with no goodbye: the end of the call only after an answer, politeness
+# elsewhere; the catalogue calls it "goodbye".
+THANKS = "thanks"
 UNKNOWN = "unknown"
 KNOWN_INTENTS: frozenset[str] = frozenset(INTENTS) | {
     OUT_OF_SCOPE,
@@ -97,6 +100,7 @@ KNOWN_INTENTS: frozenset[str] = frozenset(INTENTS) | {
     FORGOT_BOTH,
     RESET_FAILED,
     TEXT_MISSING,
+    THANKS,
 }
 PUBLIC = {
     OUT_OF_SCOPE: UNKNOWN,
@@ -106,6 +110,7 @@ PUBLIC = {
     FORGOT_BOTH: "forgot_username",
     RESET_FAILED: "forgot_password",
     TEXT_MISSING: UNKNOWN,
+    THANKS: "goodbye",
 }
 
 # Under this the dialog asks "Did you want help with X?" rather than answering.
