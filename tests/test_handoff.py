@@ -168,6 +168,36 @@ def test_sms_agent_while_closed_fits_in_one_message_in_both_languages(
     assert "404-802-1000" in messages[0] and not messages[0].endswith("...")
 
 
+def test_accented_hours_wording_up_to_the_limit_still_fits_one_text(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from voicebot.flows_check import HOURS_TEXT_MAX
+
+    wording = {
+        "en": "Monday to Friday 8 AM to 5 PM, Saturday 9 AM to noon; closed on school holidays",
+        "es": "de lunes a viernes de 8 a 5, el sábado de 9 a 12; cerrado los días festivos",
+    }
+    assert all(len(text) <= HOURS_TEXT_MAX for text in wording.values())
+    hours = parse_hours("America/New_York", WEEKDAYS, [])
+    app = create_app(settings, upgrade_db=True, support_hours=hours, support_hours_text=wording)
+    at(monkeypatch, SATURDAY_NOON)
+    for first, agent in [("hi", "AGENT"), ("hola", "AGENTE"), ("hola", "a que hora abren")]:
+        thread = Thread(SignedClient(app, AUTH_TOKEN))
+        thread.text(first)
+        messages = thread.text(agent).heard.messages
+        assert len(messages) == 1 and segments(messages[0]) <= 2, messages
+        assert "school holidays." in messages[0] or "el sabado de 9 a 12" in messages[0]
+
+
+def test_hours_wording_too_long_for_a_text_stops_start_up(settings: Settings) -> None:
+    from voicebot.dialog.flow import FlowError
+
+    hours = parse_hours("America/New_York", WEEKDAYS, [])
+    wording = {"en": "weekdays", "es": "de lunes a viernes, " * 5}
+    with pytest.raises(FlowError, match=r"\[support.hours_text\] es: 100 characters, at most 80"):
+        create_app(settings, support_hours=hours, support_hours_text=wording)
+
+
 def test_without_configured_hours_sms_agent_claims_nothing_about_them(thread: Thread) -> None:
     text = " ".join(thread.text("AGENT").heard.messages)
     assert "404-802-1000" in text and "open now" not in text and "closed" not in text

@@ -13,7 +13,7 @@ from flask import Flask
 
 from tests.conftest import CALLER
 from voicebot.channels import sms
-from voicebot.channels.segments import is_gsm7, segments
+from voicebot.channels.segments import is_gsm7, plain, segments
 from voicebot.channels.simulator import read_twiml
 from voicebot.dialog.model import Event, State, Turn
 
@@ -101,3 +101,9 @@ def test_segment_counting_matches_carrier_rules() -> None:
     assert segments("{" * 80) == 1 and segments("{" * 81) == 2, (
         "GSM extension characters count twice"
     )
+
+
+def test_settings_wording_is_texted_in_plain_sms_characters() -> None:
+    assert plain("sábado, 8 a.m.\u2013noon, it\u2019s") == "sabado, 8 a.m.-noon, it's"
+    assert plain("mañana, miércoles") == "mañana, miércoles", "ñ and é are GSM-7: kept"
+    assert is_gsm7(plain("día, útil, sí, ó")) and not is_gsm7("día")

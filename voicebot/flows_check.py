@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from voicebot.channels.segments import plain
 from voicebot.config import Settings
 from voicebot.dialog.flow import PLACEHOLDERS, Flow, FlowError, load_flow
 from voicebot.dialog.intents import IntentDataError, IntentMatcher
@@ -30,6 +31,21 @@ CONFIG_KEYS = {
     "lookup_url": "[district] activation_lookup_url",
     "lookup_page": "[district] activation_lookup_page",
 }
+
+
+# The longest hours wording (in plain SMS characters) that still lets "AGENT" while support
+# is closed, and "what are your hours?", be answered in one text of at most two segments.
+HOURS_TEXT_MAX = 80
+
+
+def _check_hours_text(settings: Settings) -> None:
+    for lang, text in settings.support_hours_text.items():
+        if len(plain(text)) > HOURS_TEXT_MAX:
+            raise FlowError(
+                f"[support.hours_text] {lang}: {len(plain(text))} characters, at most "
+                f"{HOURS_TEXT_MAX}: the texts that tell parents the hours would not fit in "
+                "one message"
+            )
 
 
 def _blocked(guard: Guard, text: str) -> str:
@@ -73,6 +89,7 @@ def load_checked(
     would get an apology and a transfer instead.
     """
     directory = directory or settings.flows_dir
+    _check_hours_text(settings)
     flow = load_flow(directory, settings.languages)
     try:
         matcher = IntentMatcher.from_directory(directory / "intents")

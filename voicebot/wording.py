@@ -1,12 +1,14 @@
 """District facts as the prompts' placeholders, written for each channel and language.
 
-On SMS a number or address is written; on a call it is spelled out so text-to-speech reads
-it the way a person would, in the caller's language.
+On SMS a number or address is written, in plain SMS characters (an accent from a settings
+file must not turn every text that carries it into the 70-character kind); on a call it is
+spelled out so text-to-speech reads it the way a person would, in the caller's language.
 """
 
 from __future__ import annotations
 
 from voicebot import phones
+from voicebot.channels.segments import plain
 from voicebot.config import Settings
 
 Facts = dict[str, dict[str, dict[str, str]]]  # channel -> language -> placeholder -> text
@@ -27,7 +29,10 @@ def district_facts(settings: Settings) -> Facts:
         "support_number": phones.display(d.support_number),
     }
     return {
-        "sms": {lang: sms | {"support_hours": hours.get(lang, "")} for lang in settings.languages},
+        "sms": {
+            lang: {k: plain(v) for k, v in (sms | {"support_hours": hours.get(lang, "")}).items()}
+            for lang in settings.languages
+        },
         "voice": {
             lang: common
             | {

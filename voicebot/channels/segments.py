@@ -8,6 +8,7 @@ characters, so replies are checked with the gsm0338 codec rather than by eye.
 from __future__ import annotations
 
 import math
+import unicodedata
 
 import gsm0338  # noqa: F401  (registers the "gsm03.38" codec)
 
@@ -21,6 +22,38 @@ def is_gsm7(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+# Look-alikes outside GSM-7 that a settings file easily holds (typographic quotes, dashes).
+_LOOKALIKES = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u00a0": " ",
+    }
+)
+
+
+def plain(text: str) -> str:
+    """`text` with each character outside GSM-7 replaced by its unaccented or plain form
+    when that is GSM-7 ("sábado" -> "sabado"; "ñ" and "é" are GSM-7 and stay). For
+    wording from the settings: one "á" would turn a whole text into UCS-2, cutting each
+    segment from 160 characters to 70."""
+    if is_gsm7(text):
+        return text
+    out = []
+    for char in text.translate(_LOOKALIKES):
+        if not is_gsm7(char):
+            bare = "".join(
+                c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)
+            )
+            char = bare if bare and is_gsm7(bare) else char
+        out.append(char)
+    return "".join(out)
 
 
 def segments(text: str) -> int:
