@@ -13,12 +13,16 @@ occurred", so every time limit here is well below that. Environment:
   PROMETHEUS_MULTIPROC_DIR  where workers write their metric values; a fresh temporary folder
                        when unset (set before any worker imports prometheus_client)
   LOG_LEVEL            default INFO; gunicorn's own lines are JSON like the app's
+  VOICEBOT_SECRET_KEY  signs the agents' console sessions; when unset, one key is made here
+                       for all of this server's workers
 """
 
 from __future__ import annotations
 
 import glob
+import logging
 import os
+import secrets
 import shutil
 import tempfile
 
@@ -75,6 +79,18 @@ proc_name = "voicebot"
 # gunicorn >= 24 opens a control socket in $HOME by default; two servers on one machine
 # would share it. Not used here (older gunicorn ignores this name).
 control_socket_disable = True
+
+# ---- the agents' console key --------------------------------------------------------------
+
+if not os.environ.get("VOICEBOT_SECRET_KEY", "").strip():
+    # Each worker making its own key would sign agents out whenever their next request
+    # reached another worker; one key made here, before the workers start, is shared.
+    os.environ["VOICEBOT_SECRET_KEY"] = secrets.token_hex(32)
+    logging.getLogger("voicebot.agents").warning(
+        "VOICEBOT_SECRET_KEY is not set: agents' console sessions use a key made at start-up "
+        "and end when this server restarts (or reach another server); set it, the same on "
+        "every server, in production"
+    )
 
 # ---- Prometheus multi-process mode --------------------------------------------------------
 

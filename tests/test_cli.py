@@ -107,6 +107,39 @@ def test_serve_refuses_to_start_without_the_auth_token(env: dict[str, str]) -> N
     assert result.exit_code != 0 and "TWILIO_AUTH_TOKEN" in result.output
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("PORT", "abc", "PORT: not a port number"),
+        ("WEB_CONCURRENCY", "lots", "WEB_CONCURRENCY: not a number of workers"),
+        ("LOG_LEVEL", "chatty", "LOG_LEVEL: 'chatty' is not DEBUG"),
+    ],
+)
+def test_serve_names_a_bad_server_variable_and_other_commands_ignore_it(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "token")
+    monkeypatch.setenv(variable, value)
+    result = CliRunner().invoke(main, ["serve"])
+    assert result.exit_code != 0 and message in result.output, result.output
+    assert CliRunner().invoke(main, ["--help"]).exit_code == 0
+    assert CliRunner().invoke(main, ["db", "upgrade"]).exit_code == 0
+
+
+def test_an_empty_port_variable_breaks_no_command(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PORT", "")
+    result = subprocess.run(
+        [sys.executable, "-m", "voicebot.cli", "flows", "check"],
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0 and "flows OK" in result.stdout, result.stdout + result.stderr
+
+
 def test_serve_refuses_an_out_of_date_database(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -63,6 +63,36 @@ def test_a_site_file_and_the_environment_override_defaults(tmp_path: Path) -> No
             {},
             r"\[support.hours_text\] es: missing",
         ),
+        # a misspelt key or section would be ignored and its default used, without a word
+        (
+            '[suport.hours]\nmon = "08:00-17:00"\n',
+            {},
+            r"suport: not a setting; did you mean 'support'",
+        ),
+        (
+            "[voice]\ndial_timout = 5\n",
+            {},
+            r"\[voice\] dial_timout: not a setting; did you mean 'dial_timeout'",
+        ),
+        ('[district]\nportal_login_url = ""\n', {}, r"\[district\] portal_login_url: empty"),
+        (
+            '[district.spoken.es]\nportal_login_url = ""\n',
+            {},
+            r"\[district.spoken.es\] portal_login_url",
+        ),
+        (
+            "",
+            {"VOICEBOT_PUBLIC_URL": "https://example.org/helpline"},
+            r"public_url: no path \(/helpline\)",
+        ),
+        (
+            "",
+            {"DATABASE_URL": "nonsense"},
+            r"DATABASE_URL / \[storage\] database_url: not a database URL",
+        ),
+        ("", {"DATABASE_URL": "mysql://u@db/x"}, r"database_url: mysql is not supported"),
+        ("", {"TWILIO_ACCOUNT_SID": "AC" + "1" * 32}, r"TWILIO_NUMBER: missing"),
+        ("", {"TWILIO_NUMBER": "+14045550100"}, r"TWILIO_ACCOUNT_SID: missing"),
     ],
 )
 def test_bad_values_name_the_key(
@@ -89,3 +119,38 @@ def test_hours_may_be_written_without_a_leading_zero_and_run_to_midnight(tmp_pat
     assert opens.hour == 0 and closes.hour == 23 and closes.minute == 59, "open until midnight"
     opens, closes = hours.weekly[1]
     assert (opens.hour, closes.hour) == (8, 17), "ISO forms still read"
+
+
+def test_the_operators_own_tables_and_optional_keys_are_settings(tmp_path: Path) -> None:
+    text = (
+        '[support.hours]\nfri = "08:00-17:00"\n[support.hours_text]\nen = "Fridays"\n'
+        'es = "los viernes"\n[voice]\nsay_voice = { en = "Polly.Joanna", es = "Polly.Mia" }\n'
+        '[twilio]\nauth_token = "t"\n[storage]\nredis_url = "redis://cache:6379/0"\n'
+        '[paths]\ninstance = "/tmp/x"\n'
+    )
+    settings = load_settings(write(tmp_path, text))
+    assert settings.say_voice["es"] == "Polly.Mia" and settings.redis_url.startswith("redis://")
+
+
+def test_serving_without_twilios_sending_settings_needs_an_outbox_chosen_on_purpose(
+    tmp_path: Path,
+) -> None:
+    from voicebot.config import require_for_serving
+
+    environ = {"TWILIO_AUTH_TOKEN": "token", "VOICEBOT_INSTANCE_DIR": str(tmp_path)}
+    with pytest.raises(
+        ConfigError, match=r"TWILIO_ACCOUNT_SID and TWILIO_NUMBER: missing.*VOICEBOT_OUTBOX"
+    ):
+        require_for_serving(load_settings(environ), environ)
+    trial = environ | {"VOICEBOT_OUTBOX": str(tmp_path / "texts.jsonl")}
+    require_for_serving(load_settings(trial), trial)
+    sending = environ | {"TWILIO_ACCOUNT_SID": "AC" + "1" * 32, "TWILIO_NUMBER": "+14045550100"}
+    require_for_serving(load_settings(sending), sending)
+
+
+def test_the_outbox_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    from voicebot.outbound import OutboxFile
+
+    outbox = OutboxFile(tmp_path / "texts" / "outbox.jsonl")
+    outbox.deliver("+14045550123", "Your code is 123456")
+    assert (outbox.path.stat().st_mode & 0o777) == 0o600

@@ -46,7 +46,7 @@ class Answer:
 class Server:
     """`python -m voicebot.cli serve --workers 1` on a free port, in its own process group."""
 
-    def __init__(self, environ: dict[str, str], log: Path) -> None:
+    def __init__(self, environ: dict[str, str], log: Path, workers: int = 1) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log
@@ -62,7 +62,7 @@ class Server:
                     "--port",
                     str(self.port),
                     "--workers",
-                    "1",
+                    str(workers),
                 ],
                 cwd=REPO_ROOT,
                 env=environ,
@@ -121,8 +121,8 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server.kill()
 
 
-@pytest.fixture
-def servers(tmp_path: Path, redis_server: RedisServer) -> Iterator[tuple[Server, Server]]:
+def server_environment(tmp_path: Path, redis_server: RedisServer) -> dict[str, str]:
+    """What a deployment gives each server, and its database brought up to date."""
     environ = {
         key: value
         for key, value in os.environ.items()
@@ -146,6 +146,12 @@ def servers(tmp_path: Path, redis_server: RedisServer) -> Iterator[tuple[Server,
         timeout=120,
     )
     assert upgrade.returncode == 0, upgrade.stdout + upgrade.stderr
+    return environ
+
+
+@pytest.fixture
+def servers(tmp_path: Path, redis_server: RedisServer) -> Iterator[tuple[Server, Server]]:
+    environ = server_environment(tmp_path, redis_server)
     pair = (Server(environ, tmp_path / "a.log"), Server(environ, tmp_path / "b.log"))
     try:
         for server in pair:
@@ -215,3 +221,54 @@ def test_a_text_thread_alternating_between_two_servers_carries_on(
     assert stop.status == 200 and not stop.heard.messages
     silent = text(b, "I forgot the password", 4)
     assert silent.status == 200 and not silent.heard.messages, "the opt-out is shared (SQL)"
+
+
+def test_one_server_with_two_workers_shares_metrics_and_the_agents_sign_in(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """`voicebot serve` (the Procfile's command) with several workers: /metrics adds up
+    every worker's turns, and an agent stays signed in whichever worker answers, with no
+    VOICEBOT_SECRET_KEY set."""
+    import http.cookiejar
+    import re
+
+    environ = server_environment(tmp_path, redis_server) | {"METRICS_TOKEN": "m" * 24}
+    added = subprocess.run(
+        [sys.executable, "-m", "voicebot.cli", "agents", "add", "dana", "--password-stdin"],
+        cwd=REPO_ROOT,
+        env=environ,
+        input="correct horse battery\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert added.returncode == 0, added.stdout + added.stderr
+    server = Server(environ, tmp_path / "two.log", workers=2)
+    try:
+        server.wait_ready()
+        for n in range(6):  # several connections, so both workers answer some
+            call = {"CallSid": f"CA{n:032x}", "From": CALLER, "To": HELPLINE}
+            assert server.post("/voice", call).status == 200
+        scrape = urllib.request.Request(
+            server.base + "/metrics", headers={"Authorization": "Bearer " + "m" * 24}
+        )
+        with urllib.request.urlopen(scrape, timeout=10) as response:
+            text = response.read().decode()
+        assert 'voicebot_turn_seconds_count{channel="voice"} 6.0' in text, text[:2000]
+
+        browser = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
+        page = browser.open(server.base + "/agents/login", timeout=10).read().decode()
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert token, page
+        form = {"name": "dana", "password": "correct horse battery", "csrf_token": token[1]}
+        signed_in = browser.open(
+            server.base + "/agents/login", data=urllib.parse.urlencode(form).encode(), timeout=10
+        )
+        assert signed_in.url.rstrip("/").endswith("/agents"), signed_in.url
+        for _ in range(8):
+            response = browser.open(server.base + "/agents/", timeout=10)
+            assert response.url.rstrip("/").endswith("/agents"), "signed out by another worker"
+    finally:
+        server.stop()

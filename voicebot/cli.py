@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from voicebot.agents.cli import agents
 from voicebot.classify_cli import classify
@@ -28,21 +29,43 @@ def main() -> None:
     """The Parent Portal help line."""
 
 
+def _port_from_environment() -> int | None:
+    """PORT as platforms set it; checked when serving, so a bad one breaks no other command."""
+    value = os.environ.get("PORT", "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise click.ClickException(f"PORT: not a port number: {value!r}")
+    return int(value)
+
+
+def _check_server_environment() -> None:
+    """gunicorn reads these itself and would stop with a traceback: name the variable."""
+    workers = os.environ.get("WEB_CONCURRENCY", "").strip()
+    if workers and not (workers.isdigit() and int(workers) > 0):
+        raise click.ClickException(f"WEB_CONCURRENCY: not a number of workers: {workers!r}")
+    level = os.environ.get("LOG_LEVEL", "").strip().upper()
+    if level and level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise click.ClickException(
+            f"LOG_LEVEL: {level.lower()!r} is not DEBUG, INFO, WARNING, ERROR or CRITICAL"
+        )
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=int(os.environ.get("PORT", "8000")), show_default=True)
+@click.option("--port", type=int, default=None, help="default: PORT, else 8000")
 @click.option(
     "--workers",
     type=int,
     default=None,
     help="default: WEB_CONCURRENCY, else 2 per core; 1 without Redis",
 )
-def serve(host: str, port: int, workers: int | None) -> None:
-    """Serve Twilio's webhooks with gunicorn (GET /healthz answers when ready)."""
-    from gunicorn.app.base import Application
-
+def serve(host: str, port: int | None, workers: int | None) -> None:
+    """Serve Twilio's webhooks with gunicorn (GET /readyz answers 200 when ready)."""
     from voicebot.records import db
 
+    port = port or _port_from_environment() or 8000
+    _check_server_environment()
     settings = settings_or_exit()
     try:
         require_for_serving(settings)
@@ -50,25 +73,26 @@ def serve(host: str, port: int, workers: int | None) -> None:
         load_checked(settings)
     except (ConfigError, FlowError, db.SchemaOutOfDate) as exc:
         raise click.ClickException(str(exc)) from exc
-
-    class Server(Application):  # type: ignore[misc]
-        """gunicorn with config/gunicorn.conf.py; the app is built in each worker."""
-
-        def init(self, parser, opts, args):  # type: ignore[no-untyped-def]
-            return None
-
-        def load_config(self) -> None:
-            self.load_config_from_file(str(REPO_ROOT / "config" / "gunicorn.conf.py"))
-            self.cfg.set("bind", [f"{host}:{port}"])
-            if workers and settings.redis_url:  # without Redis the config keeps one worker
-                self.cfg.set("workers", workers)
-
-        def load(self):  # type: ignore[no-untyped-def]
-            from voicebot.wsgi import app
-
-            return app
-
-    Server().run()
+    except SQLAlchemyError as exc:
+        raise click.ClickException(
+            f"DATABASE_URL: cannot reach the database ({type(exc.orig or exc).__name__})"
+        ) from exc
+    # gunicorn in a fresh interpreter, not in this one: this process has already imported
+    # prometheus_client, before config/gunicorn.conf.py could set PROMETHEUS_MULTIPROC_DIR,
+    # so its workers would keep their metrics to themselves and /metrics would be empty.
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        str(REPO_ROOT / "config" / "gunicorn.conf.py"),
+    ]
+    command += ["--bind", f"{host}:{port}"]
+    if workers and settings.redis_url:  # without Redis the config keeps one worker
+        command += ["--workers", str(workers)]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, command)
 
 
 @main.command()

@@ -6,6 +6,8 @@ message naming the key instead of surfacing as a confusing fault in the middle o
 
 from __future__ import annotations
 
+import difflib
+import importlib.util
 import os
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -101,13 +103,47 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path}: not valid TOML ({exc})") from exc
 
 
+# Tables whose keys are the operator's own (days, languages), and keys default.toml only
+# mentions in comments: everything else in a settings file must be a key default.toml has.
+_OPEN_TABLES = {
+    "support.hours",
+    "support.hours_text",
+    "district.spoken",
+    "voice.say_voice",
+    "voice.speech_language",
+}
+_OPTIONAL_KEYS = {f"{section}.{key}" for section, key in ENVIRONMENT.values()} | {
+    "paths.flows",
+    "paths.instance",
+}
+
+
+def _check_known(table: dict[str, Any], known: dict[str, Any], path: str, file: Path) -> None:
+    """A misspelt key ("[suport.hours]", "dial_timout") would be ignored without a word and
+    its default used: name it instead, with the key it probably meant."""
+    for key, value in table.items():
+        where = f"{path}.{key}" if path else key
+        if path in _OPEN_TABLES or any(where.startswith(t + ".") for t in _OPEN_TABLES):
+            continue
+        optional = where in _OPTIONAL_KEYS or any(k.startswith(where + ".") for k in _OPTIONAL_KEYS)
+        if key not in known and not optional:
+            close = difflib.get_close_matches(key, list(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            section = f"[{path}] " if path else ""
+            raise ConfigError(f"config file {file}: {section}{key}: not a setting{hint}")
+        if isinstance(value, dict):
+            _check_known(value, known.get(key, {}) if key in known else {}, where, file)
+
+
 def load_raw(environ: dict[str, str] | None = None) -> dict[str, Any]:
     """The merged settings as plain data, before validation."""
     environ = dict(os.environ if environ is None else environ)
     raw = _read_toml(DEFAULT_CONFIG)
     extra_file = environ.get("VOICEBOT_CONFIG", "").strip()
     if extra_file:
-        raw = _merge(raw, _read_toml(Path(extra_file)))
+        extra = _read_toml(Path(extra_file))
+        _check_known(extra, raw, "", Path(extra_file))
+        raw = _merge(raw, extra)
     for variable, (section, key) in ENVIRONMENT.items():
         if variable in environ:
             raw.setdefault(section, {})[key] = environ[variable]
@@ -136,6 +172,14 @@ def _get(raw: dict[str, Any], section: str, key: str, kind: type, default: Any =
     return value.strip() if isinstance(value, str) else value
 
 
+def _text(raw: dict[str, Any], section: str, key: str, default: Any = None) -> str:
+    """A string the help line says or texts: empty would leave a gap in every answer."""
+    value = _get(raw, section, key, str, default)
+    if not value:
+        raise ConfigError(f"[{section}] {key}: empty; it is said and texted to callers")
+    return value
+
+
 def _phone(raw: dict[str, Any], section: str, key: str, required: bool) -> str:
     value = _get(raw, section, key, str, "")
     if not value:
@@ -156,17 +200,42 @@ def _per_language(raw: dict[str, Any], key: str, languages: tuple[str, ...]) -> 
     return {lang: str(table[lang]) for lang in languages}
 
 
+def _check_database_url(url: str) -> None:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        raise ConfigError(
+            "DATABASE_URL / [storage] database_url: not a database URL "
+            "(sqlite:///path or postgresql://user:password@host/name)"
+        ) from None
+    if backend == "postgres":  # Heroku's spelling; records.db.normalise_url maps it
+        backend = "postgresql"
+    if backend not in ("sqlite", "postgresql"):
+        raise ConfigError(
+            f"DATABASE_URL / [storage] database_url: {backend} is not supported "
+            "(SQLite or PostgreSQL)"
+        )
+    if backend == "postgresql" and importlib.util.find_spec("psycopg") is None:
+        raise ConfigError(
+            "DATABASE_URL / [storage] database_url: PostgreSQL needs its driver: "
+            "pip install -e '.[postgres]'"
+        )
+
+
 def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
     """Read, merge and validate every setting; raise ConfigError on the first bad one."""
     raw = load_raw(environ)
     d = raw.get("district", {})
     district = District(
-        name=_get(raw, "district", "name", str),
-        short_name=_get(raw, "district", "short_name", str, d.get("name")),
-        portal_name=_get(raw, "district", "portal_name", str),
-        portal_login_url=_get(raw, "district", "portal_login_url", str),
-        activation_lookup_url=_get(raw, "district", "activation_lookup_url", str),
-        activation_lookup_page=_get(raw, "district", "activation_lookup_page", str),
+        name=_text(raw, "district", "name"),
+        short_name=_text(raw, "district", "short_name", d.get("name")),
+        portal_name=_text(raw, "district", "portal_name"),
+        portal_login_url=_text(raw, "district", "portal_login_url"),
+        activation_lookup_url=_text(raw, "district", "activation_lookup_url"),
+        activation_lookup_page=_text(raw, "district", "activation_lookup_page"),
         spoken={},
         support_number=_phone(raw, "district", "support_number", required=True),
         helpline_number=_phone(raw, "district", "helpline_number", required=False),
@@ -177,7 +246,7 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
     spoken = _get(raw, "district", "spoken", dict, {})
     for lang in languages:
         for key in ("portal_login_url", "activation_lookup_url"):
-            if not isinstance(spoken.get(lang, {}).get(key), str):
+            if not isinstance(spoken.get(lang, {}).get(key), str) or not spoken[lang][key]:
                 raise ConfigError(
                     f"[district.spoken.{lang}] {key}: missing (how the voice reads the address)"
                 )
@@ -191,7 +260,14 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ConfigError(
                 f"VOICEBOT_PUBLIC_URL / [twilio] public_url: must look like "
-                f"https://host[:port][/prefix], got {public_url!r}"
+                f"https://host[:port], got {public_url!r}"
+            )
+        if parsed.path or parsed.query:
+            # The TwiML's links start at the host's root (/voice/gather): under a prefix
+            # Twilio would drop it and the call would fail at its first answer.
+            raise ConfigError(
+                f"VOICEBOT_PUBLIC_URL / [twilio] public_url: no path ({parsed.path or '?'}); "
+                "serve the help line at the root of its host name"
             )
     redis_url = _get(raw, "storage", "redis_url", str, "")
     if redis_url and urlparse(redis_url).scheme not in ("redis", "rediss", "unix"):
@@ -202,10 +278,19 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
     database_url = _get(raw, "storage", "database_url", str, "") or (
         f"sqlite:///{instance_dir / 'voicebot.sqlite3'}"
     )
+    _check_database_url(database_url)
     outbox = _get(raw, "storage", "outbox", str, "") or str(instance_dir / "outbox.jsonl")
     account_sid = _get(raw, "twilio", "account_sid", str, "")
     if account_sid and not account_sid.startswith("AC"):
         raise ConfigError("TWILIO_ACCOUNT_SID: an account SID starts with AC")
+    sender = _get(raw, "twilio", "number", str, "")
+    if bool(account_sid) != bool(sender):
+        missing = "TWILIO_NUMBER" if account_sid else "TWILIO_ACCOUNT_SID"
+        raise ConfigError(
+            f"{missing}: missing; texts go out through Twilio only with both "
+            "TWILIO_ACCOUNT_SID and TWILIO_NUMBER (with neither, they are written to the outbox "
+            "file, for trials)"
+        )
     support = raw.get("support", {})
     try:
         hours = parse_hours(
@@ -251,10 +336,18 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
     return settings.with_overrides(**overrides) if overrides else settings
 
 
-def require_for_serving(settings: Settings) -> None:
-    """Serving real webhooks without the auth token would accept forged requests."""
+def require_for_serving(settings: Settings, environ: dict[str, str] | None = None) -> None:
+    """Serving real webhooks without the auth token would accept forged requests; without
+    Twilio's sending settings, every "I've texted you" (one-time codes included) would be a
+    line in a file on the server, unless the operator chose that file for a trial."""
     if not settings.twilio_auth_token:
         raise ConfigError(
             "TWILIO_AUTH_TOKEN: missing; the service cannot check Twilio's signatures "
             "without it (find it in the Twilio console, Account > API keys & tokens)"
+        )
+    if not settings.twilio_account_sid and not load_raw(environ)["storage"].get("outbox"):
+        raise ConfigError(
+            "TWILIO_ACCOUNT_SID and TWILIO_NUMBER: missing; without them no text reaches a "
+            "parent (one-time codes included). For a trial that sends nothing, set "
+            "VOICEBOT_OUTBOX to the file the texts should be written to instead"
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import Protocol
@@ -32,7 +33,9 @@ class OutboxFile:
     def deliver(self, to: str, body: str) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         line = json.dumps({"to": to, "body": body}, ensure_ascii=False)
-        with self._lock, self.path.open("a", encoding="utf-8") as handle:
+        # Texts may carry one-time codes: readable by this user only.
+        descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with self._lock, open(descriptor, "a", encoding="utf-8") as handle:
             handle.write(line + "\n")
 
 
