@@ -82,8 +82,6 @@ def test_a_guardian_on_another_phone_hears_exactly_the_last_four(
         "I didn't get a text",
         "the code didn't come",
         "can you send it again",
-        "hang on",  # was goodbye: the call hung up mid-verification
-        "one moment",
     ],
 )
 def test_a_caller_still_waiting_for_the_code_is_told_where_it_goes_and_can_still_enter_it(
@@ -95,6 +93,27 @@ def test_a_caller_still_waiting_for_the_code_is_told_where_it_goes_and_can_still
     assert "activation" not in reply.text.lower()
     code = codes_sent(outbox, GUARDIAN_PHONE)[0]
     assert "6, 7, 8, 9" in call.press(code).text
+
+
+@pytest.mark.parametrize(
+    "said", ["hang on", "one sec", "one moment", "let me get it", "I'm getting it now", "wait"]
+)
+def test_a_parent_who_needs_a_moment_is_given_it_at_every_verification_question(
+    twilio, roster, outbox, app, said: str
+) -> None:  # type: ignore[no-untyped-def]
+    """Once "hang on" hung up, "one sec" filed a callback and "wait" answered the locked-
+    account question: now the same question comes back, and the answer still works."""
+    call = Call(twilio, caller=OTHER_PHONE)
+    ask_for_last_four(call)
+    for question, answer in (("student number", STUDENT), ("birth date", BIRTH)):
+        held = call.say(said)
+        assert "take your time" in held.text and question in held.text and held.asks
+        assert held.transfers_to is None and not held.heard.hung_up
+        call.press(answer)
+    held = call.say(said)
+    assert "take your time" in held.text and "code" in held.text and held.asks
+    assert "6, 7, 8, 9" in call.press(codes_sent(outbox, GUARDIAN_PHONE)[0]).text
+    assert app.extensions["voicebot"].handoffs.callbacks() == []
 
 
 def test_saying_again_that_the_code_has_not_come_reaches_a_person(twilio, roster, outbox) -> None:  # type: ignore[no-untyped-def]

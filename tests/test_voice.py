@@ -279,6 +279,15 @@ def test_thanks_before_anything_was_answered_does_not_hang_up(call: Call, words:
     assert "press 1 for activation keys" in reply.text
 
 
+@pytest.mark.parametrize("words", ["hang on", "hold on a second", "one sec"])
+def test_a_caller_who_needs_a_moment_at_the_menu_gets_it(call: Call, words: str) -> None:
+    call.start()
+    reply = call.say(words)
+    assert "take your time" in reply.text and "press 1 for activation keys" in reply.text
+    assert reply.asks and reply.transfers_to is None
+    assert "Forgot Your Password" in call.say("I forgot my password").text
+
+
 def test_thanks_after_an_answer_ends_the_call(call: Call) -> None:
     call.start()
     call.say("forgot my password")

@@ -142,6 +142,8 @@ class Dialog:
         state.no_input = state.no_match = 0
         if target == "@repeat":
             return self._repeat(state, event, intent)
+        if target == "@wait":
+            return self._wait(state, event, intent)
         if target in ("@spanish", "@english"):
             return self._switch_language(state, event, target, intent)
         if target == "@pending":
@@ -342,6 +344,15 @@ class Dialog:
         actions.append(self._ask(question, question.say, state, event))
         state.step = question.name
         return Turn(tuple(actions), state, intent=intent)
+
+    def _wait(self, state: State, event: Event, intent: str) -> Turn:
+        """ "Hang on, let me find it": the same question, with time to find the answer; not
+        a miss, so a parent fetching a student number is not led towards a person."""
+        question = self._question(state)
+        reply = [Say(self._text("take_your_time", state, event), key="take_your_time")]
+        reply.append(self._ask(question, question.say, state, event))
+        state.step = question.name
+        return Turn(tuple(reply), state, intent=intent)
 
     def _switch_language(self, state: State, event: Event, command: str, intent: str) -> Turn:
         lang = "es" if command == "@spanish" else "en"

@@ -17,7 +17,7 @@ STATE_TYPES = ("ask", "answer", "send_text", "callback", "transfer", "end", "rea
 # What an ask state can collect instead of a choice: digits, checked by the engine.
 COLLECTS = ("student_number", "birth_date", "code")
 # Targets that are not states but things the engine does in place.
-COMMANDS = ("@repeat", "@pending", "@spanish", "@english", "@next")
+COMMANDS = ("@repeat", "@wait", "@pending", "@spanish", "@english", "@next")
 CHANNELS = ("voice", "sms")
 # Placeholders prompts may use; filled from config/ (district facts) at run time.
 PLACEHOLDERS = frozenset(
@@ -425,6 +425,7 @@ REQUIRED_PROMPTS = (
     "sorry_no_input_again",
     "sorry_no_match",
     "sorry_no_match_again",
+    "take_your_time",
     "text_unavailable",
     "text_opted_out",
     "callback_unavailable",

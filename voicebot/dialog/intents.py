@@ -91,6 +91,8 @@ TEXT_MISSING = "text_missing"
 # "Thank you" with no goodbye: the end of the call only after an answer, politeness
 # elsewhere; the catalogue calls it "goodbye".
 THANKS = "thanks"
+# "Hang on, let me find it": not a catalogue topic, so "unknown" there.
+WAIT = "wait"
 UNKNOWN = "unknown"
 KNOWN_INTENTS: frozenset[str] = frozenset(INTENTS) | {
     OUT_OF_SCOPE,
@@ -101,6 +103,7 @@ KNOWN_INTENTS: frozenset[str] = frozenset(INTENTS) | {
     RESET_FAILED,
     TEXT_MISSING,
     THANKS,
+    WAIT,
 }
 PUBLIC = {
     OUT_OF_SCOPE: UNKNOWN,
@@ -111,6 +114,7 @@ PUBLIC = {
     RESET_FAILED: "forgot_password",
     TEXT_MISSING: UNKNOWN,
     THANKS: "goodbye",
+    WAIT: UNKNOWN,
 }
 
 # Under this the dialog asks "Did you want help with X?" rather than answering.
