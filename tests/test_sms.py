@@ -211,3 +211,12 @@ def test_a_no_with_a_new_request_by_text_keeps_the_request(thread: Thread) -> No
 def test_a_texter_whose_text_did_not_arrive_is_not_said_goodbye_to(thread: Thread) -> None:
     thread.text("activation key")
     assert "Thanks for contacting" not in one_message(thread.text("I didnt get the text"))
+
+
+@pytest.mark.parametrize("words", ["please stop texting me", "unsubscribe me", "stop please"])
+def test_asking_in_words_to_stop_texts_says_how_and_is_no_opt_out_itself(
+    thread: Thread, words: str
+) -> None:
+    reply = one_message(thread.text(words))
+    assert "reply with the word STOP" in reply
+    assert thread.text("forgot username").heard.messages, "still subscribed: only STOP opts out"

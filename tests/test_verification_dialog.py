@@ -116,6 +116,26 @@ def test_a_parent_who_needs_a_moment_is_given_it_at_every_verification_question(
     assert app.extensions["voicebot"].handoffs.callbacks() == []
 
 
+def test_numbers_said_in_a_sentence_are_taken_at_each_question(twilio, roster, outbox) -> None:  # type: ignore[no-untyped-def]
+    call = Call(twilio, caller=OTHER_PHONE)
+    ask_for_last_four(call)
+    assert "birth date" in call.say("her student number is 1 2 3 4 5 6 7").text
+    assert UNIFORM in call.say("she was born on March 14th, 2015").text
+    code = codes_sent(outbox, GUARDIAN_PHONE)[0]
+    assert "6, 7, 8, 9" in call.say(f"the code is {code}").text
+
+
+def test_a_birth_date_said_for_the_student_number_is_asked_again_not_a_topic(
+    twilio, roster
+) -> None:  # type: ignore[no-untyped-def]
+    call = Call(twilio, caller=OTHER_PHONE)
+    ask_for_last_four(call)
+    reply = call.say("march 14 2015")
+    assert "didn't catch" in reply.text and "student number" in reply.text and reply.asks
+    assert "alphanumeric" not in reply.text
+    assert "birth date" in call.press(STUDENT).text
+
+
 def test_saying_again_that_the_code_has_not_come_reaches_a_person(twilio, roster, outbox) -> None:  # type: ignore[no-untyped-def]
     call = at_the_code_question(twilio)
     waiting = call.say("I didn't get a text")

@@ -311,6 +311,50 @@ def test_thanks_at_a_verification_question_asks_it_again(call: Call) -> None:
     assert not reply.heard.hung_up and "student number" in reply.text and reply.asks
 
 
+def test_an_upset_caller_is_put_through_to_a_person_not_booked_a_callback(call: Call, app) -> None:  # type: ignore[no-untyped-def]
+    call.start()
+    reply = call.say("this is ridiculous, I've called three times and nobody helps me")
+    assert reply.transfers_to == SUPPORT
+    assert app.extensions["voicebot"].handoffs.callbacks() == []
+
+
+def test_a_complaint_about_support_with_a_request_is_not_taken_as_a_callback_request(
+    call: Call,
+    app,  # type: ignore[no-untyped-def]
+) -> None:
+    call.start()
+    reply = call.say("I've been calling all day, nobody answers, I just need the activation key")
+    assert "activation key" in reply.text and "call you back" not in reply.text
+    assert app.extensions["voicebot"].handoffs.callbacks() == []
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["what time does the bus come", "I want to enroll my child", "how do I get a transcript"],
+)
+def test_school_questions_beyond_the_portal_are_sent_to_the_school_not_to_portal_support(
+    call: Call, question: str
+) -> None:
+    call.start()
+    reply = call.say(question)
+    assert "only helps with the Parent Portal" in reply.text and "child's school" in reply.text
+    assert "4 0 4" not in reply.text and "New User" not in reply.text and reply.asks
+
+
+@pytest.mark.parametrize("said", ["march 14 2015", "March"])
+def test_a_month_is_never_the_password_rules(call: Call, said: str) -> None:
+    call.start()
+    reply = call.say(said)
+    assert "alphanumeric" not in reply.text and "password rules" not in reply.text
+    assert reply.asks
+
+
+def test_a_changed_email_address_is_a_reset_that_did_not_work(call: Call) -> None:
+    call.start()
+    reply = call.say("my email changed and I can't get the reset email")
+    assert "4 0 4, 8 0 2, 1 0 0 0" in reply.text and "Log in to review" not in reply.text
+
+
 def test_support_not_answering_is_told_and_not_redialled(call: Call) -> None:
     call.start()
     call.press("0")

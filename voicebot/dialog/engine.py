@@ -25,7 +25,7 @@ from voicebot.dialog.model import (
     Transfer,
     Turn,
 )
-from voicebot.dialog.normalize import is_greeting, is_unsure, spoken_digits
+from voicebot.dialog.normalize import is_greeting, is_unsure, number_within, spoken_digits
 
 MAX_CHAIN = 12  # states entered in one turn; flows check guarantees chains end sooner
 
@@ -252,9 +252,15 @@ class Dialog:
             if len(readings) > 1 or (not readings and mentions_month(event.text)):
                 return self._retry(state, event, "no_match", intent="digits")
             number = readings.pop() if readings else number
+        low, high = DIGIT_LENGTHS[spec.collect]
+        if not number and event.text and spec.collect != "birth_date":
+            if mentions_month(event.text):
+                # A birth date said one question early ("march 14 2015" for the student
+                # number): not this answer, and no topic ("march" is not a request).
+                return self._retry(state, event, "no_match", intent="digits")
+            number = number_within(event.text, low, high) or ""
         if not number or (len(number) == 1 and number in self.flow.keys):
             return None  # "0", "*", or words: handled like at any other question
-        low, high = DIGIT_LENGTHS[spec.collect]
         if not (number.isdigit() and low <= len(number) <= high):
             return self._retry(state, event, "no_match", intent="digits")
         if spec.collect == "birth_date" and not _is_date(number):

@@ -93,6 +93,8 @@ TEXT_MISSING = "text_missing"
 THANKS = "thanks"
 # "Hang on, let me find it": not a catalogue topic, so "unknown" there.
 WAIT = "wait"
+# "Please stop texting me": how to opt out; not a catalogue topic, so "unknown" there.
+STOP_TEXTS = "stop_texts"
 UNKNOWN = "unknown"
 KNOWN_INTENTS: frozenset[str] = frozenset(INTENTS) | {
     OUT_OF_SCOPE,
@@ -104,6 +106,7 @@ KNOWN_INTENTS: frozenset[str] = frozenset(INTENTS) | {
     TEXT_MISSING,
     THANKS,
     WAIT,
+    STOP_TEXTS,
 }
 PUBLIC = {
     OUT_OF_SCOPE: UNKNOWN,
@@ -115,6 +118,7 @@ PUBLIC = {
     TEXT_MISSING: UNKNOWN,
     THANKS: "goodbye",
     WAIT: UNKNOWN,
+    STOP_TEXTS: UNKNOWN,
 }
 
 # Under this the dialog asks "Did you want help with X?" rather than answering.

@@ -473,6 +473,24 @@ _NUMBER_NOISE = word_set(
 )
 
 
+def number_within(text: str, shortest: int, longest: int) -> str | None:
+    """A number said at the start or the end of a sentence ("her student number is
+    1234567", "the code is six seven one...", "1234567 is his number"), when it has a
+    length the question expects; None otherwise. The longest such number wins, so "my son
+    is in 4th grade" gives nothing for a six-digit code."""
+    words = _basic(text).split(" ") if isinstance(text, str) else []
+    if len(words) > 40:
+        return None
+    found = ""
+    for part in [words[i:] for i in range(1, len(words))] + [
+        words[:j] for j in range(1, len(words))
+    ]:
+        digits = spoken_digits(" ".join(part)) or ""
+        if shortest <= len(digits) <= longest and len(digits) > len(found):
+            found = digits
+    return found or None
+
+
 def spoken_digits(text: str) -> str | None:
     """The digits of a keyed or spoken number ("one two three", "1 2 3", "uno dos").
 
