@@ -136,6 +136,27 @@ def test_a_birth_date_said_for_the_student_number_is_asked_again_not_a_topic(
     assert "birth date" in call.press(STUDENT).text
 
 
+def test_after_the_read_back_repeat_says_why_not_and_the_other_child_is_one_phrase_away(
+    twilio, roster, outbox
+) -> None:  # type: ignore[no-untyped-def]
+    call = at_the_code_question(twilio)
+    assert "6, 7, 8, 9" in call.press(codes_sent(outbox, GUARDIAN_PHONE)[0]).text
+    again = call.say("repeat that")
+    assert "only once for each code" in again.text and "6, 7, 8, 9" not in again.text
+    assert again.asks
+    other = call.say("and my son's too")
+    assert "student number" in other.text and other.asks
+
+
+def test_a_parent_asking_what_code_hears_where_it_goes_and_that_stop_blocks_it(
+    twilio, roster, outbox
+) -> None:  # type: ignore[no-untyped-def]
+    call = at_the_code_question(twilio)
+    reply = call.say("what code?")
+    assert "phone on file" in reply.text and "START" in reply.text
+    assert "activation" not in reply.text.lower() and reply.asks
+
+
 def test_saying_again_that_the_code_has_not_come_reaches_a_person(twilio, roster, outbox) -> None:  # type: ignore[no-untyped-def]
     call = at_the_code_question(twilio)
     waiting = call.say("I didn't get a text")
@@ -258,10 +279,32 @@ def test_a_date_without_its_year_is_asked_again_not_taken_for_a_topic(
 ) -> None:  # type: ignore[no-untyped-def]
     call = at_the_birth_date_question(twilio)
     again = call.say("March 14th")
-    assert "didn't catch" in again.text and "birth date" in again.text and again.asks
+    assert "four digits of the year" in again.text and "birth date" in again.text and again.asks
     assert "Did you want help" not in again.text
     assert outbox.messages() == []
     assert UNIFORM in call.say("March 14th, 2015").text
+
+
+@pytest.mark.parametrize("written", ["3/14/15", "031415", "march 14"])
+def test_a_date_without_its_four_digit_year_is_told_what_is_missing(
+    twilio, roster, outbox, written: str
+) -> None:  # type: ignore[no-untyped-def]
+    call = at_the_birth_date_question(twilio)
+    again = call.say(written) if not written.isdigit() else call.press(written)
+    assert "whole birth date" in again.text and "four digits of the year" in again.text
+    assert again.asks and outbox.messages() == []
+
+
+def test_in_spanish_a_date_that_reads_two_ways_says_so_and_how_to_write_it(
+    twilio, roster, outbox
+) -> None:  # type: ignore[no-untyped-def]
+    thread = Thread(twilio, sender=OTHER_PHONE)
+    thread.text("hola")
+    thread.text("necesito los ultimos cuatro del seguro social de mi hija")
+    thread.text(STUDENT)
+    reply = " ".join(thread.text("3/4/2015").heard.messages)
+    assert "dos maneras" in reply and "nombre del mes" in reply
+    assert outbox.messages() == []
 
 
 def test_wrong_spoken_date_sounds_like_a_right_one_and_sends_nothing(

@@ -247,10 +247,15 @@ class Dialog:
         number = event.digits.strip() or (spoken_digits(event.text) or "")
         if spec.collect == "birth_date" and event.text and not event.digits.strip():
             # "March 14th, 2015", "3/14/2015", "14 de marzo": a misread date would cost the
-            # parent one of their few tries, so a date that reads two ways is asked again.
+            # parent one of their few tries, so a date that reads two ways is asked again,
+            # saying why and how to say it so it reads one way.
             readings = date_readings(event.text, month_first=state.lang == "en")
-            if len(readings) > 1 or (not readings and mentions_month(event.text)):
-                return self._retry(state, event, "no_match", intent="digits")
+            if len(readings) > 1:
+                return self._retry(state, event, "no_match", "digits", sorry="date_two_ways")
+            written = any(c.isdigit() for c in event.text) and not number
+            if not readings and (mentions_month(event.text) or written):
+                # "march 14", "3/14/15": a date, most often without its four-digit year
+                return self._retry(state, event, "no_match", "digits", sorry="date_whole")
             number = readings.pop() if readings else number
         low, high = DIGIT_LENGTHS[spec.collect]
         if not number and event.text and spec.collect != "birth_date":
@@ -261,6 +266,9 @@ class Dialog:
             number = number_within(event.text, low, high) or ""
         if not number or (len(number) == 1 and number in self.flow.keys):
             return None  # "0", "*", or words: handled like at any other question
+        if spec.collect == "birth_date" and 5 <= len(number) <= 7:
+            # "3/14/15", "031415": most often the year in two digits
+            return self._retry(state, event, "no_match", "digits", sorry="date_whole")
         if not (number.isdigit() and low <= len(number) <= high):
             return self._retry(state, event, "no_match", intent="digits")
         if spec.collect == "birth_date" and not _is_date(number):
@@ -311,8 +319,12 @@ class Dialog:
 
     # ---- recovery ---------------------------------------------------------------------
 
-    def _retry(self, state: State, event: Event, why: str, intent: str = "") -> Turn:
-        """Re-ask, worded differently the second time; then a person takes over."""
+    def _retry(
+        self, state: State, event: Event, why: str, intent: str = "", sorry: str = ""
+    ) -> Turn:
+        """Re-ask, worded differently the second time; then a person takes over. ``sorry``:
+        an apology that says what was wrong (a date without its year), instead of the
+        plain "I didn't catch that"."""
         count = (state.no_input if why == "no_input" else state.no_match) + 1
         if why == "no_input":
             state.no_input = count
@@ -326,7 +338,7 @@ class Dialog:
             return self.enter(state, event, self.flow.special["give_up"], intent=intent)
         question = self._question(state)
         reply = _Reply()
-        sorry = f"sorry_{why}" if count == 1 else f"sorry_{why}_again"
+        sorry = sorry or (f"sorry_{why}" if count == 1 else f"sorry_{why}_again")
         reply.actions.append(Say(self._text(sorry, state, event), key=sorry))
         prompt = question.say if count == 1 else (question.reprompt or question.say)
         reply.actions.append(self._ask(question, prompt, state, event))
@@ -422,7 +434,9 @@ class Dialog:
                 text = self.prompt(
                     spec.say, state.lang, event.channel, **_disclosure(disclosed, event.channel)
                 )
-                reply.actions.append(Say(text, key=spec.say))  # not replayed by "repeat"
+                reply.actions.append(Say(text, key=spec.say))
+                # Never kept for "repeat": that says why instead (a new code, a new reading).
+                reply.said.append("read_back_once")
                 name = spec.next
                 continue
             closed = self.flow.special.get("support_closed")
