@@ -140,6 +140,28 @@ def test_sign_in_with_the_right_password_opens_the_console(client: FlaskClient) 
     assert "amy" in page.get_data(as_text=True)
 
 
+def test_signing_in_over_plain_http_away_from_this_machine_says_to_use_https(
+    app: Flask, handoffs: Handoffs
+) -> None:
+    app.config["SESSION_COOKIE_SECURE"] = True  # as in production, where the cookie is Secure
+    lan = app.test_client()
+    page = lan.get("/agents/login", base_url="http://helpline.lan:8000")
+    assert "Open it with https://" in page.get_data(as_text=True)
+    browser = app.test_client()  # a browser sends no Secure cookie back over http
+    posted = browser.post(
+        "/agents/login",
+        data={
+            "name": "amy",
+            "password": PASSWORD,
+            "csrf_token": token(page.get_data(as_text=True)),
+        },
+        base_url="http://helpline.lan:8000",
+    )
+    assert posted.status_code == 400 and "Open it with https://" in posted.get_data(as_text=True)
+    secure = app.test_client().get("/agents/login", base_url="https://helpline.example.org")
+    assert "Open it with https://" not in secure.get_data(as_text=True)
+
+
 @pytest.mark.parametrize(
     ("name", "password"), [("amy", "wrong password!"), ("nobody", PASSWORD), ("", "")]
 )

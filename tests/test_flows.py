@@ -88,6 +88,25 @@ def test_unrecognised_words_may_not_be_kept_at_a_verification_question(flows_cop
         load_flow(flows_copy, ("en", "es"))
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "where"),
+    [
+        (
+            'activation_key = "activation_key"',
+            'activaton_key = "activation_key"',
+            "intents.activaton_key",
+        ),
+        ('on = { yes = "send_text"', 'on = { yse = "send_text"', "states.offer_text.on.yse"),
+    ],
+)
+def test_a_misspelt_intent_in_the_flow_is_named(
+    flows_copy: Path, old: str, new: str, where: str
+) -> None:
+    edit(flows_copy / "help-line.toml", old, new)
+    result = CliRunner().invoke(main, ["flows", "check", "--dir", str(flows_copy)])
+    assert result.exit_code != 0 and f"{where}: not an intent" in result.output, result.output
+
+
 def test_text_keys_must_name_a_state(flows_copy: Path) -> None:
     edit(flows_copy / "help-line.toml", 'text_keys = "main_menu"', 'text_keys = "mian_menu"')
     with pytest.raises(FlowError, match=r"states.anything_else.text_keys: unknown state"):

@@ -41,6 +41,16 @@ def test_a_wrong_signature_is_refused(app, route: str) -> None:  # type: ignore[
     assert response.status_code == 403
 
 
+def test_a_refusal_is_logged_with_the_url_checked_so_a_proxy_mismatch_shows(app, caplog) -> None:  # type: ignore[no-untyped-def]
+    signature = RequestValidator(AUTH_TOKEN).compute_signature("https://public.example/sms", FIELDS)
+    response = app.test_client().post(
+        "/sms?x=1", data=FIELDS, headers={"X-Twilio-Signature": signature}, base_url="http://inside"
+    )
+    assert response.status_code == 403
+    assert "rejected /sms: bad signature for http://inside/sms" in caplog.text
+    assert "x=1" not in caplog.text
+
+
 def test_a_signature_for_other_fields_is_refused(app, twilio) -> None:  # type: ignore[no-untyped-def]
     signature = RequestValidator(AUTH_TOKEN).compute_signature("http://localhost/voice", FIELDS)
     tampered = FIELDS | {"From": "+14045559999"}

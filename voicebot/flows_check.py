@@ -13,7 +13,7 @@ from pathlib import Path
 from voicebot.channels.segments import plain
 from voicebot.config import Settings
 from voicebot.dialog.flow import PLACEHOLDERS, Flow, FlowError, load_flow
-from voicebot.dialog.intents import IntentDataError, IntentMatcher
+from voicebot.dialog.intents import KNOWN_INTENTS, UNKNOWN, IntentDataError, IntentMatcher
 from voicebot.guard import Guard
 from voicebot.wording import district_facts
 
@@ -46,6 +46,18 @@ def _check_hours_text(settings: Settings) -> None:
                 f"{HOURS_TEXT_MAX}: the texts that tell parents the hours would not fit in "
                 "one message"
             )
+
+
+def _check_intent_names(flow: Flow) -> None:
+    """A misspelt intent in [intents] or a state's `on` would never match: that topic would
+    silently stop working, every caller hearing "Sorry, I didn't catch that"."""
+    named = [(f"intents.{name}", name) for name in flow.intents]
+    for spec in flow.states.values():
+        named += [(f"states.{spec.name}.on.{name}", name) for name in spec.on]
+    for where, name in named:
+        if name not in KNOWN_INTENTS or name == UNKNOWN:
+            known = ", ".join(sorted(KNOWN_INTENTS - {UNKNOWN}))
+            raise FlowError(f"help-line.toml: {where}: not an intent (known: {known})")
 
 
 def _blocked(guard: Guard, text: str) -> str:
@@ -95,6 +107,7 @@ def load_checked(
         matcher = IntentMatcher.from_directory(directory / "intents")
     except IntentDataError as exc:
         raise FlowError(str(exc)) from exc
+    _check_intent_names(flow)
     guard = guard or public_guard(settings)
     facts = district_facts(settings)
     for lang in flow.languages:

@@ -220,12 +220,29 @@ def _headers(response: Response) -> Response:
     return response
 
 
+NEEDS_HTTPS = (
+    "This page was opened over plain HTTP, and the console's session cookie is only sent "
+    "over HTTPS, so signing in cannot work here. Open it with https:// instead."
+)
+
+
+def _over_plain_http() -> bool:
+    """The session cookie is Secure but this request is plain HTTP (a LAN or staging
+    address): the browser will never send it back, so every form would "expire"."""
+    return request.scheme == "http" and bool(
+        current_app.session_interface.get_cookie_secure(current_app)
+    )
+
+
 @bp.errorhandler(CSRFError)
 def _csrf_failed(error: CSRFError) -> tuple[str, int]:
     log.warning("agents: CSRF check failed on %s", request.path)
-    return render_template(
-        "agents/error.html", message="This form expired. Go back, reload the page and try again."
-    ), 400
+    message = (
+        NEEDS_HTTPS
+        if _over_plain_http()
+        else "This form expired. Go back, reload the page and try again."
+    )
+    return render_template("agents/error.html", message=message), 400
 
 
 @bp.app_template_global("csrf_field")
@@ -287,7 +304,9 @@ def _count_address_failure() -> None:
 @bp.route("/login", methods=["GET", "POST"])
 def sign_in() -> Any:
     if request.method == "GET":
-        return render_template("agents/login.html", error=None)
+        return render_template(
+            "agents/login.html", error=NEEDS_HTTPS if _over_plain_http() else None
+        )
     if _address_refused():  # before any password hashing: that is what a flood costs us
         log.warning("agents: sign-in refused (too many failures from this address)")
         return render_template("agents/login.html", error=TOO_MANY), 429

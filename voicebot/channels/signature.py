@@ -62,8 +62,11 @@ def twilio_only(view: Callable[..., Any]) -> Callable[..., Any]:
         if not token or not signature:
             log.warning("rejected %s: no signature", request.path)
             abort(403)
-        if not _valid(RequestValidator(token), public_url(), signature):
-            log.warning("rejected %s: bad signature", request.path)
+        url = public_url()
+        if not _valid(RequestValidator(token), url, signature):
+            # The URL checked (without its query) shows a proxy mismatch at a glance: Twilio
+            # signed https://public-host/..., the app rebuilt http://internal-host:8000/...
+            log.warning("rejected %s: bad signature for %s", request.path, url.split("?")[0])
             abort(403)
         return view(*args, **kwargs)
 
