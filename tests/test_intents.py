@@ -515,3 +515,19 @@ def test_what_a_parent_means_wins_over_the_words_they_share(
     matcher: IntentMatcher, said: str, intent: str
 ) -> None:
     assert matcher.classify(said).intent == intent
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "my daughter's student number is 7654321 and her birthday is 5/6/2014, "
+        "I can't log in, get me a person",
+        "I can't log in, get me a person",
+        "I forgot my password and the reset never came, can I talk to someone",
+    ],
+)
+def test_asking_for_a_person_in_so_many_words_wins_in_a_long_sentence(
+    matcher: IntentMatcher, said: str
+) -> None:
+    match = matcher.classify(said)
+    assert match.intent == "agent" and match.score >= CONFIRM_BELOW

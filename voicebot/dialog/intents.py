@@ -519,7 +519,9 @@ class IntentMatcher:
         normalized = normalize(text[:MAX_INPUT_CHARS]) if isinstance(text, str) else ""
         return self._scores(self._query_tokens(normalized)) if normalized else []
 
-    def _scores(self, tokens: list[str]) -> list[tuple[str, float]]:
+    def _scores(self, tokens: list[str], hits: set[str] | None = None) -> list[tuple[str, float]]:
+        """Every intent's score, best first; ``hits`` collects the intents one of whose
+        keywords the utterance holds."""
         feats = self._features(tokens)
         weights = {f: self._weight(f) for f in feats}
         qnorm = math.sqrt(sum(w * w for w in weights.values()))
@@ -557,6 +559,8 @@ class IntentMatcher:
                 kw = entry.keyword
                 if kw is None or not _contains(tokens, pos, kw):
                     continue
+                if hits is not None:
+                    hits.add(entry.intent)
                 share = math.sqrt(entry.keyword_weight) / qnorm
                 score = KEYWORD_FLOOR + (1 - KEYWORD_FLOOR) * min(1.0, share)
                 if score > best.get(entry.intent, 0.0):
@@ -603,11 +607,17 @@ class IntentMatcher:
             if not normalized:
                 return IntentMatch(UNKNOWN, 0.0, None)
             language = self.language_of(normalized)
-            ranked = self._scores(self._query_tokens(normalized))
+            hits: set[str] = set()
+            ranked = self._scores(self._query_tokens(normalized), hits)
             if allowed is not None:
                 ranked = [(name, score) for name, score in ranked if name in allowed]
             if not ranked:
                 return IntentMatch(UNKNOWN, 0.0, language)
+            person = dict(ranked).get(AGENT) if AGENT in hits else None
+            if person is not None:
+                # "... I can't log in, get me a person": asked in so many words, a person
+                # wins over whatever else a long sentence is about.
+                return IntentMatch(AGENT, round(max(min(1.0, person), CONFIRM_BELOW), 4), language)
             intent, top = ranked[0]
             if expected and intent not in expected and intent not in (AGENT, CALLBACK):
                 for name, score in ranked[1:]:
