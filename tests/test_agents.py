@@ -343,7 +343,7 @@ def test_the_live_list_shows_transfers_with_their_context(
         html = client.get(path).get_data(as_text=True)
         row = html[html.index(f'id="transfer-{reference}"') :]
         row = row[: row.index("</tr>")]
-        for expected in ("forgot username", "not understood", "Spanish", "no-answer", "call"):
+        for expected in ("a forgotten username", "not understood", "Spanish", "no-answer", "call"):
             assert expected in row, expected
         assert '<td class="no">no</td>' in row
         assert "Caller asked about: a forgotten password" in row
@@ -387,7 +387,7 @@ def test_the_statistics_page_draws_its_charts(client: FlaskClient, handoffs: Han
     signed_in(client)
     html = client.get("/agents/stats").get_data(as_text=True)
     assert html.count("<svg") == 4
-    assert "forgot password" in html
+    assert "a forgotten password" in html
     assert "where is the school bus (en)" in html
     assert 'id="containment">75%<' in html  # 4 conversations, 1 handed off
     assert_no_secrets(html)

@@ -130,7 +130,7 @@ def test_an_agent_signs_in_sees_a_transfer_and_marks_a_callback_done(
     row = page.locator(f"#transfer-{reference}")
     row.wait_for(state="visible", timeout=20_000)
     text = row.inner_text()
-    for expected in ("forgot username", "Spanish", "no", "no-answer", "Caller asked about"):
+    for expected in ("a forgotten username", "Spanish", "no", "no-answer", "Caller asked about"):
         assert expected in text, expected
     assert page.locator(f"#transfer-{reference} td.no").inner_text() == "no"
     assert_no_secrets(page.content())
@@ -147,7 +147,7 @@ def test_an_agent_signs_in_sees_a_transfer_and_marks_a_callback_done(
     handoffs.note_unrecognised("where do I see bus routes", "en")
     page.goto(server + "/agents/stats")
     assert page.locator("svg.chart").count() >= 3
-    assert "forgot username" in page.content()
+    assert "a forgotten username" in page.content()
     assert_no_secrets(page.content())
 
     # The script ran under the Content-Security-Policy: nothing was blocked.

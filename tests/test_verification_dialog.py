@@ -356,6 +356,45 @@ def test_a_wrong_code_is_asked_again_and_three_wrong_codes_end_in_an_offer(
     assert call.last is not None and call.last.asks
 
 
+def whisper_of(call: Call, reply) -> str:  # type: ignore[no-untyped-def]
+    """What the agent hears before the parent is connected."""
+    from xml.etree import ElementTree
+
+    number = ElementTree.fromstring(reply.xml).find("Dial/Number")
+    assert number is not None, reply.xml
+    heard = call.twilio.post(number.get("url"), {"CallSid": "CA" + "b" * 32})
+    return "".join(ElementTree.fromstring(heard.get_data(as_text=True)).itertext())
+
+
+def test_the_agent_is_told_how_far_a_failed_verification_got(twilio, roster, outbox, app) -> None:  # type: ignore[no-untyped-def]
+    call = Call(twilio, caller=GUARDIAN_PHONE)
+    ask_for_last_four(call)
+    give_details(call)
+    right = codes_sent(outbox, GUARDIAN_PHONE)[0]
+    wrong = "000000" if right != "000000" else "111111"
+    for _ in range(3):
+        call.press(wrong)
+    transfer = call.press("1")  # yes, a person
+    assert transfer.transfers_to == SUPPORT
+    whispered = whisper_of(call, transfer)
+    assert "Caller verified: no." in whispered
+    assert "Last four digits: not passed, too many tries." in whispered
+    handoff = app.extensions["voicebot"].handoffs.recent()[0]
+    summary = "\n".join(handoff["transcript"])
+    assert "Last four digits: not passed: too many tries" in summary
+    assert right not in whispered + summary and wrong not in summary
+
+
+def test_the_agent_is_told_the_digits_were_already_read(twilio, roster, outbox, app) -> None:  # type: ignore[no-untyped-def]
+    call = at_the_code_question(twilio)
+    call.press(codes_sent(outbox, GUARDIAN_PHONE)[0])
+    transfer = call.press("0")
+    whispered = whisper_of(call, transfer)
+    assert "Caller verified: yes." in whispered
+    assert "Last four digits: passed, last four digits already read." in whispered
+    assert "6 7 8 9" not in whispered and "6789" not in whispered
+
+
 def test_a_code_works_only_once(twilio, roster, outbox) -> None:  # type: ignore[no-untyped-def]
     first = Call(twilio, caller=GUARDIAN_PHONE)
     ask_for_last_four(first)

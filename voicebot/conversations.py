@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from voicebot import metrics
 from voicebot.dialog.engine import Dialog
 from voicebot.dialog.model import (
+    VERIFICATION_NOTES,
     End,
     Event,
     RequestCallback,
@@ -227,6 +228,9 @@ class Conversations:
         the caller said or keyed (those can hold student numbers, dates, codes)."""
         labels = [self.dialog.flow.label(topic, "en") or topic for topic in state.topics]
         lines = [f"Asked about: {label}" for label in labels]
-        lines.append(f"Caller verified: {'yes' if state.verified else 'no'}")
+        verified = "yes (a code texted to the phone on file matched)" if state.verified else "no"
+        lines.append(f"Caller verified: {verified}")
+        if state.verification in VERIFICATION_NOTES:
+            lines.append(f"Last four digits: {VERIFICATION_NOTES[state.verification][1]}")
         lines.append(f"Transfer reason: {state.transfer_reason or 'caller asked'}")
         return lines

@@ -259,6 +259,13 @@ def console_time(value: datetime | None) -> str:
     return value.astimezone(_zone()).strftime("%a %b %d, %I:%M %p").replace(" 0", " ")
 
 
+@bp.app_template_filter("topic_label")
+def topic_label(topic: str) -> str:
+    """A topic as the help line names it ("the last four digits of the SSN..."), not its id."""
+    name = str(topic or "")
+    return current_app.extensions["voicebot"].flow.label(name, "en") or name.replace("_", " ")
+
+
 @bp.app_template_filter("console_safe")
 def _console_safe(value: str) -> str:
     return console_safe(value)
@@ -471,7 +478,7 @@ def stats() -> str:
     days = days if days in (7, 14, 30, 90) else 14
     current_app.extensions["voicebot"].conversations.flush_counts()  # up to the minute
     numbers = _handoffs().stats(days=days, calls_for_day=_calls_for_day)
-    topics = [(topic.replace("_", " "), n) for topic, n in numbers.transfers_by_topic]
+    topics = [(topic_label(topic), n) for topic, n in numbers.transfers_by_topic]
     questions = [(f"{console_safe(text)} ({lang})", n) for text, lang, n in numbers.unrecognised]
     return render_template(
         "agents/stats.html",

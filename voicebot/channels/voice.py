@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException
 from voicebot import metrics
 from voicebot.channels.fields import PASS_THROUGH, clean_text, confidence, digits, form_fields
 from voicebot.channels.signature import twilio_only
-from voicebot.dialog.model import Ask, End, Event, Say, Transfer, Turn
+from voicebot.dialog.model import VERIFICATION_NOTES, Ask, End, Event, Say, Transfer, Turn
 from voicebot.guard import Guard
 from voicebot.phones import caller_number
 
@@ -143,6 +143,9 @@ def whisper() -> Response:
     if label:
         parts.append(f"Topic: {label}.")
     parts.append(f"Caller verified: {'yes' if args.get('verified') == '1' else 'no'}.")
+    note = VERIFICATION_NOTES.get(args.get("check", ""))
+    if note:
+        parts.append(f"Last four digits: {note[0]}.")
     parts.append(f"Language: {LANGUAGE_NAMES.get(args.get('lang', ''), 'English')}.")
     if ref:
         parts.append(f"Reference {' '.join(ref)}.")
@@ -229,6 +232,7 @@ def render(turn: Turn) -> VoiceResponse:
                 topic=action.topic or None,
                 lang=lang,
                 verified="1" if turn.state.verified else "0",
+                check=turn.state.verification or None,
             )
             dial.number(settings.district.support_number, url=whisper, method="POST")
         elif isinstance(action, End):

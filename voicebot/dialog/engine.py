@@ -289,18 +289,23 @@ class Dialog:
                 message=self.prompt("code_text", state.lang, "sms", code="{code}"),
             )
             state.student = ""
+            state.verification = "code_texted"
             return self.enter(state, event, spec.next, intent="digits")
         result, disclosed = verifier.check_code(
             event.conversation, number, event.caller, event.channel, event.request_id, event.stir
         )
         if getattr(result, "name", "") == "OK" and disclosed is not None:
             state.verified = True
+            state.verification = "read_back"
             return self.enter(state, event, spec.next, intent="verified", disclosed=disclosed)
         if getattr(result, "name", "") == "OK":  # verified, but no last four on file
             state.verified = True
+            state.verification = "no_number"
             target = self.flow.special.get("verified_no_number", spec.fail)
             return self.enter(state, event, target, intent="verified")
-        target = spec.retry if getattr(result, "name", "") == "WRONG" else spec.fail
+        wrong = getattr(result, "name", "") == "WRONG"
+        state.verification = "code_wrong" if wrong else "refused"
+        target = spec.retry if wrong else spec.fail
         return self.enter(
             state, event, target, intent="code_" + getattr(result, "name", "").lower()
         )
@@ -418,6 +423,7 @@ class Dialog:
             spec = self.flow.states[name]
             if spec.collect == "student_number" and self._verifier().is_locked(event.caller):
                 name = spec.fail  # this number is locked out: offer a person straight away
+                state.verification = "refused"
                 continue
             state.step = name
             if self.flow.label(name, state.lang) or spec.topic:

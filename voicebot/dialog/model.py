@@ -49,6 +49,9 @@ class State:
     replay: list[str] = field(default_factory=list)  # prompt keys said last turn, for "repeat"
     transfer_reason: str = ""
     verified: bool = False
+    # How far the last-four verification got, for the agent (see VERIFICATION_NOTES):
+    # never whether the details matched, which the help line itself does not know.
+    verification: str = ""
     handoff: int = 0  # the reference of the last transfer, shared with the agent
     student: str = ""  # a student number being verified; cleared once the birth date is in
     asked_at: float = 0.0  # when the current verification question was asked
@@ -67,6 +70,29 @@ class State:
 
 
 _STATE_FIELDS = frozenset(f.name for f in fields(State))
+
+# What the agent is told of a verification: whispered briefly, written in full on the console.
+VERIFICATION_NOTES: dict[str, tuple[str, str]] = {
+    "code_texted": (
+        "code texted, not entered",
+        "student number and birth date given; a code was texted to the phone on file if they "
+        "matched; no code entered yet",
+    ),
+    "code_wrong": ("a wrong code was entered", "a wrong code was entered (tries are left)"),
+    "refused": (
+        "not passed, too many tries",
+        "not passed: too many tries, an expired code, or the student or this number is "
+        "locked for 24 hours",
+    ),
+    "read_back": (
+        "passed, last four digits already read",
+        "passed (the texted code matched); the last four digits were read to the caller",
+    ),
+    "no_number": (
+        "passed, no last four digits on file",
+        "passed (the texted code matched), but no last four digits are on file",
+    ),
+}
 
 
 @dataclass(frozen=True)
