@@ -610,6 +610,38 @@ def test_agents_add_from_stdin_and_rules(cli_env: str) -> None:
     assert reset.exit_code == 0, reset.output
 
 
+def test_agents_list_shows_who_can_sign_in_and_remove_takes_access_away(cli_env: str) -> None:
+    runner = CliRunner()
+    for name in ("dee", "fay"):
+        added = runner.invoke(agents_cli, ["add", name, "--password-stdin"], input=PASSWORD + "\n")
+        assert added.exit_code == 0, added.output
+    handoffs = Handoffs(db.make_sessions(db.make_engine(cli_env)))
+    fay = handoffs.agent("fay")
+    assert fay is not None
+    for _ in range(5):
+        handoffs.sign_in_failed(fay.id, max_failures=5, lock_for=timedelta(minutes=15))
+    listed = runner.invoke(agents_cli, ["list"])
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.splitlines()
+    assert lines[0].startswith("dee\tactive") and lines[1].startswith("fay\tlocked until")
+    assert lines[1].endswith(f"id {fay.id}")
+    assert PASSWORD not in listed.output and "scrypt" not in listed.output
+    removed = runner.invoke(agents_cli, ["remove", "fay"])
+    assert removed.exit_code == 0 and handoffs.agent("fay") is None
+    missing = runner.invoke(agents_cli, ["remove", "fay"])
+    assert missing.exit_code != 0 and "no agent 'fay'" in missing.output
+
+
+def test_a_removed_agents_session_ends_at_the_next_page(
+    client: FlaskClient, handoffs: Handoffs
+) -> None:
+    signed_in(client)
+    assert client.get("/agents/").status_code == 200
+    assert handoffs.remove_agent("amy")
+    page = client.get("/agents/")
+    assert page.status_code in (302, 303) and "/agents/login" in page.headers["Location"]
+
+
 # ---- a real transfer through the voice webhook (once the lead wires it) ------------------
 
 

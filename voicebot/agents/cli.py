@@ -3,6 +3,8 @@
 voicebot agents add NAME             # asks for the password twice
 voicebot agents add NAME --password-stdin < file
 voicebot agents reset NAME           # new password; also lifts a lockout
+voicebot agents list                 # who can sign in, and who is locked out
+voicebot agents remove NAME          # no more access; their sessions end
 """
 
 from __future__ import annotations
@@ -76,3 +78,31 @@ def reset(name: str, password_stdin: bool) -> None:
         raise click.ClickException(f"no agent {name!r}")
     handoffs.set_password(name, hash_password(_password(password_stdin)))
     click.echo(f"agent {name}: password changed")
+
+
+@agents.command("list")
+def list_agents() -> None:
+    """Who can sign in to the console, who is locked out, and the id the log uses."""
+    from datetime import UTC, datetime
+
+    accounts = _handoffs().agents()
+    if not accounts:
+        click.echo("no agents yet: voicebot agents add NAME")
+    now = datetime.now(UTC)
+    for agent in accounts:
+        until = agent.locked_until
+        if until is not None and until.tzinfo is None:
+            until = until.replace(tzinfo=UTC)
+        state = f"locked until {until:%Y-%m-%d %H:%M} UTC" if until and until > now else "active"
+        # the id is how the log names an agent ("agent 3 signed in")
+        click.echo(f"{agent.name}\t{state}\tadded {agent.created_at:%Y-%m-%d}\tid {agent.id}")
+
+
+@agents.command("remove")
+@click.argument("name")
+def remove(name: str) -> None:
+    """Remove an agent's account (someone who left): they cannot sign in again, and any
+    session of theirs ends at its next page."""
+    if not _handoffs().remove_agent(_name(name)):
+        raise click.ClickException(f"no agent {name!r}")
+    click.echo(f"agent {name} removed")

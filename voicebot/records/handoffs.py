@@ -36,6 +36,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    delete,
     func,
     select,
     update,
@@ -543,6 +544,18 @@ class Handoffs:
     def agent_by_id(self, agent_id: int) -> Agent | None:
         with self.sessions() as session:
             return session.get(Agent, int(agent_id))
+
+    def agents(self) -> list[Agent]:
+        """Every console account, by name (for `voicebot agents list`)."""
+        with self.sessions() as session:
+            return list(session.scalars(select(Agent).order_by(Agent.name)))
+
+    def remove_agent(self, name: str) -> bool:
+        """Delete an account: its sessions end at their next request (the console looks the
+        agent up every time). Callbacks it marked done keep its name."""
+        with self.sessions.begin() as session:
+            result = session.execute(delete(Agent).where(Agent.name == name))
+            return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def add_agent(self, name: str, password_hash: str) -> int:
         with self.sessions.begin() as session:
