@@ -154,3 +154,17 @@ def test_the_outbox_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
     outbox = OutboxFile(tmp_path / "texts" / "outbox.jsonl")
     outbox.deliver("+14045550123", "Your code is 123456")
     assert (outbox.path.stat().st_mode & 0o777) == 0o600
+
+
+def test_installed_as_a_package_the_help_line_finds_its_files_in_the_current_folder(
+    tmp_path: Path,
+) -> None:
+    """`pip install .` puts the code in site-packages; config/ and flows/ stay in the
+    checkout, where a container works: found there, or named in the error."""
+    from voicebot.config import REPO_ROOT, project_root
+
+    site = tmp_path / "site-packages"
+    site.mkdir()
+    assert project_root(package_parent=site, cwd=REPO_ROOT) == REPO_ROOT
+    assert project_root(package_parent=site, cwd=tmp_path) == site
+    assert project_root(package_parent=REPO_ROOT, cwd=tmp_path) == REPO_ROOT

@@ -18,7 +18,20 @@ from urllib.parse import urlparse
 from voicebot.hours import HoursError, SupportHours, parse_hours
 from voicebot.phones import PhoneError, parse_phone
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+
+def project_root(package_parent: Path | None = None, cwd: Path | None = None) -> Path:
+    """The folder with config/ and flows/: the checkout the package runs from (`pip install
+    -e .`), else the current folder (a container that copied the checkout, ran `pip install
+    .` and works in it). Where neither has them, the package's parent, so the error names
+    config/default.toml there."""
+    here = package_parent or Path(__file__).resolve().parent.parent
+    for folder in (here, cwd or Path.cwd()):
+        if (folder / "config" / "default.toml").is_file() and (folder / "flows").is_dir():
+            return folder
+    return here
+
+
+REPO_ROOT = project_root()
 DEFAULT_CONFIG = REPO_ROOT / "config" / "default.toml"
 
 # Environment variable -> (section, key). The 12-factor overrides operators expect.
@@ -98,7 +111,13 @@ def _read_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as handle:
             return tomllib.load(handle)
     except FileNotFoundError as exc:
-        raise ConfigError(f"config file {path}: not found") from exc
+        hint = (
+            "; run the help line from a checkout of its repository (pip install -e .), or "
+            "from the folder that holds its config/ and flows/"
+            if path == DEFAULT_CONFIG
+            else ""
+        )
+        raise ConfigError(f"config file {path}: not found{hint}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path}: not valid TOML ({exc})") from exc
 
