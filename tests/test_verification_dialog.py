@@ -157,6 +157,23 @@ def test_a_parent_asking_what_code_hears_where_it_goes_and_that_stop_blocks_it(
     assert "activation" not in reply.text.lower() and reply.asks
 
 
+@pytest.mark.parametrize("at", ["birth date", "code"])
+def test_a_parent_who_gave_a_wrong_student_number_can_start_again(
+    twilio, roster, outbox, at: str
+) -> None:  # type: ignore[no-untyped-def]
+    call = Call(twilio, caller=OTHER_PHONE)
+    ask_for_last_four(call)
+    call.press("1234568")  # one digit off
+    if at == "code":
+        assert UNIFORM in call.press(BIRTH).text
+    again = call.say(
+        "wait, that's wrong" if at == "birth date" else "I gave the wrong student number"
+    )
+    assert "student number" in again.text and again.asks and again.transfers_to is None
+    give_details(call)
+    assert "6, 7, 8, 9" in call.press(codes_sent(outbox, GUARDIAN_PHONE)[-1]).text
+
+
 def test_saying_again_that_the_code_has_not_come_reaches_a_person(twilio, roster, outbox) -> None:  # type: ignore[no-untyped-def]
     call = at_the_code_question(twilio)
     waiting = call.say("I didn't get a text")

@@ -95,6 +95,8 @@ THANKS = "thanks"
 WAIT = "wait"
 # "Please stop texting me": how to opt out; not a catalogue topic, so "unknown" there.
 STOP_TEXTS = "stop_texts"
+# "I gave the wrong student number": not a catalogue topic, so "unknown" there.
+START_OVER = "start_over"
 UNKNOWN = "unknown"
 KNOWN_INTENTS: frozenset[str] = frozenset(INTENTS) | {
     OUT_OF_SCOPE,
@@ -107,6 +109,7 @@ KNOWN_INTENTS: frozenset[str] = frozenset(INTENTS) | {
     THANKS,
     WAIT,
     STOP_TEXTS,
+    START_OVER,
 }
 PUBLIC = {
     OUT_OF_SCOPE: UNKNOWN,
@@ -119,6 +122,7 @@ PUBLIC = {
     THANKS: "goodbye",
     WAIT: UNKNOWN,
     STOP_TEXTS: UNKNOWN,
+    START_OVER: UNKNOWN,
 }
 
 # Under this the dialog asks "Did you want help with X?" rather than answering.
