@@ -220,3 +220,15 @@ def test_asking_in_words_to_stop_texts_says_how_and_is_no_opt_out_itself(
     reply = one_message(thread.text(words))
     assert "reply with the word STOP" in reply
     assert thread.text("forgot username").heard.messages, "still subscribed: only STOP opts out"
+
+
+def test_call_me_texted_again_and_again_is_one_callback_request(thread: Thread, app) -> None:  # type: ignore[no-untyped-def]
+    for words in ("CALL ME", "call me!", "Call me back pls"):
+        assert "call you back" in " ".join(thread.text(words).heard.messages)
+    assert len(app.extensions["voicebot"].handoffs.callbacks()) == 1
+
+
+def test_the_ssn_like_answer_says_how_to_get_the_last_four_now(thread: Thread) -> None:
+    answer = " ".join(thread.text("whats my kids ssn like number").heard.messages)
+    assert "main office" in answer and "reply LAST 4" in answer
+    assert "student number" in " ".join(thread.text("LAST 4").heard.messages).lower()

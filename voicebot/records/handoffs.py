@@ -312,10 +312,25 @@ class Handoffs:
             )
 
     def add_callback(self, phone: str, topic: str, language: str, handoff_id: int | None) -> int:
+        """A callback request; one still open for the same phone from the last hour is the
+        same request ("CALL ME", "call me!", "call me back pls" texted in a row), so agents
+        get one row to act on, not three."""
         phone = str(phone).strip()
         if not _E164.match(phone):
             raise ValueError("phone must be E.164")
         with self.sessions.begin() as session:
+            earlier = session.scalar(
+                select(Callback.id)
+                .where(
+                    Callback.phone == phone,
+                    Callback.done_at.is_(None),
+                    Callback.created_at >= utcnow() - timedelta(hours=1),
+                )
+                .order_by(Callback.id.desc())
+                .limit(1)
+            )
+            if earlier is not None:
+                return int(earlier)
             callback = Callback(
                 phone=phone, topic=_slug(topic), language=_language(language), handoff_id=handoff_id
             )
