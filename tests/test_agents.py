@@ -632,6 +632,20 @@ def test_agents_list_shows_who_can_sign_in_and_remove_takes_access_away(cli_env:
     assert missing.exit_code != 0 and "no agent 'fay'" in missing.output
 
 
+def test_a_text_transfer_shows_the_number_was_texted_and_times_carry_their_zone(
+    client: FlaskClient, handoffs: Handoffs
+) -> None:
+    reference = handoffs.record(
+        "sms", "sms:abc", "caller_asked", "forgot_password", "en", False, ["Asked about: x"]
+    )
+    signed_in(client)
+    html = client.get("/agents/").get_data(as_text=True)
+    row = html[html.index(f'id="transfer-{reference}"') :]
+    row = row[: row.index("</tr>")]
+    assert "number texted" in row and "pending" not in row
+    assert re.search(r"\d{1,2}:\d\d [AP]M E[SD]T<", row), row
+
+
 def test_a_removed_agents_session_ends_at_the_next_page(
     client: FlaskClient, handoffs: Handoffs
 ) -> None:

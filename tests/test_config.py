@@ -93,6 +93,7 @@ def test_a_site_file_and_the_environment_override_defaults(tmp_path: Path) -> No
         ("", {"DATABASE_URL": "mysql://u@db/x"}, r"database_url: mysql is not supported"),
         ("", {"TWILIO_ACCOUNT_SID": "AC" + "1" * 32}, r"TWILIO_NUMBER: missing"),
         ("", {"TWILIO_NUMBER": "+14045550100"}, r"TWILIO_ACCOUNT_SID: missing"),
+        ("[voice]\ndial_timeout = 100000\n", {}, r"\[voice\] dial_timeout: Twilio allows 5 to 600"),
     ],
 )
 def test_bad_values_name_the_key(

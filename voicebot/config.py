@@ -219,6 +219,15 @@ def _per_language(raw: dict[str, Any], key: str, languages: tuple[str, ...]) -> 
     return {lang: str(table[lang]) for lang in languages}
 
 
+def _dial_timeout(raw: dict[str, Any]) -> int:
+    """Twilio's <Dial timeout> runs from 5 to 600 seconds; outside, Twilio would not ring
+    support as configured."""
+    seconds = _get(raw, "voice", "dial_timeout", int)
+    if not 5 <= seconds <= 600:
+        raise ConfigError(f"[voice] dial_timeout: Twilio allows 5 to 600 seconds, got {seconds}")
+    return seconds
+
+
 def _check_database_url(url: str) -> None:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
@@ -337,7 +346,7 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
         gather_timeout=_get(raw, "voice", "gather_timeout", int),
         speech_timeout=_get(raw, "voice", "speech_timeout", int),
         speech_model=_get(raw, "voice", "speech_model", str, ""),
-        dial_timeout=_get(raw, "voice", "dial_timeout", int),
+        dial_timeout=_dial_timeout(raw),
         voice_session_ttl=_get(raw, "voice", "session_ttl_seconds", int),
         sms_session_ttl=_get(raw, "sms", "session_idle_minutes", int) * 60,
         sms_max_segments=_get(raw, "sms", "max_segments", int),

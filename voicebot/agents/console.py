@@ -256,7 +256,8 @@ def console_time(value: datetime | None) -> str:
         return ""
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(_zone()).strftime("%a %b %d, %I:%M %p").replace(" 0", " ")
+    # with the zone ("EST"): an agent elsewhere, or a log in UTC, must not be misread
+    return value.astimezone(_zone()).strftime("%a %b %d, %I:%M %p %Z").replace(" 0", " ")
 
 
 @bp.app_template_filter("topic_label")
