@@ -154,10 +154,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_serve_answers_healthz_under_gunicorn(env: dict[str, str]) -> None:
+def test_serve_answers_healthz_under_gunicorn_and_warns_of_a_redis_that_does_not_answer(
+    env: dict[str, str],
+) -> None:
     assert CliRunner().invoke(main, ["db", "upgrade"]).exit_code == 0
     port = free_port()
-    environ = os.environ | env | {"TWILIO_AUTH_TOKEN": "token"}
+    nobody = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    environ = os.environ | env | {"TWILIO_AUTH_TOKEN": "token", "REDIS_URL": nobody}
     server = subprocess.Popen(
         [sys.executable, "-m", "voicebot.cli", "serve", "--port", str(port), "--workers", "1"],
         env=environ,
@@ -180,3 +183,5 @@ def test_serve_answers_healthz_under_gunicorn(env: dict[str, str]) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+    output = server.stdout.read().decode()  # type: ignore[union-attr]
+    assert "warning: REDIS_URL: Redis does not answer" in output, output

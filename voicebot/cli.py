@@ -51,6 +51,21 @@ def _check_server_environment() -> None:
         )
 
 
+def _warn_if_redis_is_down(url: str) -> None:
+    """Start anyway (service resumes by itself when Redis comes back), but say so now: a
+    mistyped REDIS_URL would otherwise show only as every caller being transferred."""
+    from voicebot.sessions.store import connect
+
+    try:
+        connect(url).ping()
+    except Exception as exc:
+        click.echo(
+            f"warning: REDIS_URL: Redis does not answer ({type(exc).__name__}); until it does, "
+            "every caller hears an apology and is transferred, and /readyz answers 503",
+            err=True,
+        )
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=None, help="default: PORT, else 8000")
@@ -77,6 +92,8 @@ def serve(host: str, port: int | None, workers: int | None) -> None:
         raise click.ClickException(
             f"DATABASE_URL: cannot reach the database ({type(exc.orig or exc).__name__})"
         ) from exc
+    if settings.redis_url:
+        _warn_if_redis_is_down(settings.redis_url)
     # gunicorn in a fresh interpreter, not in this one: this process has already imported
     # prometheus_client, before config/gunicorn.conf.py could set PROMETHEUS_MULTIPROC_DIR,
     # so its workers would keep their metrics to themselves and /metrics would be empty.
