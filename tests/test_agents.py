@@ -162,6 +162,15 @@ def test_signing_in_over_plain_http_away_from_this_machine_says_to_use_https(
     assert "Open it with https://" not in secure.get_data(as_text=True)
 
 
+def test_behind_a_tls_proxy_named_by_the_public_url_there_is_no_https_warning(
+    settings: Settings,
+) -> None:
+    proxied = create_app(settings, upgrade_db=True, public_url="https://helpline.example.org")
+    proxied.config["SESSION_COOKIE_SECURE"] = True
+    page = proxied.test_client().get("/agents/login", base_url="http://10.0.0.5:8000")
+    assert "Open it with https://" not in page.get_data(as_text=True)
+
+
 @pytest.mark.parametrize(
     ("name", "password"), [("amy", "wrong password!"), ("nobody", PASSWORD), ("", "")]
 )

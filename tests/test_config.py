@@ -155,6 +155,11 @@ def test_the_outbox_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
     outbox = OutboxFile(tmp_path / "texts" / "outbox.jsonl")
     outbox.deliver("+14045550123", "Your code is 123456")
     assert (outbox.path.stat().st_mode & 0o777) == 0o600
+    older = tmp_path / "older.jsonl"
+    older.write_text("")
+    older.chmod(0o644)  # made by hand, or by an older version
+    OutboxFile(older).deliver("+14045550123", "Your code is 654321")
+    assert (older.stat().st_mode & 0o777) == 0o600
 
 
 def test_installed_as_a_package_the_help_line_finds_its_files_in_the_current_folder(

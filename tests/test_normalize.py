@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voicebot.dialog.normalize import normalize, spoken_digits
+from voicebot.dialog.normalize import normalize, number_within, spoken_digits
 
 
 @pytest.mark.parametrize(
@@ -105,3 +105,23 @@ def test_binary_looking_input_never_raises(data: bytes) -> None:
     text = data.decode("latin-1")
     assert isinstance(normalize(text), str)
     spoken_digits(text)
+
+
+@pytest.mark.parametrize(
+    ("said", "number"),
+    [
+        ("her student number is 1234567", "1234567"),
+        ("1234567 is his number", "1234567"),
+        ("it's one two three four five six seven", "1234567"),
+        ("the code is 123 456", None),  # two groups: not guessed in a sentence
+        ("1234567 for my daughter", "1234567"),  # not 12345674
+        ("call me back at 404-555-0123", None),  # a phone number
+        ("she was born in 2015", None),  # a year
+        ("my son is in 4th grade", None),
+        ("I have 2 kids and 1 account", None),
+    ],
+)
+def test_a_number_in_a_sentence_is_taken_only_when_it_is_plainly_one(
+    said: str, number: str | None
+) -> None:
+    assert number_within(said, 4, 12) == number

@@ -119,3 +119,13 @@ def test_without_an_auth_token_every_webhook_is_refused(settings) -> None:  # ty
         "/voice", data=FIELDS, headers={"X-Twilio-Signature": signature}
     )
     assert response.status_code == 403
+
+
+def test_a_refusal_never_logs_credentials_in_the_public_url(settings, caplog) -> None:  # type: ignore[no-untyped-def]
+    app = create_app(settings, public_url="https://twilio:s3cret-pass@helpline.example.org")
+    response = app.test_client().post(
+        "/voice", data=FIELDS, headers={"X-Twilio-Signature": "forged"}
+    )
+    assert response.status_code == 403
+    assert "https://helpline.example.org/voice" in caplog.text
+    assert "s3cret" not in caplog.text and "twilio:" not in caplog.text

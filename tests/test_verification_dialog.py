@@ -174,6 +174,42 @@ def test_a_parent_who_gave_a_wrong_student_number_can_start_again(
     assert "6, 7, 8, 9" in call.press(codes_sent(outbox, GUARDIAN_PHONE)[-1]).text
 
 
+@pytest.mark.parametrize(
+    "said", ["she was born on 3/14/2015", "Student # 1234567, DOB 03/14/2015", "march 14 2015"]
+)
+def test_a_birth_date_at_the_student_number_question_is_never_kept_as_the_student_number(
+    twilio, roster, outbox, app, said: str
+) -> None:  # type: ignore[no-untyped-def]
+    call = Call(twilio, caller=OTHER_PHONE)
+    ask_for_last_four(call)
+    reply = call.say(said)
+    assert "student number" in reply.text and "birth date" not in reply.text and reply.asks
+    store = app.extensions["voicebot"].store
+    state = store.load(f"call:{call.base['CallSid']}")
+    assert state is not None and state.student == ""
+    assert "2015" not in str(state.to_dict()) and "0314" not in str(state.to_dict())
+
+
+def test_i_typed_it_wrong_after_a_wrong_code_asks_for_the_code_and_sends_no_new_one(
+    twilio, roster, outbox
+) -> None:  # type: ignore[no-untyped-def]
+    call = at_the_code_question(twilio)
+    code = codes_sent(outbox, GUARDIAN_PHONE)[0]
+    call.press("000000" if code != "000000" else "111111")
+    again = call.say("sorry I typed it wrong")
+    assert "code" in again.text and "student number" not in again.text and again.asks
+    assert len(codes_sent(outbox, GUARDIAN_PHONE)) == 1
+    assert "6, 7, 8, 9" in call.press(code).text
+
+
+def test_asking_for_someone_with_a_number_in_the_sentence_still_reaches_a_person(
+    twilio, roster
+) -> None:  # type: ignore[no-untyped-def]
+    call = Call(twilio, caller=OTHER_PHONE)
+    ask_for_last_four(call)
+    assert call.say("may I speak to someone, I tried 3 times").transfers_to == SUPPORT
+
+
 def test_saying_again_that_the_code_has_not_come_reaches_a_person(twilio, roster, outbox) -> None:  # type: ignore[no-untyped-def]
     call = at_the_code_question(twilio)
     waiting = call.say("I didn't get a text")
@@ -409,7 +445,7 @@ def test_the_agent_is_told_the_digits_were_already_read(twilio, roster, outbox, 
     whispered = whisper_of(call, transfer)
     assert "Caller verified: yes." in whispered
     assert "Last four digits: passed, last four digits already read." in whispered
-    assert "6 7 8 9" not in whispered and "6789" not in whispered
+    assert "6, 7, 8, 9" not in whispered and "6789" not in whispered and "6 7 8 9" not in whispered
 
 
 def test_a_code_works_only_once(twilio, roster, outbox) -> None:  # type: ignore[no-untyped-def]

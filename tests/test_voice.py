@@ -330,7 +330,7 @@ def test_a_complaint_about_support_with_a_request_is_not_taken_as_a_callback_req
 
 @pytest.mark.parametrize(
     "question",
-    ["what time does the bus come", "I want to enroll my child", "how do I get a transcript"],
+    ["what time does the bus come", "I want to enroll my child", "when do report cards come out"],
 )
 def test_school_questions_beyond_the_portal_are_sent_to_the_school_not_to_portal_support(
     call: Call, question: str
@@ -353,6 +353,37 @@ def test_a_changed_email_address_is_a_reset_that_did_not_work(call: Call) -> Non
     call.start()
     reply = call.say("my email changed and I can't get the reset email")
     assert "4 0 4, 8 0 2, 1 0 0 0" in reply.text and "Log in to review" not in reply.text
+
+
+def test_take_your_time_really_waits_longer_for_the_answer(call: Call) -> None:
+    call.start()
+    usual = gather_of(call.last).get("timeout")
+    held = call.say("hang on")
+    assert int(gather_of(held).get("timeout", "0")) >= 30 > int(usual or "0")
+
+
+def test_a_callback_request_keeps_the_topic_it_is_about(call: Call, app) -> None:  # type: ignore[no-untyped-def]
+    call.start()
+    call.say("I forgot my password")
+    call.say("no")  # no text
+    assert "call you back" in call.say("can support call me back").text
+    [callback] = app.extensions["voicebot"].handoffs.callbacks()
+    assert callback["topic"] == "forgot_password"
+
+
+@pytest.mark.parametrize(
+    ("said", "heard"),
+    [
+        ("I don't need a person, I forgot my password", "Forgot Your Password"),
+        ("have a representative call me back", "call you back"),
+    ],
+)
+def test_a_person_mentioned_without_asking_for_one_is_no_transfer(
+    call: Call, said: str, heard: str
+) -> None:
+    call.start()
+    reply = call.say(said)
+    assert reply.transfers_to is None and heard in reply.text
 
 
 def test_support_not_answering_is_told_and_not_redialled(call: Call) -> None:

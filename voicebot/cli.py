@@ -88,9 +88,10 @@ def serve(host: str, port: int | None, workers: int | None) -> None:
         load_checked(settings)
     except (ConfigError, FlowError, db.SchemaOutOfDate) as exc:
         raise click.ClickException(str(exc)) from exc
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, OSError, ImportError) as exc:
+        cause = getattr(exc, "orig", None) or exc
         raise click.ClickException(
-            f"DATABASE_URL: cannot reach the database ({type(exc.orig or exc).__name__})"
+            f"DATABASE_URL: cannot open the database ({type(cause).__name__})"
         ) from exc
     if settings.redis_url:
         _warn_if_redis_is_down(settings.redis_url)

@@ -35,6 +35,7 @@ class OutboxFile:
         line = json.dumps({"to": to, "body": body}, ensure_ascii=False)
         # Texts may carry one-time codes: readable by this user only.
         descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.fchmod(descriptor, 0o600)  # a file made earlier, by hand or an older version
         with self._lock, open(descriptor, "a", encoding="utf-8") as handle:
             handle.write(line + "\n")
 

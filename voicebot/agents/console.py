@@ -229,6 +229,8 @@ NEEDS_HTTPS = (
 def _over_plain_http() -> bool:
     """The session cookie is Secure but this request is plain HTTP (a LAN or staging
     address): the browser will never send it back, so every form would "expire"."""
+    if current_app.extensions["voicebot"].settings.public_url.startswith("https://"):
+        return False  # TLS ends at a proxy in front (VOICEBOT_PUBLIC_URL says https)
     return request.scheme == "http" and bool(
         current_app.session_interface.get_cookie_secure(current_app)
     )

@@ -11,6 +11,7 @@ import functools
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import abort, current_app, request
 from twilio.request_validator import RequestValidator, compare
@@ -54,6 +55,15 @@ def _valid(validator: RequestValidator, url: str, signature: str) -> bool:
     return bool(validator.validate(url, request.form, signature))
 
 
+def _shown(url: str) -> str:
+    """The URL checked, for the log: scheme, host, port and path; no query, and no user or
+    password (a webhook URL may carry basic-auth credentials)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
 def twilio_only(view: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(view)
     def checked(*args: Any, **kwargs: Any) -> Any:
@@ -66,7 +76,7 @@ def twilio_only(view: Callable[..., Any]) -> Callable[..., Any]:
         if not _valid(RequestValidator(token), url, signature):
             # The URL checked (without its query) shows a proxy mismatch at a glance: Twilio
             # signed https://public-host/..., the app rebuilt http://internal-host:8000/...
-            log.warning("rejected %s: bad signature for %s", request.path, url.split("?")[0])
+            log.warning("rejected %s: bad signature for %s", request.path, _shown(url))
             abort(403)
         return view(*args, **kwargs)
 

@@ -123,6 +123,9 @@ def dial_result() -> Response:
 
 
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
+# How long a call waits for an answer after "Sure, take your time" (a parent fetching a
+# report card), instead of the usual few seconds of silence.
+PATIENT_SECONDS = 30
 
 
 @bp.post("/whisper")
@@ -202,7 +205,7 @@ def render(turn: Turn) -> VoiceResponse:
                 input="dtmf speech",
                 action=url_for("voice.gathered", turn=turn.state.turn + 1),
                 method="POST",
-                timeout=settings.gather_timeout,
+                timeout=PATIENT_SECONDS if action.patient else settings.gather_timeout,
                 speech_timeout=settings.speech_timeout,
                 speech_model=settings.speech_model or None,
                 hints=", ".join(action.hints) or None,

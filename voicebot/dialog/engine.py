@@ -259,9 +259,12 @@ class Dialog:
             number = readings.pop() if readings else number
         low, high = DIGIT_LENGTHS[spec.collect]
         if not number and event.text and spec.collect != "birth_date":
-            if mentions_month(event.text):
-                # A birth date said one question early ("march 14 2015" for the student
-                # number): not this answer, and no topic ("march" is not a request).
+            if date_readings(event.text, month_first=True) or date_readings(
+                event.text, month_first=False
+            ):
+                # A birth date said one question early ("march 14 2015", "DOB 3/14/2015"
+                # for the student number): not this answer, never kept as one, and no
+                # topic ("march" is not a request).
                 return self._retry(state, event, "no_match", intent="digits")
             number = number_within(event.text, low, high) or ""
         if not number or (len(number) == 1 and number in self.flow.keys):
@@ -372,9 +375,13 @@ class Dialog:
         """ "Hang on, let me find it": the same question, with time to find the answer; not
         a miss, so a parent fetching a student number is not led towards a person."""
         question = self._question(state)
-        reply = [Say(self._text("take_your_time", state, event), key="take_your_time")]
-        reply.append(self._ask(question, question.say, state, event))
+        reply: list[Action] = [
+            Say(self._text("take_your_time", state, event), key="take_your_time")
+        ]
+        reply.append(replace(self._ask(question, question.say, state, event), patient=True))
         state.step = question.name
+        if question.collect:
+            state.asked_at = event.now  # the two minutes to answer start again
         return Turn(tuple(reply), state, intent=intent)
 
     def _switch_language(self, state: State, event: Event, command: str, intent: str) -> Turn:
@@ -426,7 +433,8 @@ class Dialog:
                 state.verification = "refused"
                 continue
             state.step = name
-            if self.flow.label(name, state.lang) or spec.topic:
+            if spec.type != "callback" and (self.flow.label(name, state.lang) or spec.topic):
+                # (a callback keeps the topic it is about, for the agent who calls back)
                 state.topic = spec.topic or name
                 if not state.topics or state.topics[-1] != state.topic:
                     state.topics = (state.topics + [state.topic])[-self.transcript_limit :]

@@ -139,6 +139,8 @@ CONTEXT_MARGIN: float = 0.15
 # Weight of "how much of the utterance this intent's examples know" against the best
 # single example.
 COVERAGE_SHARE = 0.45
+# Words that turn a keyword around: "I don't need a person" asks for none.
+NEGATIONS = frozenset({"not", "no", "dont", "never", "without", "nunca", "sin"})
 # A keyword found inside the utterance scores at least this (plus its share of it).
 KEYWORD_FLOOR: float = 0.2
 # A keyword lifts an utterance only if one of its words or pairs is used by at most
@@ -525,7 +527,8 @@ class IntentMatcher:
 
     def _scores(self, tokens: list[str], hits: set[str] | None = None) -> list[tuple[str, float]]:
         """Every intent's score, best first; ``hits`` collects the intents one of whose
-        keywords the utterance holds."""
+        keywords of two words or more the utterance holds, not just after a "not" or "no"
+        ("I don't need a person")."""
         feats = self._features(tokens)
         weights = {f: self._weight(f) for f in feats}
         qnorm = math.sqrt(sum(w * w for w in weights.values()))
@@ -563,7 +566,7 @@ class IntentMatcher:
                 kw = entry.keyword
                 if kw is None or not _contains(tokens, pos, kw):
                     continue
-                if hits is not None:
+                if hits is not None and len(kw) > 1 and not NEGATIONS & set(tokens[pos - 3 : pos]):
                     hits.add(entry.intent)
                 share = math.sqrt(entry.keyword_weight) / qnorm
                 score = KEYWORD_FLOOR + (1 - KEYWORD_FLOOR) * min(1.0, share)
@@ -617,7 +620,8 @@ class IntentMatcher:
                 ranked = [(name, score) for name, score in ranked if name in allowed]
             if not ranked:
                 return IntentMatch(UNKNOWN, 0.0, language)
-            person = dict(ranked).get(AGENT) if AGENT in hits else None
+            asked = AGENT in hits and CALLBACK not in hits  # "have a person call me": a callback
+            person = dict(ranked).get(AGENT) if asked else None
             if person is not None:
                 # "... I can't log in, get me a person": asked in so many words, a person
                 # wins over whatever else a long sentence is about.

@@ -74,7 +74,7 @@ _STATE_FIELDS = frozenset(f.name for f in fields(State))
 # What the agent is told of a verification: whispered briefly, written in full on the console.
 VERIFICATION_NOTES: dict[str, tuple[str, str]] = {
     "code_texted": (
-        "code texted, not entered",
+        "details given, no code entered",
         "student number and birth date given; a code was texted to the phone on file if they "
         "matched; no code entered yet",
     ),
@@ -112,6 +112,7 @@ class Ask:
     hints: tuple[str, ...] = ()
     num_digits: int | None = None  # when the answer has a known length
     digits: bool = False  # the answer is a number: keypad first, ended by #
+    patient: bool = False  # "take your time": a call waits longer for the answer
 
 
 @dataclass(frozen=True)

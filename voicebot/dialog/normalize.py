@@ -473,18 +473,31 @@ _NUMBER_NOISE = word_set(
 )
 
 
+SENTENCE_NUMBER_MIN = 6  # shorter, in a sentence, is more likely a year or a count
+
+
 def number_within(text: str, shortest: int, longest: int) -> str | None:
     """A number said at the start or the end of a sentence ("her student number is
     1234567", "the code is six seven one...", "1234567 is his number"), when it has a
-    length the question expects; None otherwise. The longest such number wins, so "my son
-    is in 4th grade" gives nothing for a six-digit code."""
+    length the question expects; None otherwise.
+
+    Strict, since a wrong number costs the parent a try: one group of digits, or digits
+    said one by one ("1 2 3 4 5 6 7", "one two three..."), never several groups ("404 555
+    0123" is a phone number), never a weak word at its edge ("1234567 for my daughter" is
+    not 12345674), and at least six digits ("born in 2015" is no student number)."""
     words = _basic(text).split(" ") if isinstance(text, str) else []
     if len(words) > 40:
         return None
+    shortest = max(shortest, SENTENCE_NUMBER_MIN)
     found = ""
-    for part in [words[i:] for i in range(1, len(words))] + [
-        words[:j] for j in range(1, len(words))
-    ]:
+    parts = [words[i:] for i in range(1, len(words))] + [words[:j] for j in range(1, len(words))]
+    for part in parts:
+        core = [word for word in part if word not in _NUMBER_NOISE]
+        if not core or core[0] in _WEAK_DIGITS or core[-1] in _WEAK_DIGITS:
+            continue
+        groups = [word for word in part if word.isdigit()]
+        if len(groups) > 1 and any(len(group) > 1 for group in groups):
+            continue  # several groups: a phone number, a date, two numbers
         digits = spoken_digits(" ".join(part)) or ""
         if shortest <= len(digits) <= longest and len(digits) > len(found):
             found = digits
