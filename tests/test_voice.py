@@ -375,6 +375,7 @@ def test_a_callback_request_keeps_the_topic_it_is_about(call: Call, app) -> None
     ("said", "heard"),
     [
         ("I don't need a person, I forgot my password", "Forgot Your Password"),
+        ("not a person, I forgot my password", "Forgot Your Password"),
         ("have a representative call me back", "call you back"),
     ],
 )

@@ -566,7 +566,8 @@ class IntentMatcher:
                 kw = entry.keyword
                 if kw is None or not _contains(tokens, pos, kw):
                     continue
-                if hits is not None and len(kw) > 1 and not NEGATIONS & set(tokens[pos - 3 : pos]):
+                negated = hits is None or NEGATIONS.intersection(tokens[max(0, pos - 3) : pos])
+                if hits is not None and len(kw) > 1 and not negated:
                     hits.add(entry.intent)
                 share = math.sqrt(entry.keyword_weight) / qnorm
                 score = KEYWORD_FLOOR + (1 - KEYWORD_FLOOR) * min(1.0, share)
