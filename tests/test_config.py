@@ -51,6 +51,11 @@ def test_a_site_file_and_the_environment_override_defaults(tmp_path: Path) -> No
         ),
         ("", {"VOICEBOT_PUBLIC_URL": "helpline.example.org"}, r"VOICEBOT_PUBLIC_URL"),
         ("", {"REDIS_URL": "localhost:6379"}, r"REDIS_URL"),
+        (
+            "",
+            {"REDIS_URL": "http://:hunter2-pass@cache:6379"},
+            r"redis_url: not a redis://.* URL$",  # the password is not repeated
+        ),
         ("", {"TWILIO_ACCOUNT_SID": "XX123"}, r"TWILIO_ACCOUNT_SID"),
         ("[voice\n", {}, r"not valid TOML"),
         (

@@ -299,7 +299,10 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
             )
     redis_url = _get(raw, "storage", "redis_url", str, "")
     if redis_url and urlparse(redis_url).scheme not in ("redis", "rediss", "unix"):
-        raise ConfigError(f"REDIS_URL / [storage] redis_url: not a redis:// URL: {redis_url!r}")
+        # (its value is not repeated: a Redis URL may carry a password)
+        raise ConfigError(
+            "REDIS_URL / [storage] redis_url: not a redis://, rediss:// or unix:// URL"
+        )
     paths = raw.get("paths", {})
     instance_dir = Path(paths.get("instance") or REPO_ROOT / "instance")
     flows_dir = Path(paths.get("flows") or REPO_ROOT / "flows")
