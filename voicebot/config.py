@@ -142,7 +142,7 @@ def _check_known(table: dict[str, Any], known: dict[str, Any], path: str, file: 
     its default used: name it instead, with the key it probably meant."""
     for key, value in table.items():
         where = f"{path}.{key}" if path else key
-        if path in _OPEN_TABLES or any(where.startswith(t + ".") for t in _OPEN_TABLES):
+        if any(where.startswith(t + ".") for t in _OPEN_TABLES):
             continue
         optional = where in _OPTIONAL_KEYS or any(k.startswith(where + ".") for k in _OPTIONAL_KEYS)
         if key not in known and not optional:
@@ -151,7 +151,8 @@ def _check_known(table: dict[str, Any], known: dict[str, Any], path: str, file: 
             section = f"[{path}] " if path else ""
             raise ConfigError(f"config file {file}: {section}{key}: not a setting{hint}")
         if isinstance(value, dict):
-            _check_known(value, known.get(key, {}) if key in known else {}, where, file)
+            inner = known.get(key)
+            _check_known(value, inner if isinstance(inner, dict) else {}, where, file)
 
 
 def load_raw(environ: dict[str, str] | None = None) -> dict[str, Any]:

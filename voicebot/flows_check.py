@@ -40,9 +40,10 @@ HOURS_TEXT_MAX = 80
 
 def _check_hours_text(settings: Settings) -> None:
     for lang, text in settings.support_hours_text.items():
-        if len(plain(text)) > HOURS_TEXT_MAX:
+        length = len(plain(text))  # as texted
+        if length > HOURS_TEXT_MAX:
             raise FlowError(
-                f"[support.hours_text] {lang}: {len(plain(text))} characters, at most "
+                f"[support.hours_text] {lang}: {length} characters, at most "
                 f"{HOURS_TEXT_MAX}: the texts that tell parents the hours would not fit in "
                 "one message"
             )
