@@ -9,12 +9,16 @@ process: signed webhooks, each call a realistic dialog (greeting; a spoken quest
 my password"; a key press declining the text offer; "no" to anything else, which hangs up;
 then Twilio's status callback). In the same run the same load goes to the floor
 (bench/floor_app.py under the same gunicorn settings, a fixed TwiML answer), and the ratio is
-printed. Only loopback addresses are used; every loop is bounded and stops by itself.
+printed. A third app, bench/required_app.py, is the floor plus only what every turn must do
+(signature check, lock + state in Redis, one log line, one metric): it shows how much of the
+ratio any help line meeting the issue pays before its dialog does anything. Only loopback
+addresses are used; every loop is bounded and stops by itself.
 
 Scenarios:
   saturation   C calls back to back with no pause between turns (closed loop): the most
-               turns per second, and each turn's cost in server CPU, full vs floor. Floor and
-               full take turns over several rounds (--rounds), and the medians are compared:
+               turns per second, and each turn's cost in server CPU, full vs floor (and the
+               required parts). The sides take turns over several rounds (--rounds), and the
+               medians are compared:
                on a shared machine one side alone can swing by 2x from one minute to the next.
   64 calls     64 calls with a caller's pause between turns (--think, default 1 s): the
                turn latency Twilio sees with 64 calls in progress (target p99 < 50 ms).
@@ -64,6 +68,9 @@ DIALOG = [
     ("turn", {"SpeechResult": "no", "Confidence": "0.9"}, "<Hangup"),
 ]
 
+
+# The third side at saturation: the floor plus only what issue 6 requires of every turn.
+REQUIRED = "required parts"
 
 # ---- helpers -------------------------------------------------------------------------------
 
@@ -493,6 +500,8 @@ def main(argv: list[str] | None = None) -> int:
         servers.append(full)
         floor = Gunicorn("floor", environ, workdir, "bench.floor_app:app")
         servers.append(floor)
+        required = Gunicorn("required", environ, workdir, "bench.required_app:create_app()")
+        servers.append(required)
         workers = len(children(full.process.pid))
         print(
             f"gunicorn workers: {workers} (full), {len(children(floor.process.pid))} (floor); "
@@ -505,11 +514,12 @@ def main(argv: list[str] | None = None) -> int:
         # same run can cost twice as much a minute later, so each side's figure is the median
         # of its rounds and the ratio compares rounds taken side by side.
         for round_number in range(1, args.rounds + 1):
-            for side, server, uses_redis in (("floor", floor, False), ("full", full, True)):
+            sides = (("floor", floor, False), (REQUIRED, required, True), ("full", full, True))
+            for side, server, uses_redis in sides:
                 name = f"saturation, {n} calls, no pause, round {round_number}: {side}"
                 print(f"running: {name} ({saturation_s} s)", file=sys.stderr)
                 pid = redis.process.pid if uses_redis else None
-                results[name] = drive(server, pid, token, n, saturation_s, 0.0, uses_redis)
+                results[name] = drive(server, pid, token, n, saturation_s, 0.0, side == "full")
         steps = [
             (f"64 calls, {args.think:g} s pauses: floor", floor, None, 64, paced_s, False),
             (f"64 calls, {args.think:g} s pauses: full", full, redis, 64, paced_s, True),
@@ -536,6 +546,9 @@ def main(argv: list[str] | None = None) -> int:
     names = list(results)
     floor_rounds = [results[k] for k in names if k.startswith("saturation") and k.endswith("floor")]
     full_rounds = [results[k] for k in names if k.startswith("saturation") and k.endswith("full")]
+    required_rounds = [
+        results[k] for k in names if k.startswith("saturation") and k.endswith(REQUIRED)
+    ]
     floor_paced, full_paced, soak = (results[k] for k in names[-3:])
     print()
     print(
@@ -567,6 +580,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{full_cpu / floor_cpu:.2f}x (rounds: {min(per_round):.2f}x to {max(per_round):.2f}x) "
         "| <= 2x |"
     )
+    required_cpu = median(required_rounds, cpu)
+    print(
+        f"| the required parts alone (bench/required_app.py) / floor: "
+        f"{required_cpu:.2f} / {floor_cpu:.2f} ms | {required_cpu / floor_cpu:.2f}x | |"
+    )
+    print(f"| full / the required parts alone | {full_cpu / required_cpu:.2f}x | |")
     print(
         f"| server + Redis CPU per request at saturation | "
         f"{(full_cpu + full_redis) / floor_cpu:.2f}x | |"

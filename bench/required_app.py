@@ -1,0 +1,80 @@
+"""A second yardstick for the load benchmark: the floor plus only what every turn must do.
+
+Issue 6 and the developers' guide require, for each webhook, whatever the dialog is:
+  - the signature check (twilio's RequestValidator over the URL and every form field);
+  - the conversation's state in Redis under a per-conversation lock: lock and read, then
+    write and unlock (two round trips; no design with shared state has fewer);
+  - one JSON log line for the turn;
+  - the turn's latency in the Prometheus histogram (multi-process mode under gunicorn).
+
+This app does exactly those, each the help line's own way (the same decorator, Lua scripts,
+Redis connection, log formatter and metrics), in their cheapest form: a fixed 700-byte record
+instead of an encoded state, no dialog, no TwiML building, no redaction, no phone-number
+parsing, no proxy handling. It answers with the floor's fixed TwiML. What it costs beyond the
+floor is the least any help line meeting the issue can cost; what the full service costs
+beyond it is the help line's own work.
+
+    gunicorn -c config/gunicorn.conf.py 'bench.required_app:create_app()'
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import time
+from types import SimpleNamespace
+
+from flask import Flask, Response, request
+
+from bench.floor_app import TWIML
+from voicebot import logs, metrics
+from voicebot.channels.signature import twilio_only
+from voicebot.sessions.store import _BEGIN, _FINISH, PENDING_COUNTS, SessionStore, connect
+
+RECORD = os.urandom(700)  # about what a compressed conversation record weighs
+
+
+def create_app(token: str | None = None, store: SessionStore | None = None) -> Flask:
+    """From TWILIO_AUTH_TOKEN and REDIS_URL (JSON logs to stderr) unless given (tests)."""
+    if token is None:
+        logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
+    log = logging.getLogger("voicebot.turn")
+    app = Flask(__name__)
+    settings = SimpleNamespace(
+        twilio_auth_token=token or os.environ["TWILIO_AUTH_TOKEN"], public_url=""
+    )
+    app.extensions["voicebot"] = SimpleNamespace(settings=settings)
+    metrics.init_app(app)
+    store = store or SessionStore(connect(os.environ["REDIS_URL"]))
+    begin, finish = store.script(_BEGIN), store.script(_FINISH)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return Response("ok\n", mimetype="text/plain")
+
+    @app.post("/", defaults={"path": ""})
+    @app.post("/<path:path>")
+    @twilio_only
+    def turn(path: str) -> Response:
+        started = time.perf_counter()
+        conversation = "call:" + request.form.get("CallSid", "")
+        token = secrets.token_hex(8)
+        lock, record = store.lock_key(conversation), store.conversation_key(conversation)
+        if begin(keys=[lock, record], args=[token, 5000])[0] != 1:
+            return Response("busy", status=409)
+        finish(keys=[record, lock, PENDING_COUNTS], args=[token, RECORD, 3600, ""])
+        elapsed = time.perf_counter() - started
+        metrics.observe_turn("voice", elapsed)
+        log.info(
+            "turn",
+            extra={
+                "channel": "voice",
+                "conversation": conversation,
+                "request": path,
+                "latency_ms": round(elapsed * 1000, 1),
+            },
+        )
+        return Response(TWIML, mimetype="text/xml")
+
+    return app
