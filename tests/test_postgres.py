@@ -156,3 +156,32 @@ def test_upgrading_an_existing_roster_fills_the_name_keys_on_postgresql(engine: 
     from tests.test_roster import upgrading_fills_the_name_keys
 
     upgrading_fills_the_name_keys(engine)
+
+
+def test_replace_takes_off_left_out_students_on_postgresql(engine: Engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """With the foreign keys enforced: a student the disclosure audit names is kept, the
+    others are deleted, and the audit's references still hold."""
+    from tests.test_roster import row, write
+    from voicebot.records.roster import import_roster
+
+    db.upgrade(engine)
+    rows = [row(number="3000001"), row(number="3000002", first="Luis", phone="404-555-0177")]
+    assert import_roster(engine, write(tmp_path / "r1.csv", rows)).committed
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO disclosures (student_id, disclosed_at, channel, method, call_id) "
+                "SELECT id, now(), 'sms', 'dob+otp', 'SM1' FROM students "
+                "WHERE student_number = '3000001'"
+            )
+        )
+    rows.append(row(number="3000003", first="Kai", phone="404-555-0199"))
+    result = import_roster(engine, write(tmp_path / "r2.csv", rows[2:]), replace=True)
+    assert result.committed and (result.removed, result.retired) == (1, 1)
+    with engine.connect() as connection:
+        students = connection.execute(
+            text("SELECT student_number, first_name, ssn_last4 FROM students ORDER BY 1")
+        ).all()
+        phones = connection.execute(text("SELECT phone FROM guardians ORDER BY 1")).all()
+    assert [tuple(s) for s in students] == [("3000001", "", None), ("3000003", "Kai", None)]
+    assert [p[0] for p in phones] == ["+14045550199"]

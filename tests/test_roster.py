@@ -313,6 +313,88 @@ def test_reimporting_updates_and_never_duplicates(rdb: Roster, tmp_path: Path) -
     assert rdb.query("SELECT student_number, id FROM students ORDER BY 1") == ids
 
 
+def _audit(rdb: Roster, disclosed: str, attempted: str) -> None:
+    """A disclosure of one student's last four, a verification attempt naming another."""
+    with sqlite3.connect(rdb.path) as connection:
+        connection.execute(
+            "INSERT INTO disclosures (student_id, disclosed_at, channel, phone, method, call_id)"
+            " SELECT id, '2026-11-01 10:00:00', 'voice', '+14045550101', 'dob+otp', 'CA1'"
+            " FROM students WHERE student_number = ?",
+            (disclosed,),
+        )
+        connection.execute(
+            "INSERT INTO verification_attempts (attempted_at, conversation, channel, step,"
+            " outcome, student_id) SELECT '2026-11-01 10:00:00', 'call:CA2', 'voice',"
+            " 'request', 'sent', id FROM students WHERE student_number = ?",
+            (attempted,),
+        )
+
+
+def test_replace_takes_off_the_students_the_new_export_leaves_out(
+    rdb: Roster, tmp_path: Path
+) -> None:
+    rows = [
+        row(number="3000001", ssn="111-22-3333", guardian="Ana Lopez", phone="404-555-0101"),
+        row(number="3000002", first="Luis", guardian="Ana Lopez", phone="404-555-0101"),
+        row(number="3000003", first="Kai", ssn="222-33-4444", guardian="Kim Lee",
+            phone="404-555-0177", school="Grady High School"),
+    ]  # fmt: skip
+    assert rdb.run(str(write(tmp_path / "roster.csv", rows))).exit_code == 0
+    _audit(rdb, disclosed="3000003", attempted="3000001")
+    # The next export: Maria (3000001) and Kai (3000003) have left the district.
+    still_enrolled = write(tmp_path / "roster2.csv", [rows[1]])
+
+    assert rdb.run(str(still_enrolled)).exit_code == 0  # without --replace: updated only
+    assert len(_snapshot(rdb)["students"]) == 3
+
+    result = rdb.run(str(still_enrolled), "--replace")
+    assert result.exit_code == 0, result.output
+    assert "1 students the file does not list deleted, 1 kept for the disclosure audit" in (
+        result.output
+    )
+    after = _snapshot(rdb)
+    # Kai stays for the audit, as a number and a birth date: no name, school or digits.
+    assert after["students"] == [
+        ("3000002", "Luis", "Lopez", "2015-03-14", "Mary Lin Elementary School", None),
+        ("3000003", "", "", "2015-03-14", None, None),
+    ]
+    assert after["links"] == [("3000002", "+14045550101")]  # nobody to text a code to for Kai
+    assert after["guardians"] == [("Ana Lopez", "+14045550101", "ana@example.org")]  # Kim gone
+    assert rdb.query("SELECT count(*) FROM disclosures") == [(1,)]
+    assert rdb.query("SELECT student_id FROM verification_attempts") == [(None,)]
+    assert rdb.query("SELECT first_name_key, last_name_key FROM students ORDER BY 1") == [
+        (None, None),
+        ("luis", "lopez"),
+    ]
+    assert rdb.query("PRAGMA foreign_key_check") == []
+
+    again = rdb.run(str(still_enrolled), "--replace")  # nothing left to take off
+    assert "0 students the file does not list deleted, 0 kept" in again.output
+    assert _snapshot(rdb) == after
+
+    assert rdb.run(str(write(tmp_path / "back.csv", rows[2:]))).exit_code == 0  # Kai is back
+    assert ("3000003", "Kai", "Lopez", "2015-03-14", "Grady High School", "4444") in _snapshot(rdb)[
+        "students"
+    ]
+
+
+def test_replace_takes_nobody_off_when_the_file_has_bad_rows(rdb: Roster, tmp_path: Path) -> None:
+    rows = [row(number="3000001"), row(number="3000002", first="Luis")]
+    assert rdb.run(str(write(tmp_path / "roster.csv", rows))).exit_code == 0
+    # Maria's row is damaged in the next export: she must not look withdrawn.
+    damaged = [row(number="3000001", birth="2015-02-30"), rows[1]]
+    path = write(tmp_path / "roster2.csv", damaged)
+
+    refused = rdb.run(str(path), "--replace")
+    assert refused.exit_code == 1 and "nothing imported" in refused.output + refused.stderr
+
+    skipped = rdb.run(str(path), "--replace", "--skip-invalid")
+    assert skipped.exit_code == 0, skipped.output
+    assert "--replace: nothing taken off, because the file had bad rows" in skipped.output
+    assert [s[0] for s in _snapshot(rdb)["students"]] == ["3000001", "3000002"]
+    assert len(_snapshot(rdb)["links"]) == 2
+
+
 def test_phones_in_any_common_format_become_e164(rdb: Roster, tmp_path: Path) -> None:
     formats = ["(404) 555-0101", "404-555-0102", "404.555.0103", "+1 404 555 0104", "4045550105"]
     rows = [row(number=f"400000{i}", phone=p) for i, p in enumerate(formats)]

@@ -301,6 +301,41 @@ def test_verified_but_no_last_four_on_file_discloses_nothing(world: World) -> No
     assert world.count(DisclosureRow) == 0
 
 
+def test_a_child_taken_off_the_roster_while_the_code_is_out_is_never_read_back(
+    world: World, tmp_path: Path
+) -> None:
+    """roster import --replace deletes a withdrawn child; SQLite may give its id to the next
+    new child. The code sent for the first must not read back the second's digits."""
+    from tests.test_roster import row, write
+    from voicebot.records.roster import import_roster
+
+    other = world.kid(last4="1111", first="Ana")
+    withdrawn = world.kid(last4="6789")  # the highest id: the one SQLite hands out again
+    caller, conversation = _phone(), conv()
+    request(world, withdrawn, caller, conversation)
+    [(_, code)] = world.codes()
+    with world.sessions() as session:
+        old_id = session.scalar(
+            select(Student.id).where(Student.student_number == withdrawn.number)
+        )
+
+    listed = row(number=other.number, first="Ana", phone=other.phones[0], ssn="111-11-1111")
+    assert import_roster(world.engine, write(tmp_path / "a.csv", [listed]), replace=True).removed
+    newcomer = row(number=_student_number(), first="Zoe", phone=_phone(), ssn="222-22-4321")
+    assert import_roster(world.engine, write(tmp_path / "b.csv", [listed, newcomer])).committed
+    with world.sessions() as session:
+        assert session.get(Student, old_id).first_name == "Zoe"  # the id was given again
+
+    assert check(world, conversation, wrong(code), caller) == (CodeResult.WRONG, None)
+    assert check(world, conversation, code, caller) == (CodeResult.OK, None)
+    assert world.count(DisclosureRow) == 0
+    with world.sessions() as session:
+        named = session.scalars(
+            select(VerificationAttempt.student_id).where(VerificationAttempt.step == "check")
+        ).all()
+    assert named == [None, None]  # the audit does not pin the newcomer either
+
+
 def test_an_opted_out_guardian_is_not_texted(world: World) -> None:
     kid = world.kid(guardians=2)
     world.optouts.add(kid.phones[0])

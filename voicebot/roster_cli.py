@@ -58,7 +58,13 @@ def roster() -> None:
     is_flag=True,
     help="Import the good rows and report the bad ones (default: a bad row imports nothing).",
 )
-def import_command(file: Path, skip_invalid: bool) -> None:
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="The file is the whole roster: take off the students it does not list (withdrawn, "
+    "moved). Nothing is taken off when the file has bad rows.",
+)
+def import_command(file: Path, skip_invalid: bool, replace: bool) -> None:
     """Import FILE.csv, the district's export: one row per student and guardian.
 
     \b
@@ -66,7 +72,9 @@ def import_command(file: Path, skip_invalid: bool) -> None:
       student_number,first_name,last_name,birth_date,ssn,
       guardian_name,guardian_phone,guardian_email,school
 
-    Only the last four digits of ssn are kept. Importing again updates, never duplicates.
+    Only the last four digits of ssn are kept. Importing again updates, never duplicates;
+    with --replace, students the file does not list lose their guardians and are deleted
+    (those the disclosure audit names keep only their student number and birth date).
     """
     from voicebot.cli_common import engine_or_exit
     from voicebot.records.roster import RosterError, count_lines, import_roster
@@ -76,7 +84,12 @@ def import_command(file: Path, skip_invalid: bool) -> None:
     started = time.monotonic()
     try:
         result = import_roster(
-            engine, file, skip_invalid=skip_invalid, progress=progress, stage=progress.stage
+            engine,
+            file,
+            skip_invalid=skip_invalid,
+            progress=progress,
+            stage=progress.stage,
+            replace=replace,
         )
     except RosterError as exc:
         raise click.ClickException(str(exc)) from None
@@ -98,3 +111,14 @@ def import_command(file: Path, skip_invalid: bool) -> None:
     )
     if result.bad_rows:
         click.echo(f"skipped {result.bad_rows:,} bad row(s) (listed above)")
+    if result.replace_skipped:
+        click.echo(
+            "--replace: nothing taken off, because the file had bad rows (a bad row's student "
+            "would look withdrawn). Fix them and import again with --replace."
+        )
+    elif replace:
+        click.echo(
+            f"taken off: {result.removed:,} students the file does not list deleted, "
+            f"{result.retired:,} kept for the disclosure audit (student number and birth date "
+            "only)"
+        )

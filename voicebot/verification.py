@@ -98,6 +98,9 @@ class CodeResult(enum.Enum):
     EXHAUSTED = "exhausted"  # no code pending, expired, 3 tries used, or locked
 
 
+GONE = 0  # the id of a student taken off the roster while a code was out (ids start at 1)
+
+
 @dataclass(frozen=True)
 class _Student:
     id: int
@@ -232,6 +235,10 @@ class Verifier:
         key = self._code_key(conversation)
         status, stored, salt, tries, attempt, student, record = self._try(key, now)
         found = _Student(int(student), None, record) if student else None  # None: a decoy
+        if found is not None and not self._still_listed(found):
+            # Taken off the roster since the code went out (roster import --replace): its id
+            # may name another child now. Tries and locks still count; nothing is read back.
+            found = _Student(GONE, None, record)
         record_key = found.record if found else None
         if status == "none":
             self._fail(secrets.token_hex(8), None, caller, now)
@@ -274,6 +281,12 @@ class Verifier:
             ).first()
         return _Student(row.id, row.birth_date, _record(number)) if row else None
 
+    def _still_listed(self, student: _Student) -> bool:
+        """The student a pending code was sent for still has its id in the roster."""
+        with self.sessions() as session:
+            number = session.scalar(select(Student.student_number).where(Student.id == student.id))
+        return number is not None and _record(number) == student.record
+
     def _phones(self, student_id: int) -> list[str]:
         with self.sessions() as session:
             phones = session.scalars(
@@ -297,7 +310,7 @@ class Verifier:
     ) -> tuple[CodeResult, Disclosure | None]:
         when = datetime.fromtimestamp(now, UTC)
         with self.sessions.begin() as session:
-            student = session.get(Student, student_id)
+            student = session.get(Student, student_id) if student_id != GONE else None
             last4 = student.ssn_last4 if student else None
             session.add(
                 VerificationAttempt(
@@ -308,7 +321,7 @@ class Verifier:
                     stir=(stir or None) and stir[:40],
                     step="check",
                     outcome="ok",
-                    student_id=student_id,
+                    student_id=student.id if student else None,
                 )
             )
             if student is None or not last4 or not re.fullmatch(r"\d{4}", last4):
@@ -351,7 +364,7 @@ class Verifier:
                     stir=(stir or None) and stir[:40],
                     step=step,
                     outcome=outcome,
-                    student_id=student.id if student else None,
+                    student_id=student.id if student and student.id != GONE else None,
                 )
             )
 

@@ -15,6 +15,9 @@ Rules that shape the code:
 * Idempotent: students are keyed by student number, guardians by (phone, name); a re-import
   updates them, and each imported student's guardians become exactly those in the file (a
   guardian taken off a student in the district's system stops getting that student's codes).
+* ``replace``: the file is the whole roster. Students it leaves out are taken off: deleted,
+  or, when the disclosure audit names them, kept as a number and a birth date only. Never
+  after a bad row (its student would look withdrawn).
 * Fast: a million rows in well under a minute on SQLite. Rows are validated in chunks (in
   worker processes for big files: phone parsing is the slow part), bulk-inserted into a
   temporary staging table with executemany, and merged with a handful of set-based
@@ -99,6 +102,11 @@ class ImportResult:
     bad_rows: int = 0
     errors: list[RowError] = field(default_factory=list)  # the first MAX_REPORTED_ERRORS
     committed: bool = False
+    # replace=True: students the file does not list, deleted, or (when the disclosure audit
+    # refers to them) kept as a student number and birth date only
+    removed: int = 0
+    retired: int = 0
+    replace_skipped: bool = False  # replace=True, but the file had bad rows: nothing removed
 
     def add_error(self, line: int, reason: str) -> None:
         self.bad_rows += 1
@@ -421,14 +429,13 @@ def _merge(conn: Connection, result: ImportResult) -> None:
     ).rowcount
     if has_links:
         # Guardians no student lists any more must not keep receiving codes.
-        conn.execute(
-            text(
-                """
-                DELETE FROM guardians WHERE NOT EXISTS (
-                    SELECT 1 FROM student_guardians sg WHERE sg.guardian_id = guardians.id)
-                """
-            )
-        )
+        conn.execute(text(_DELETE_UNLINKED_GUARDIANS))
+
+
+_DELETE_UNLINKED_GUARDIANS = """
+DELETE FROM guardians WHERE NOT EXISTS (
+    SELECT 1 FROM student_guardians sg WHERE sg.guardian_id = guardians.id)
+"""
 
 
 @contextmanager
@@ -465,8 +472,13 @@ def import_roster(
     progress: Callable[[int], None] | None = None,
     stage: Callable[[str], None] | None = None,
     workers: int | None = None,
+    replace: bool = False,
 ) -> ImportResult:
     """Import one roster file; see the module docstring for the rules.
+
+    ``replace``: the file is the whole roster; students it does not list are taken off (see
+    ``_remove_missing``), unless the file had bad rows, which may hide students that are
+    still enrolled: then nothing is taken off and ``replace_skipped`` says so.
 
     ``progress`` is called with the number of rows just read, ``stage`` with a short note
     when the import moves on (for a progress display). ``workers`` forces the number of
@@ -483,7 +495,7 @@ def import_roster(
         stack.enter_context(_bulk_settings(conn))
         transaction = conn.begin()
         try:
-            if not _import(conn, handle, result, skip_invalid, progress, stage, workers):
+            if not _import(conn, handle, result, skip_invalid, progress, stage, workers, replace):
                 transaction.rollback()
                 return result
             transaction.commit()
@@ -498,6 +510,14 @@ def import_roster(
         result.guardians,
         result.bad_rows,
     )
+    if replace:
+        log.info(
+            "roster replaced: %d students not in the file deleted, %d kept for the disclosure "
+            "audit without their details%s",
+            result.removed,
+            result.retired,
+            "; skipped: the file had bad rows" if result.replace_skipped else "",
+        )
     return result
 
 
@@ -509,6 +529,7 @@ def _import(
     progress: Callable[[int], None] | None,
     stage: Callable[[str], None] | None,
     workers: int,
+    replace: bool = False,
 ) -> bool:
     """Stage, check and merge inside the caller's transaction; False: roll it back."""
     lines = _lines(handle)
@@ -554,8 +575,55 @@ def _import(
     if stage:
         stage("writing students and guardians")
     _merge(conn, result)
+    if replace:
+        if result.bad_rows:  # a bad row's student is not staged: it would look withdrawn
+            result.replace_skipped = True
+        else:
+            if stage:
+                stage("removing students the file does not list")
+            _remove_missing(conn, result)
     conn.exec_driver_sql(f"DROP TABLE {_STAGING}")
     return True
+
+
+# Students of the database that the staging table (the file's good rows) does not list.
+_MISSING = (
+    f"NOT EXISTS (SELECT 1 FROM {_STAGING} r WHERE r.student_number = students.student_number)"
+)
+_DISCLOSED = "EXISTS (SELECT 1 FROM disclosures d WHERE d.student_id = students.id)"
+
+
+def _remove_missing(conn: Connection, result: ImportResult) -> None:
+    """replace=True: the file is the whole roster. A student it does not list loses their
+    guardians (no code goes anywhere for them, so no caller can be verified for them) and
+    is deleted; one the disclosure audit refers to is kept for it, as a student number and a
+    birth date (the column cannot be empty) with names, school and last four digits cleared.
+    Every statement names what it changes: on SQLite the foreign keys are off here."""
+    missing_ids = f"SELECT id FROM students WHERE {_MISSING}"
+    conn.execute(text(f"DELETE FROM student_guardians WHERE student_id IN ({missing_ids})"))
+    result.retired = conn.execute(
+        text(
+            f"""
+            UPDATE students SET first_name = '', last_name = '', first_name_key = NULL,
+                last_name_key = NULL, school = NULL, ssn_last4 = NULL, updated_at = :now
+            WHERE {_MISSING} AND {_DISCLOSED}
+              AND (first_name <> '' OR last_name <> '' OR school IS NOT NULL
+                   OR ssn_last4 IS NOT NULL)
+            """
+        ).bindparams(bindparam("now", type_=DateTime(timezone=True))),
+        {"now": datetime.now(UTC)},
+    ).rowcount
+    deleted_ids = f"SELECT id FROM students WHERE {_MISSING} AND NOT {_DISCLOSED}"
+    conn.execute(
+        text(
+            "UPDATE verification_attempts SET student_id = NULL "
+            f"WHERE student_id IN ({deleted_ids})"
+        )
+    )
+    result.removed = conn.execute(
+        text(f"DELETE FROM students WHERE {_MISSING} AND NOT {_DISCLOSED}")
+    ).rowcount
+    conn.execute(text(_DELETE_UNLINKED_GUARDIANS))
 
 
 def _drop_students(conn: Connection, numbers: set[str], result: ImportResult) -> int:
