@@ -1,6 +1,6 @@
 """Load benchmark of the help line, against a floor, with one command:
 
-    python bench/bench_load.py            # about 4 minutes; --quick for a short run
+    python bench/bench_load.py            # about 7 minutes; --quick for a short run
 
 It starts a private redis-server and the service under gunicorn with the production
 settings (config/gunicorn.conf.py: sync workers, WEB_CONCURRENCY workers, JSON logs at INFO,
@@ -10,8 +10,8 @@ my password"; a key press declining the text offer; "no" to anything else, which
 then Twilio's status callback). In the same run the same load goes to the floor
 (bench/floor_app.py under the same gunicorn settings, a fixed TwiML answer), and the ratio is
 printed. A third app, bench/required_app.py, is the floor plus only what every turn must do
-(signature check, lock + state in Redis, one log line, one metric): it shows how much of the
-ratio any help line meeting the issue pays before its dialog does anything. Only loopback
+(signature check, lock + state in Redis, one log line, one metric) done this help line's way:
+it shows how much of the ratio this design pays before its dialog does anything. Only loopback
 addresses are used; every loop is bounded and stops by itself.
 
 Scenarios:
@@ -504,7 +504,8 @@ def main(argv: list[str] | None = None) -> int:
         servers.append(required)
         workers = len(children(full.process.pid))
         print(
-            f"gunicorn workers: {workers} (full), {len(children(floor.process.pid))} (floor); "
+            f"gunicorn workers: {workers} (full), {len(children(floor.process.pid))} (floor), "
+            f"{len(children(required.process.pid))} (required parts); "
             f"cores: {os.cpu_count()}; logs in {workdir}",
             file=sys.stderr,
         )
@@ -514,8 +515,9 @@ def main(argv: list[str] | None = None) -> int:
         # same run can cost twice as much a minute later, so each side's figure is the median
         # of its rounds and the ratio compares rounds taken side by side.
         for round_number in range(1, args.rounds + 1):
-            sides = (("floor", floor, False), (REQUIRED, required, True), ("full", full, True))
-            for side, server, uses_redis in sides:
+            sides = [("floor", floor, False), (REQUIRED, required, True), ("full", full, True)]
+            shift = (round_number - 1) % len(sides)  # each side goes first in some round
+            for side, server, uses_redis in sides[shift:] + sides[:shift]:
                 name = f"saturation, {n} calls, no pause, round {round_number}: {side}"
                 print(f"running: {name} ({saturation_s} s)", file=sys.stderr)
                 pid = redis.process.pid if uses_redis else None
@@ -581,9 +583,13 @@ def main(argv: list[str] | None = None) -> int:
         "| <= 2x |"
     )
     required_cpu = median(required_rounds, cpu)
+    required_per_round = [
+        b[cpu] / a[cpu] for a, b in zip(floor_rounds, required_rounds, strict=True)
+    ]
     print(
         f"| the required parts alone (bench/required_app.py) / floor: "
-        f"{required_cpu:.2f} / {floor_cpu:.2f} ms | {required_cpu / floor_cpu:.2f}x | |"
+        f"{required_cpu:.2f} / {floor_cpu:.2f} ms | {required_cpu / floor_cpu:.2f}x "
+        f"(rounds: {min(required_per_round):.2f}x to {max(required_per_round):.2f}x) | |"
     )
     print(f"| full / the required parts alone | {full_cpu / required_cpu:.2f}x | |")
     print(

@@ -1,18 +1,23 @@
-"""A second yardstick for the load benchmark: the floor plus only what every turn must do.
+"""A second yardstick for the load benchmark: the floor plus the parts every turn must have,
+done the way this help line does them.
 
 Issue 6 and the developers' guide require, for each webhook, whatever the dialog is:
   - the signature check (twilio's RequestValidator over the URL and every form field);
-  - the conversation's state in Redis under a per-conversation lock: lock and read, then
-    write and unlock (two round trips; no design with shared state has fewer);
+  - the conversation's state in Redis under a per-conversation lock; this design locks and
+    reads, then writes and unlocks (two round trips, as the full service makes);
   - one JSON log line for the turn;
-  - the turn's latency in the Prometheus histogram (multi-process mode under gunicorn).
+  - the turn's latency in the Prometheus histogram (multi-process mode under gunicorn);
+  - for Twilio's status callback, the end of the call counted (one script, no lock).
 
-This app does exactly those, each the help line's own way (the same decorator, Lua scripts,
-Redis connection, log formatter and metrics), in their cheapest form: a fixed 700-byte record
-instead of an encoded state, no dialog, no TwiML building, no redaction, no phone-number
-parsing, no proxy handling. It answers with the floor's fixed TwiML. What it costs beyond the
-floor is the least any help line meeting the issue can cost; what the full service costs
-beyond it is the help line's own work.
+This app does those with the help line's own pieces (the same decorator, Lua scripts, Redis
+connection, log formatter and metrics) and nothing else: a fixed 700-byte record instead of
+an encoded state, no dialog, no TwiML building, no phone-number parsing, no proxy handling,
+and no redaction (its log line carries nothing the caller said or keyed). It answers with
+the floor's fixed TwiML. So its cost beyond the floor is what this design pays before its
+dialog does anything: an upper bound on what any help line must pay (a leaner Redis client,
+or a voice state carried in the signed action URL, would pay less), not the least possible.
+A busy conversation gets 409 here at once where the service waits for it; in the benchmark
+every call has its own CallSid, so it never happens.
 
     gunicorn -c config/gunicorn.conf.py 'bench.required_app:create_app()'
 """
@@ -29,6 +34,7 @@ from flask import Flask, Response, request
 
 from bench.floor_app import TWIML
 from voicebot import logs, metrics
+from voicebot.channels.ops import EMPTY_TWIML, record_call_end
 from voicebot.channels.signature import twilio_only
 from voicebot.sessions.store import _BEGIN, _FINISH, PENDING_COUNTS, SessionStore, connect
 
@@ -52,6 +58,14 @@ def create_app(token: str | None = None, store: SessionStore | None = None) -> F
     @app.get("/healthz")
     def healthz() -> Response:
         return Response("ok\n", mimetype="text/plain")
+
+    @app.post("/voice/status")
+    @twilio_only
+    def call_status() -> Response:
+        form = request.form
+        seconds = int(form.get("CallDuration", "0") or 0)
+        record_call_end(store, form.get("CallSid", ""), form.get("CallStatus", ""), seconds)
+        return Response(EMPTY_TWIML, mimetype="text/xml")
 
     @app.post("/", defaults={"path": ""})
     @app.post("/<path:path>")

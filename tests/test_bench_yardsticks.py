@@ -10,6 +10,7 @@ from pathlib import Path
 import fakeredis
 import pytest
 
+from voicebot import metrics
 from voicebot.channels.simulator import SignedClient
 from voicebot.sessions.store import SessionStore
 
@@ -42,6 +43,22 @@ def test_a_turn_locks_writes_the_record_and_lets_go(required, caplog) -> None:  
     turns = [r for r in caplog.records if r.name == "voicebot.turn"]
     assert len(turns) == 1 and turns[0].getMessage() == "turn"
     assert isinstance(turns[0].latency_ms, float)
+    registry = app.extensions[metrics.EXTENSION].registry
+    assert registry.get_sample_value("voicebot_turn_seconds_count", {"channel": "voice"}) == 1
+
+
+def test_the_status_callback_counts_the_call_and_lets_its_conversation_go(required) -> None:  # type: ignore[no-untyped-def]
+    """As the service does it: one script, no lock, no record written, an empty answer."""
+    app, store = required
+    twilio = SignedClient(app, TOKEN)
+    twilio.post("/voice", CALL)
+    ended = CALL | {"CallStatus": "completed", "CallDuration": "42"}
+    reply = twilio.post("/voice/status", ended)
+    assert reply.status_code == 200 and "<Gather" not in reply.get_data(as_text=True)
+    assert store.redis.get(store.conversation_key("call:" + CALL["CallSid"])) is None
+    [stats] = [key for key in store.redis.keys("*") if b"stats:" in key]
+    assert store.redis.hget(stats, "calls") == b"1"
+    assert store.redis.hget(stats, "seconds") == b"42"
 
 
 def test_an_unsigned_or_forged_turn_is_refused_and_touches_nothing(required) -> None:  # type: ignore[no-untyped-def]
