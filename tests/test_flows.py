@@ -113,6 +113,16 @@ def test_text_keys_must_name_a_state(flows_copy: Path) -> None:
         load_flow(flows_copy, ("en", "es"))
 
 
+def test_the_question_after_a_transfer_must_be_a_question(flows_copy: Path) -> None:
+    edit(
+        flows_copy / "help-line.toml",
+        'after_transfer = "anything_else"',
+        'after_transfer = "goodbye"',
+    )
+    with pytest.raises(FlowError, match=r"special.after_transfer: 'goodbye' must be a question"):
+        load_flow(flows_copy, ("en", "es"))
+
+
 def test_flows_check_reads_the_intents_too(flows_copy: Path) -> None:
     with (flows_copy / "intents" / "en.toml").open("a") as handle:
         handle.write("this is [not toml\n")

@@ -70,6 +70,23 @@ def test_agent_gives_the_support_number_and_the_call_back(thread: Thread) -> Non
     assert "call you back" in one_message(thread.text("nobody answers that number"))
 
 
+@pytest.mark.parametrize("words", ["thanks", "ok thank you", "gracias"])
+def test_thanks_after_agent_ends_the_thread_instead_of_listing_topics(
+    thread: Thread, words: str
+) -> None:
+    thread.text("AGENT")
+    text = one_message(thread.text(words))
+    assert "1 Activation key" not in text and "Activation" not in text
+    assert "Text us any time" in text or "Gracias" in text
+
+
+def test_after_agent_a_topic_number_or_call_me_still_works(thread: Thread) -> None:
+    thread.text("AGENT")
+    assert "Creating your account. Reply 1" in one_message(thread.text("2"))
+    thread.text("AGENT")
+    assert "call you back" in one_message(thread.text("CALL ME"))
+
+
 def test_activation_keys_are_never_given_by_text(thread: Thread) -> None:
     for words in ("what is my activation key", "text me the key", "activation key", "key pls"):
         text = one_message(thread.text(words))

@@ -319,8 +319,12 @@ class Dialog:
         return self.verifier
 
     def _question(self, state: State) -> StateSpec:
-        """The question the caller is answering (home, when the last turn asked none)."""
+        """The question the caller is answering: home when the last turn asked none, and
+        after a transfer by text ("call support at ...") the after-transfer question when
+        the flow names one, so "thanks" there says goodbye rather than listing topics."""
         spec = self.flow.states.get(state.step)
+        if spec is not None and spec.type == "transfer" and "after_transfer" in self.flow.special:
+            return self.flow.states[self.flow.special["after_transfer"]]
         if spec is None or spec.type != "ask":
             spec = self.flow.states[self.flow.special["home"]]
         return spec

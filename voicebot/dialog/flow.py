@@ -262,6 +262,12 @@ def _check(flow: Flow, name: str) -> None:
     for hook in hooks:
         if hook not in flow.special:
             raise FlowError(f"{name}: special.{hook}: missing (the engine needs it)")
+    for hook in QUESTION_HOOKS:
+        target = flow.states.get(flow.special.get(hook, ""))
+        if target is not None and target.type != "ask":
+            raise FlowError(
+                f"{name}: special.{hook}: {target.name!r} must be a question (type ask)"
+            )
     # Every prompt key a state or the engine uses exists, in every language and channel.
     keys_used = {f"states.{s.name}.say": s.say for s in flow.states.values()}
     keys_used |= {f"states.{s.name}.reprompt": s.reprompt for s in flow.states.values()}
@@ -409,6 +415,9 @@ SPECIAL_HOOKS = (
     "dial_completed",  # the caller talked to support and the call ends
     "unanswered",  # support did not answer and the caller then said nothing we understood
 )
+
+# Optional hooks that name the question a caller answers next: they must be questions.
+QUESTION_HOOKS = ("after_transfer",)  # by text, after "call support at ...": thanks ends
 
 # Needed only by flows that verify callers (states with collect).
 VERIFY_HOOKS = ("verify_restart",)  # where a verification left unanswered too long starts over
