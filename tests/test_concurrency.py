@@ -9,6 +9,7 @@ same race then loses a turn, so the first tests are able to fail.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import threading
 import time
@@ -50,11 +51,15 @@ def shared_app(
 class Overlap:
     """Slows each turn down and records how many turns were between load and save at once."""
 
-    def __init__(self, app: Flask) -> None:
+    def __init__(self, app: Flask, meet: int = 0) -> None:
+        """``meet``: hold each turn until this many are between load and save (for the
+        control, whose turns are not serialised: on a busy machine a 50 ms window alone may
+        close before the second turn starts)."""
         self.store = app.extensions["voicebot"].store
         self.inside = 0
         self.most = 0
         self._guard = threading.Lock()
+        self._meeting = threading.Barrier(meet) if meet else None
         begin, save = self.store.begin_turn, self.store.save
 
         def slow_begin(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -62,6 +67,10 @@ class Overlap:
             with self._guard:
                 self.inside += 1
                 self.most = max(self.most, self.inside)
+            if self._meeting is not None:
+                # turns that never meet: the assertion on `most` says so
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    self._meeting.wait(timeout=10)
             time.sleep(SLOW)
             return opened
 
@@ -155,7 +164,7 @@ def test_without_the_lock_the_same_race_loses_a_turn(shared_app: Flask) -> None:
         return OpenTurn(conversation, request_id, token, state=store.load(conversation))
 
     store.begin_turn = unlocked_begin
-    overlap = Overlap(shared_app)
+    overlap = Overlap(shared_app, meet=2)
 
     text_at_once(
         shared_app,

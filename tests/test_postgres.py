@@ -176,7 +176,9 @@ def test_replace_takes_off_left_out_students_on_postgresql(engine: Engine, tmp_p
             )
         )
     rows.append(row(number="3000003", first="Kai", phone="404-555-0199"))
-    result = import_roster(engine, write(tmp_path / "r2.csv", rows[2:]), replace=True)
+    result = import_roster(
+        engine, write(tmp_path / "r2.csv", rows[2:]), replace=True, allow_large_removal=True
+    )
     assert result.committed and (result.removed, result.retired) == (1, 1)
     with engine.connect() as connection:
         students = connection.execute(

@@ -262,6 +262,31 @@ def test_unreadable_files_import_nothing(
     assert rdb.query("SELECT COUNT(*) FROM students") == [(0,)]
 
 
+def test_a_file_without_its_header_is_refused_without_repeating_its_first_row(
+    rdb: Roster, tmp_path: Path
+) -> None:
+    """The first line is then a student's row: the error names the columns, never the values."""
+    first = row(number="1000001", ssn="123-45-6789", first="Marisol", last="Quintero")
+    headless = write(tmp_path / "headless.csv", [first, row(number="1000002")])
+    headless.write_text(headless.read_text().split("\n", 1)[1])
+    result = rdb.run(str(headless))
+    said = result.output + result.stderr
+    assert result.exit_code == 1 and "line 1: the header must be" in said
+    for value in ("6789", "123-45", "Marisol", "Quintero", "2015-03-14", "1000001", "555"):
+        assert value not in said, value
+    assert rdb.query("SELECT COUNT(*) FROM students") == [(0,)]
+
+
+def test_a_misspelt_header_name_is_pointed_out(rdb: Roster, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "typo.csv", [row()], header=HEADER.replace("guardian_phone", "guardian_phon")
+    )
+    result = rdb.run(str(path))
+    assert result.exit_code == 1
+    assert "missing: guardian_phone" in result.output
+    assert "one looks like a misspelt guardian_phone" in result.output
+
+
 # --- updates ----------------------------------------------------------------------------------
 
 
@@ -344,14 +369,13 @@ def test_replace_takes_off_the_students_the_new_export_leaves_out(
     # The next export: Maria (3000001) and Kai (3000003) have left the district.
     still_enrolled = write(tmp_path / "roster2.csv", [rows[1]])
 
-    assert rdb.run(str(still_enrolled)).exit_code == 0  # without --replace: updated only
+    kept = rdb.run(str(still_enrolled))  # without --replace: updated only, and said so
+    assert "2 student(s) on the roster are not in this file: kept" in kept.output
     assert len(_snapshot(rdb)["students"]) == 3
 
-    result = rdb.run(str(still_enrolled), "--replace")
+    result = rdb.run(str(still_enrolled), "--replace", "--allow-large-removal")  # 2 of 3
     assert result.exit_code == 0, result.output
-    assert "1 students the file does not list deleted, 1 kept for the disclosure audit" in (
-        result.output
-    )
+    assert "taken off the roster: 1 student(s) deleted; 1 cleared and kept" in result.output
     after = _snapshot(rdb)
     # Kai stays for the audit, as a number and a birth date: no name, school or digits.
     assert after["students"] == [
@@ -369,7 +393,7 @@ def test_replace_takes_off_the_students_the_new_export_leaves_out(
     assert rdb.query("PRAGMA foreign_key_check") == []
 
     again = rdb.run(str(still_enrolled), "--replace")  # nothing left to take off
-    assert "0 students the file does not list deleted, 0 kept" in again.output
+    assert "taken off the roster: 0 student(s) deleted; 0 cleared" in again.output
     assert _snapshot(rdb) == after
 
     assert rdb.run(str(write(tmp_path / "back.csv", rows[2:]))).exit_code == 0  # Kai is back
@@ -386,13 +410,50 @@ def test_replace_takes_nobody_off_when_the_file_has_bad_rows(rdb: Roster, tmp_pa
     path = write(tmp_path / "roster2.csv", damaged)
 
     refused = rdb.run(str(path), "--replace")
-    assert refused.exit_code == 1 and "nothing imported" in refused.output + refused.stderr
+    assert refused.exit_code == 1 and "nothing imported" in refused.output
+    assert "(and take nobody off the roster)" in refused.output
 
     skipped = rdb.run(str(path), "--replace", "--skip-invalid")
     assert skipped.exit_code == 0, skipped.output
     assert "--replace: nothing taken off, because the file had bad rows" in skipped.output
     assert [s[0] for s in _snapshot(rdb)["students"]] == ["3000001", "3000002"]
     assert len(_snapshot(rdb)["links"]) == 2
+
+
+@pytest.mark.parametrize("kept", [0, 3])
+def test_replace_with_a_partial_or_empty_file_imports_nothing_unless_told(
+    rdb: Roster, tmp_path: Path, kept: int
+) -> None:
+    rows = [row(number=f"30000{n:02d}", phone=f"404-555-01{n:02d}") for n in range(8)]
+    assert rdb.run(str(write(tmp_path / "roster.csv", rows))).exit_code == 0
+    before = _snapshot(rdb)
+    partial = write(tmp_path / "partial.csv", rows[:kept])  # an export cut short, or empty
+
+    refused = rdb.run(str(partial), "--replace")
+    assert refused.exit_code == 1
+    assert f"--replace would take off {8 - kept} of the 8 students on the roster" in (
+        refused.output
+    )
+    assert "nothing imported" in refused.output and "--allow-large-removal" in refused.output
+    assert _snapshot(rdb) == before
+
+    done = rdb.run(str(partial), "--replace", "--allow-large-removal")
+    assert done.exit_code == 0, done.output
+    assert len(_snapshot(rdb)["students"]) == kept
+
+
+def test_replace_takes_off_a_few_withdrawn_students_without_asking(
+    rdb: Roster, tmp_path: Path
+) -> None:
+    rows = [row(number=f"30000{n:02d}", phone=f"404-555-01{n:02d}") for n in range(8)]
+    assert rdb.run(str(write(tmp_path / "roster.csv", rows))).exit_code == 0
+    result = rdb.run(str(write(tmp_path / "next.csv", rows[:6])), "--replace")  # 2 of 8 left
+    assert result.exit_code == 0, result.output
+    assert "taken off the roster: 2 student(s) deleted" in result.output
+    assert [s[0] for s in _snapshot(rdb)["students"]] == [r[0] for r in rows[:6]]
+    withdrawn = rows[7]
+    data = b"".join(p.read_bytes() for p in rdb.files())
+    assert withdrawn[0].encode() not in data  # zeroed, not left in free pages
 
 
 def test_phones_in_any_common_format_become_e164(rdb: Roster, tmp_path: Path) -> None:

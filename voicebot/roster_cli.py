@@ -62,9 +62,18 @@ def roster() -> None:
     "--replace",
     is_flag=True,
     help="The file is the whole roster: take off the students it does not list (withdrawn, "
-    "moved). Nothing is taken off when the file has bad rows.",
+    "moved). Nothing is taken off when the file has bad rows; nothing is imported when more "
+    "than a quarter of the roster would go. Use only with the district's whole export.",
 )
-def import_command(file: Path, skip_invalid: bool, replace: bool) -> None:
+@click.option(
+    "--allow-large-removal",
+    is_flag=True,
+    help="With --replace: take off the students the file leaves out even when they are more "
+    "than a quarter of the roster (the end of a school year).",
+)
+def import_command(
+    file: Path, skip_invalid: bool, replace: bool, allow_large_removal: bool
+) -> None:
     """Import FILE.csv, the district's export: one row per student and guardian.
 
     \b
@@ -90,6 +99,7 @@ def import_command(file: Path, skip_invalid: bool, replace: bool) -> None:
             progress=progress,
             stage=progress.stage,
             replace=replace,
+            allow_large_removal=allow_large_removal,
         )
     except RosterError as exc:
         raise click.ClickException(str(exc)) from None
@@ -103,7 +113,8 @@ def import_command(file: Path, skip_invalid: bool, replace: bool) -> None:
     if not result.committed:
         raise click.ClickException(
             f"{result.bad_rows:,} bad row(s): nothing imported. Fix them, or run again with "
-            "--skip-invalid to import the good rows."
+            "--skip-invalid to import the good rows"
+            + (" (and take nobody off the roster)." if replace else ".")
         )
     click.echo(
         f"imported {result.imported_rows:,} rows in {seconds:.1f} s: {result.students:,} "
@@ -111,6 +122,8 @@ def import_command(file: Path, skip_invalid: bool, replace: bool) -> None:
     )
     if result.bad_rows:
         click.echo(f"skipped {result.bad_rows:,} bad row(s) (listed above)")
+    if result.imported_rows == 0:
+        click.echo("the file has no student rows")
     if result.replace_skipped:
         click.echo(
             "--replace: nothing taken off, because the file had bad rows (a bad row's student "
@@ -118,7 +131,12 @@ def import_command(file: Path, skip_invalid: bool, replace: bool) -> None:
         )
     elif replace:
         click.echo(
-            f"taken off: {result.removed:,} students the file does not list deleted, "
-            f"{result.retired:,} kept for the disclosure audit (student number and birth date "
-            "only)"
+            f"taken off the roster: {result.removed:,} student(s) deleted; "
+            f"{result.retired:,} cleared and kept for the disclosure audit (student number "
+            "and birth date only)"
+        )
+    elif result.not_in_file:
+        click.echo(
+            f"{result.not_in_file:,} student(s) on the roster are not in this file: kept "
+            "(import the district's whole export with --replace to take them off)"
         )

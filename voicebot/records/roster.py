@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import difflib
 import io
 import logging
 import multiprocessing
@@ -107,6 +108,7 @@ class ImportResult:
     removed: int = 0
     retired: int = 0
     replace_skipped: bool = False  # replace=True, but the file had bad rows: nothing removed
+    not_in_file: int = 0  # students on the roster (not already taken off) the file leaves out
 
     def add_error(self, line: int, reason: str) -> None:
         self.bad_rows += 1
@@ -240,15 +242,28 @@ def count_lines(path: Path) -> int:
 
 
 def _column_index(header: list[str]) -> tuple[int, ...]:
+    """Where each column is. The first line's other names are never repeated in the error:
+    a file exported without its header starts with a student's row (name, birth date, SSN).
+    Only the expected names are shown, those missing and those a name comes close to."""
     names = [name.strip().lower() for name in header]
     missing = [column for column in COLUMNS if column not in names]
     extra = [name for name in names if name not in COLUMNS]
     if missing or extra or len(names) != len(COLUMNS):
+        close = sorted(
+            {m for n in extra for m in difflib.get_close_matches(n, missing, n=1, cutoff=0.8)}
+        )
         raise RosterError(
             "line 1: the header must be "
             + ",".join(COLUMNS)
             + (f" (missing: {', '.join(missing)})" if missing else "")
-            + (f" (unknown: {', '.join(extra[:5])})" if extra else "")
+            + (
+                f" ({len(extra)} other name(s), not shown: without its header line a file "
+                "starts with a student's details"
+                + (f"; one looks like a misspelt {', '.join(close)}" if close else "")
+                + ")"
+                if extra
+                else ""
+            )
         )
     return tuple(names.index(column) for column in COLUMNS)
 
@@ -445,22 +460,28 @@ def _bulk_settings(conn: Connection) -> Iterator[None]:
     * enough page cache that the merge's joins and index builds stay in memory;
     * no per-row foreign key lookups. Every id the merge writes was just read by a join
       inside the same write transaction, and SQLite has one writer at a time, so each
-      reference is valid by construction; nothing is deleted that anything refers to.
-      (On PostgreSQL the constraints stay on.)
+      reference is valid by construction; --replace removes the references to what it
+      deletes itself. (On PostgreSQL the constraints stay on.)
+    * secure delete: what a re-import or --replace overwrites or deletes (a withdrawn
+      child's name, birth date, last four digits) is zeroed in the file, not left in its
+      free pages. Many SQLite builds do this by default; this makes sure.
     """
     if conn.dialect.name != "sqlite":
         yield
         return
     cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
     foreign_keys = conn.exec_driver_sql("PRAGMA foreign_keys").scalar()
+    secure = conn.exec_driver_sql("PRAGMA secure_delete").scalar()
     conn.exec_driver_sql("PRAGMA cache_size = -131072")  # KiB: 128 MiB at most
     conn.exec_driver_sql("PRAGMA foreign_keys = OFF")  # only takes effect between transactions
+    conn.exec_driver_sql("PRAGMA secure_delete = ON")
     conn.commit()  # end the transaction SQLAlchemy began for the pragmas
     try:
         yield
     finally:
         conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache or -2000)}")
         conn.exec_driver_sql(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
+        conn.exec_driver_sql(f"PRAGMA secure_delete = {int(secure or 0)}")
         conn.commit()
 
 
@@ -473,12 +494,15 @@ def import_roster(
     stage: Callable[[str], None] | None = None,
     workers: int | None = None,
     replace: bool = False,
+    allow_large_removal: bool = False,
 ) -> ImportResult:
     """Import one roster file; see the module docstring for the rules.
 
     ``replace``: the file is the whole roster; students it does not list are taken off (see
     ``_remove_missing``), unless the file had bad rows, which may hide students that are
-    still enrolled: then nothing is taken off and ``replace_skipped`` says so.
+    still enrolled: then nothing is taken off and ``replace_skipped`` says so. Taking off
+    more than REPLACE_LIMIT of the roster raises RosterError (nothing imported) unless
+    ``allow_large_removal``.
 
     ``progress`` is called with the number of rows just read, ``stage`` with a short note
     when the import moves on (for a progress display). ``workers`` forces the number of
@@ -495,7 +519,17 @@ def import_roster(
         stack.enter_context(_bulk_settings(conn))
         transaction = conn.begin()
         try:
-            if not _import(conn, handle, result, skip_invalid, progress, stage, workers, replace):
+            if not _import(
+                conn,
+                handle,
+                result,
+                skip_invalid,
+                progress,
+                stage,
+                workers,
+                replace,
+                allow_large_removal,
+            ):
                 transaction.rollback()
                 return result
             transaction.commit()
@@ -512,8 +546,8 @@ def import_roster(
     )
     if replace:
         log.info(
-            "roster replaced: %d students not in the file deleted, %d kept for the disclosure "
-            "audit without their details%s",
+            "roster replaced: %d students not in the file deleted, %d cleared and kept for the "
+            "disclosure audit%s",
             result.removed,
             result.retired,
             "; skipped: the file had bad rows" if result.replace_skipped else "",
@@ -530,6 +564,7 @@ def _import(
     stage: Callable[[str], None] | None,
     workers: int,
     replace: bool = False,
+    allow_large_removal: bool = False,
 ) -> bool:
     """Stage, check and merge inside the caller's transaction; False: roll it back."""
     lines = _lines(handle)
@@ -575,10 +610,23 @@ def _import(
     if stage:
         stage("writing students and guardians")
     _merge(conn, result)
+    result.not_in_file = conn.execute(
+        text(f"SELECT count(*) FROM students WHERE {_MISSING} AND {_ON_ROSTER}")
+    ).scalar_one()
     if replace:
         if result.bad_rows:  # a bad row's student is not staged: it would look withdrawn
             result.replace_skipped = True
         else:
+            on_roster = conn.execute(
+                text(f"SELECT count(*) FROM students WHERE {_ON_ROSTER}")
+            ).scalar_one()
+            if result.not_in_file > REPLACE_LIMIT * on_roster and not allow_large_removal:
+                raise RosterError(
+                    f"--replace would take off {result.not_in_file:,} of the {on_roster:,} "
+                    f"students on the roster, more than {REPLACE_LIMIT:.0%}: nothing imported. "
+                    "Is this the district's whole export? If it is, run again with "
+                    "--replace --allow-large-removal."
+                )
             if stage:
                 stage("removing students the file does not list")
             _remove_missing(conn, result)
@@ -586,11 +634,17 @@ def _import(
     return True
 
 
+# --replace refuses to take off more than this share of the students on the roster unless
+# told to: a partial file, or one exported without its rows, must not wipe the roster.
+REPLACE_LIMIT = 0.25
+
 # Students of the database that the staging table (the file's good rows) does not list.
 _MISSING = (
     f"NOT EXISTS (SELECT 1 FROM {_STAGING} r WHERE r.student_number = students.student_number)"
 )
 _DISCLOSED = "EXISTS (SELECT 1 FROM disclosures d WHERE d.student_id = students.id)"
+# Taken off before and kept for the audit: names cleared (an imported name is never empty).
+_ON_ROSTER = "first_name <> ''"
 
 
 def _remove_missing(conn: Connection, result: ImportResult) -> None:
@@ -606,9 +660,7 @@ def _remove_missing(conn: Connection, result: ImportResult) -> None:
             f"""
             UPDATE students SET first_name = '', last_name = '', first_name_key = NULL,
                 last_name_key = NULL, school = NULL, ssn_last4 = NULL, updated_at = :now
-            WHERE {_MISSING} AND {_DISCLOSED}
-              AND (first_name <> '' OR last_name <> '' OR school IS NOT NULL
-                   OR ssn_last4 IS NOT NULL)
+            WHERE {_MISSING} AND {_DISCLOSED} AND {_ON_ROSTER}
             """
         ).bindparams(bindparam("now", type_=DateTime(timezone=True))),
         {"now": datetime.now(UTC)},
