@@ -442,6 +442,41 @@ def test_replace_with_a_partial_or_empty_file_imports_nothing_unless_told(
     assert len(_snapshot(rdb)["students"]) == kept
 
 
+def test_replace_measures_the_removal_against_the_roster_before_the_file(
+    rdb: Roster, tmp_path: Path
+) -> None:
+    """Another school's export (all new students) must not pass for a full roster."""
+    rows = [row(number=f"30000{n:02d}", phone=f"404-555-01{n:02d}") for n in range(8)]
+    assert rdb.run(str(write(tmp_path / "roster.csv", rows))).exit_code == 0
+    other = [row(number=f"40000{n:02d}", phone=f"404-555-02{n:02d}") for n in range(24)]
+    refused = rdb.run(str(write(tmp_path / "other.csv", other)), "--replace")
+    assert refused.exit_code == 1
+    assert "--replace would take off 8 of the 8 students on the roster" in refused.output
+    assert len(_snapshot(rdb)["students"]) == 8
+
+
+def test_a_withdrawn_childs_details_leave_the_database_files_while_the_service_runs(
+    rdb: Roster, tmp_path: Path
+) -> None:
+    """The service keeps the database open, so SQLite's write-ahead log is not emptied on
+    its own: the import must checkpoint it, or the log keeps what --replace deleted."""
+    service = sqlite3.connect(rdb.path)  # another process's connection, left open
+    service.execute("SELECT count(*) FROM students").fetchall()
+    engine = db.make_engine(rdb.url)
+    try:
+        rows = [row(number=f"30000{n:02d}", phone=f"404-555-01{n:02d}") for n in range(8)]
+        rows.append(row(number="3000099", first="Zebulon", last="Quarrington", ssn="321-54-9876"))
+        assert import_roster(engine, write(tmp_path / "r1.csv", rows)).committed
+        result = import_roster(engine, write(tmp_path / "r2.csv", rows[:8]), replace=True)
+        assert result.removed == 1
+        data = b"".join(p.read_bytes() for p in rdb.files())
+        for value in (b"Zebulon", b"Quarrington", b"9876", b"3000099"):
+            assert value not in data, value
+    finally:
+        engine.dispose()
+        service.close()
+
+
 def test_replace_takes_off_a_few_withdrawn_students_without_asking(
     rdb: Roster, tmp_path: Path
 ) -> None:

@@ -301,11 +301,15 @@ def test_verified_but_no_last_four_on_file_discloses_nothing(world: World) -> No
     assert world.count(DisclosureRow) == 0
 
 
+@pytest.mark.parametrize("import_lands", ["before the check", "during the check"])
 def test_a_child_taken_off_the_roster_while_the_code_is_out_is_never_read_back(
-    world: World, tmp_path: Path
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, import_lands: str
 ) -> None:
     """roster import --replace deletes a withdrawn child; SQLite may give its id to the next
-    new child. The code sent for the first must not read back the second's digits."""
+    new child. The code sent for the first must not read back the second's digits, even
+    when the import commits between the check's two reads of the roster."""
+    if import_lands == "during the check":
+        monkeypatch.setattr(world.verifier, "_still_listed", lambda student: True)
     from tests.test_roster import row, write
     from voicebot.records.roster import import_roster
 
@@ -336,7 +340,10 @@ def test_a_child_taken_off_the_roster_while_the_code_is_out_is_never_read_back(
         named = session.scalars(
             select(VerificationAttempt.student_id).where(VerificationAttempt.step == "check")
         ).all()
-    assert named == [None, None]  # the audit does not pin the newcomer either
+    # The audit pins the right code's check on nobody; the wrong one's on nobody either,
+    # unless the import landed in the middle of it (milliseconds: a wrong code names the id).
+    assert named[1] is None
+    assert named[0] is None or import_lands == "during the check"
 
 
 def test_an_opted_out_guardian_is_not_texted(world: World) -> None:

@@ -122,7 +122,7 @@ def import_command(
     )
     if result.bad_rows:
         click.echo(f"skipped {result.bad_rows:,} bad row(s) (listed above)")
-    if result.imported_rows == 0:
+    if result.rows == 0:
         click.echo("the file has no student rows")
     if result.replace_skipped:
         click.echo(

@@ -257,7 +257,7 @@ class Verifier:
             if self.redis.delete(key) != 1:  # another request used it a moment ago
                 return self._end(conversation, channel, caller, stir, "used", found, now)
             self._succeeded(attempt, found.record, caller)
-            return self._disclose(found.id, channel, caller, call_id, stir, conversation, now)
+            return self._disclose(found, channel, caller, call_id, stir, conversation, now)
         if int(tries) >= MAX_TRIES:
             self.redis.delete(key)
             self._fail(attempt, record_key, caller, now)
@@ -300,7 +300,7 @@ class Verifier:
 
     def _disclose(
         self,
-        student_id: int,
+        found: _Student,
         channel: str,
         caller: str | None,
         call_id: str,
@@ -310,7 +310,9 @@ class Verifier:
     ) -> tuple[CodeResult, Disclosure | None]:
         when = datetime.fromtimestamp(now, UTC)
         with self.sessions.begin() as session:
-            student = session.get(Student, student_id) if student_id != GONE else None
+            student = session.get(Student, found.id) if found.id != GONE else None
+            if student is not None and _record(student.student_number) != found.record:
+                student = None  # taken off since the check above, its id given again
             last4 = student.ssn_last4 if student else None
             session.add(
                 VerificationAttempt(
@@ -330,7 +332,7 @@ class Verifier:
                 return CodeResult.OK, None
             session.add(
                 DisclosureRow(
-                    student_id=student_id,
+                    student_id=student.id,
                     disclosed_at=when,
                     channel=channel[:8],
                     phone=caller,

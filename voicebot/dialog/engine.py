@@ -121,7 +121,7 @@ class Dialog:
     # ---- the caller said or pressed something -----------------------------------------
 
     def _answer(self, state: State, event: Event, first: bool) -> Turn:
-        current = self._question(state)
+        current = self._question(state, event.channel)
         if current.collect and state.step == current.name:
             collected = self._collect(current, state, event)
             if collected is not None:
@@ -318,13 +318,15 @@ class Dialog:
             raise RuntimeError("this flow verifies callers but no verifier was configured")
         return self.verifier
 
-    def _question(self, state: State) -> StateSpec:
+    def _question(self, state: State, channel: str) -> StateSpec:
         """The question the caller is answering: home when the last turn asked none, and
         after a transfer by text ("call support at ...") the after-transfer question when
-        the flow names one, so "thanks" there says goodbye rather than listing topics."""
+        the flow names one, so "thanks" there says goodbye rather than listing topics. (A
+        call's transfer is followed by the dial's result, never by a question.)"""
         spec = self.flow.states.get(state.step)
-        if spec is not None and spec.type == "transfer" and "after_transfer" in self.flow.special:
-            return self.flow.states[self.flow.special["after_transfer"]]
+        after = self.flow.special.get("after_transfer")
+        if spec is not None and spec.type == "transfer" and after and channel == "sms":
+            return self.flow.states[after]
         if spec is None or spec.type != "ask":
             spec = self.flow.states[self.flow.special["home"]]
         return spec
@@ -348,7 +350,7 @@ class Dialog:
                 # Support just did not answer: ringing again would loop; say goodbye instead.
                 return self.enter(state, event, self.flow.special["unanswered"], intent=intent)
             return self.enter(state, event, self.flow.special["give_up"], intent=intent)
-        question = self._question(state)
+        question = self._question(state, event.channel)
         reply = _Reply()
         sorry = sorry or (f"sorry_{why}" if count == 1 else f"sorry_{why}_again")
         reply.actions.append(Say(self._text(sorry, state, event), key=sorry))
@@ -358,7 +360,7 @@ class Dialog:
         return Turn(tuple(reply.actions), state, intent=intent or why)
 
     def _repeat(self, state: State, event: Event, intent: str) -> Turn:
-        question = self._question(state)
+        question = self._question(state, event.channel)
         replay = list(state.replay)
         topic = self.flow.states.get(state.topic)
         if (
@@ -378,7 +380,7 @@ class Dialog:
     def _wait(self, state: State, event: Event, intent: str) -> Turn:
         """ "Hang on, let me find it": the same question, with time to find the answer; not
         a miss, so a parent fetching a student number is not led towards a person."""
-        question = self._question(state)
+        question = self._question(state, event.channel)
         reply: list[Action] = [
             Say(self._text("take_your_time", state, event), key="take_your_time")
         ]
@@ -393,7 +395,7 @@ class Dialog:
         if lang not in self.flow.languages:
             return self._retry(state, event, "no_match", intent=intent)
         state.lang = lang
-        question = self._question(state)
+        question = self._question(state, event.channel)
         state.step = question.name
         return Turn((self._ask(question, question.say, state, event),), state, intent=intent)
 

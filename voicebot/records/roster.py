@@ -536,6 +536,13 @@ def import_roster(
         except BaseException:
             transaction.rollback()
             raise
+        if conn.dialect.name == "sqlite":
+            # Move the import's pages from the write-ahead log into the database file now
+            # (where secure_delete has zeroed what was deleted) and empty the log: otherwise
+            # a withdrawn child's details stay in it while the service keeps it open.
+            busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
+            if busy and busy[0]:
+                log.warning("roster imported; the database's log could not be emptied yet")
     result.committed = True
     log.info(
         "roster imported: %d rows, %d students, %d guardians, %d bad rows skipped",
@@ -609,6 +616,7 @@ def _import(
         result.imported_rows -= _drop_students(conn, conflicting, result)
     if stage:
         stage("writing students and guardians")
+    on_roster = conn.execute(text(f"SELECT count(*) FROM students WHERE {_ON_ROSTER}")).scalar_one()
     _merge(conn, result)
     result.not_in_file = conn.execute(
         text(f"SELECT count(*) FROM students WHERE {_MISSING} AND {_ON_ROSTER}")
@@ -616,10 +624,7 @@ def _import(
     if replace:
         if result.bad_rows:  # a bad row's student is not staged: it would look withdrawn
             result.replace_skipped = True
-        else:
-            on_roster = conn.execute(
-                text(f"SELECT count(*) FROM students WHERE {_ON_ROSTER}")
-            ).scalar_one()
+        else:  # measured against the roster before this file added anyone to it
             if result.not_in_file > REPLACE_LIMIT * on_roster and not allow_large_removal:
                 raise RosterError(
                     f"--replace would take off {result.not_in_file:,} of the {on_roster:,} "
