@@ -491,6 +491,14 @@ def test_replace_takes_off_a_few_withdrawn_students_without_asking(
     assert withdrawn[0].encode() not in data  # zeroed, not left in free pages
 
 
+def test_a_new_sqlite_database_is_readable_by_its_owner_only(rdb: Roster, tmp_path: Path) -> None:
+    assert rdb.run(str(write(tmp_path / "roster.csv", [row()]))).exit_code == 0
+    files = rdb.files()
+    assert rdb.path in files
+    for path in files:  # the database, and SQLite's log beside it
+        assert path.stat().st_mode & 0o077 == 0, f"{path.name} is open to others"
+
+
 def test_phones_in_any_common_format_become_e164(rdb: Roster, tmp_path: Path) -> None:
     formats = ["(404) 555-0101", "404-555-0102", "404.555.0103", "+1 404 555 0104", "4045550105"]
     rows = [row(number=f"400000{i}", phone=p) for i, p in enumerate(formats)]

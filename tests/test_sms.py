@@ -80,6 +80,13 @@ def test_thanks_after_agent_ends_the_thread_instead_of_listing_topics(
     assert "Text us any time" in text or "Gracias" in text
 
 
+def test_espanol_after_agent_gives_the_way_to_a_person_again_in_spanish(thread: Thread) -> None:
+    thread.text("AGENT")
+    text = one_message(thread.text("español"))
+    assert "404-802-1000" in text and "LLAMENME" in text
+    assert "Gracias" in one_message(thread.text("gracias"))
+
+
 def test_after_agent_a_topic_number_or_call_me_still_works(thread: Thread) -> None:
     thread.text("AGENT")
     assert "Creating your account. Reply 1" in one_message(thread.text("2"))

@@ -395,9 +395,16 @@ class Dialog:
         if lang not in self.flow.languages:
             return self._retry(state, event, "no_match", intent=intent)
         state.lang = lang
+        actions: list[Action] = []
+        spec = self.flow.states.get(state.step)
+        if spec is not None and spec.type == "transfer" and event.channel == "sms":
+            # "español" right after AGENT: how to reach a person again, in Spanish (said,
+            # not a second transfer: the agents already have this conversation's handoff)
+            actions.append(Say(self._text(spec.say, state, event), key=spec.say))
         question = self._question(state, event.channel)
         state.step = question.name
-        return Turn((self._ask(question, question.say, state, event),), state, intent=intent)
+        actions.append(self._ask(question, question.say, state, event))
+        return Turn(tuple(actions), state, intent=intent)
 
     def _dial_result(self, state: State, event: Event) -> Turn:
         spec = self.flow.states.get(state.step)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 
 from alembic import command
@@ -32,7 +34,7 @@ def make_engine(url: str) -> Engine:
     student number or a birth date."""
     url = normalise_url(url)
     if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        _create_private(Path(url.removeprefix("sqlite:///")))
         engine = create_engine(url, connect_args={"timeout": 5}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
@@ -45,6 +47,17 @@ def make_engine(url: str) -> Engine:
         return engine
     connect_args = {"connect_timeout": 2} if url.startswith("postgresql") else {}
     return create_engine(url, pool_pre_ping=True, connect_args=connect_args, hide_parameters=True)
+
+
+def _create_private(path: Path) -> None:
+    """A new SQLite file readable by its owner only: it holds students' names, birth dates
+    and last four digits. SQLite gives its -wal and -shm files the same permissions. An
+    existing file keeps the ones its operator chose."""
+    if str(path) in ("", ":memory:") or path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):  # another process made it a moment ago
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
 def make_sessions(engine: Engine) -> sessionmaker:
