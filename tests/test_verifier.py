@@ -346,6 +346,43 @@ def test_a_child_taken_off_the_roster_while_the_code_is_out_is_never_read_back(
     assert named[0] is None or import_lands == "during the check"
 
 
+def test_a_child_kept_only_for_the_audit_is_an_unknown_student(
+    world: World, tmp_path: Path
+) -> None:
+    """roster import --replace keeps a withdrawn child the disclosure audit names, without a
+    name or digits: the right details for them are treated like anyone else's wrong ones."""
+    from tests.test_roster import row, write
+    from voicebot.records.roster import import_roster
+
+    enrolled, withdrawn = world.kid(first="Ana"), world.kid()
+    request(world, withdrawn, _phone(), conv())
+    [(_, code)] = world.codes()
+    with world.sessions.begin() as session:
+        student = session.scalars(
+            select(Student).where(Student.student_number == withdrawn.number)
+        ).one()
+        session.add(
+            DisclosureRow(student_id=student.id, channel="sms", method="dob+otp", call_id="SM1")
+        )
+    listed = row(number=enrolled.number, first="Ana", phone=enrolled.phones[0])
+    result = import_roster(
+        world.engine, write(tmp_path / "a.csv", [listed]), replace=True, allow_large_removal=True
+    )
+    assert result.retired == 1
+
+    caller, conversation = _phone(), conv()
+    request(world, withdrawn, caller, conversation)
+    assert len(world.codes()) == 1  # no new code: nobody to text, nothing to verify
+    with world.sessions() as session:
+        outcome = session.scalars(
+            select(VerificationAttempt.outcome).where(
+                VerificationAttempt.conversation == conversation
+            )
+        ).one()
+    assert outcome == "no_match"
+    assert check(world, conversation, code, caller)[1] is None
+
+
 def test_an_opted_out_guardian_is_not_texted(world: World) -> None:
     kid = world.kid(guardians=2)
     world.optouts.add(kid.phones[0])

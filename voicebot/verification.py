@@ -277,7 +277,9 @@ class Verifier:
             return None
         with self.sessions() as session:
             row = session.execute(
-                select(Student.id, Student.birth_date).where(Student.student_number == number)
+                select(Student.id, Student.birth_date).where(
+                    Student.student_number == number, Student.on_roster()
+                )
             ).first()
         return _Student(row.id, row.birth_date, _record(number)) if row else None
 

@@ -648,7 +648,7 @@ _MISSING = (
     f"NOT EXISTS (SELECT 1 FROM {_STAGING} r WHERE r.student_number = students.student_number)"
 )
 _DISCLOSED = "EXISTS (SELECT 1 FROM disclosures d WHERE d.student_id = students.id)"
-# Taken off before and kept for the audit: names cleared (an imported name is never empty).
+# Not taken off before (kept for the audit, with names cleared): Student.on_roster() in SQL.
 _ON_ROSTER = "first_name <> ''"
 
 
