@@ -140,6 +140,21 @@ def test_an_empty_port_variable_breaks_no_command(
     assert result.returncode == 0 and "flows OK" in result.stdout, result.stdout + result.stderr
 
 
+@pytest.mark.parametrize(("mode", "warned"), [(0o644, True), (0o600, False)])
+def test_serve_warns_of_a_database_file_others_can_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], mode: int, warned: bool
+) -> None:
+    from voicebot.cli import _warn_if_database_is_open_to_others
+
+    path = tmp_path / "old.sqlite3"
+    path.write_bytes(b"")
+    path.chmod(mode)
+    _warn_if_database_is_open_to_others(f"sqlite:///{path}")
+    said = capsys.readouterr().err
+    assert ("can be read by other users" in said and f"chmod 600 {path}" in said) is warned
+    assert warned or said == ""
+
+
 def test_serve_refuses_an_out_of_date_database(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -66,6 +66,24 @@ def _warn_if_redis_is_down(url: str) -> None:
         )
 
 
+def _warn_if_database_is_open_to_others(url: str) -> None:
+    """New SQLite files are private (voicebot.records.db); one made before, or copied in,
+    may not be, and it holds students' names, birth dates and last four digits."""
+    from voicebot.records.db import sqlite_path
+
+    path = sqlite_path(url)
+    if path is None or not path.exists():
+        return
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        click.echo(
+            f"warning: DATABASE_URL: {path} can be read by other users of this machine "
+            f"(mode {mode:o}) and holds students' names, birth dates and last four digits: "
+            f"chmod 600 {path}",
+            err=True,
+        )
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=None, help="default: PORT, else 8000")
@@ -95,6 +113,7 @@ def serve(host: str, port: int | None, workers: int | None) -> None:
         ) from exc
     if settings.redis_url:
         _warn_if_redis_is_down(settings.redis_url)
+    _warn_if_database_is_open_to_others(settings.database_url)
     # gunicorn in a fresh interpreter, not in this one: this process has already imported
     # prometheus_client, before config/gunicorn.conf.py could set PROMETHEUS_MULTIPROC_DIR,
     # so its workers would keep their metrics to themselves and /metrics would be empty.

@@ -34,7 +34,9 @@ def make_engine(url: str) -> Engine:
     student number or a birth date."""
     url = normalise_url(url)
     if url.startswith("sqlite:///"):
-        _create_private(Path(url.removeprefix("sqlite:///")))
+        path = sqlite_path(url)
+        if path is not None:
+            _create_private(path)
         engine = create_engine(url, connect_args={"timeout": 5}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
@@ -49,11 +51,19 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, connect_args=connect_args, hide_parameters=True)
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file a SQLite URL names; None for other databases and in-memory SQLite."""
+    if not url.startswith("sqlite:///"):
+        return None
+    name = url.removeprefix("sqlite:///")
+    return Path(name) if name and name != ":memory:" else None
+
+
 def _create_private(path: Path) -> None:
     """A new SQLite file readable by its owner only: it holds students' names, birth dates
     and last four digits. SQLite gives its -wal and -shm files the same permissions. An
     existing file keeps the ones its operator chose."""
-    if str(path) in ("", ":memory:") or path.exists():
+    if path.exists():
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileExistsError):  # another process made it a moment ago
