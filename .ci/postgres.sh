@@ -46,4 +46,8 @@ as_postgres "$BIN/pg_ctl" -D "$DATA" -l "$ROOT/server.log" -w -t 60 start \
 
 PGPASSWORD="$PASSWORD" "$BIN/createdb" -h 127.0.0.1 -p "$PORT" -U postgres voicebot_test
 say "ready; stop with: runuser -u postgres -- $BIN/pg_ctl -D $DATA -m fast stop"
+# For a caller that stops the server when it is done (.ci/run): pg_ctl, then the data folder.
+if [ -n "${VOICEBOT_POSTGRES_STOP_FILE:-}" ]; then
+    printf '%s\n%s\n' "$BIN/pg_ctl" "$DATA" >"$VOICEBOT_POSTGRES_STOP_FILE"
+fi
 echo "postgresql+psycopg://postgres:${PASSWORD}@127.0.0.1:${PORT}/voicebot_test"
