@@ -318,15 +318,20 @@ class Dialog:
             raise RuntimeError("this flow verifies callers but no verifier was configured")
         return self.verifier
 
+    def _texted_transfer(self, state: State, channel: str) -> StateSpec | None:
+        """The transfer the last turn texted ("call support at ..."), if it was one."""
+        spec = self.flow.states.get(state.step)
+        return spec if spec is not None and spec.type == "transfer" and channel == "sms" else None
+
     def _question(self, state: State, channel: str) -> StateSpec:
         """The question the caller is answering: home when the last turn asked none, and
         after a transfer by text ("call support at ...") the after-transfer question when
         the flow names one, so "thanks" there says goodbye rather than listing topics. (A
         call's transfer is followed by the dial's result, never by a question.)"""
-        spec = self.flow.states.get(state.step)
         after = self.flow.special.get("after_transfer")
-        if spec is not None and spec.type == "transfer" and after and channel == "sms":
+        if after and self._texted_transfer(state, channel):
             return self.flow.states[after]
+        spec = self.flow.states.get(state.step)
         if spec is None or spec.type != "ask":
             spec = self.flow.states[self.flow.special["home"]]
         return spec
@@ -396,8 +401,8 @@ class Dialog:
             return self._retry(state, event, "no_match", intent=intent)
         state.lang = lang
         actions: list[Action] = []
-        spec = self.flow.states.get(state.step)
-        if spec is not None and spec.type == "transfer" and event.channel == "sms":
+        spec = self._texted_transfer(state, event.channel)
+        if spec is not None:
             # "español" right after AGENT: how to reach a person again, in Spanish (said,
             # not a second transfer: the agents already have this conversation's handoff)
             actions.append(Say(self._text(spec.say, state, event), key=spec.say))

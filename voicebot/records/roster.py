@@ -616,7 +616,11 @@ def _import(
         result.imported_rows -= _drop_students(conn, conflicting, result)
     if stage:
         stage("writing students and guardians")
-    on_roster = conn.execute(text(f"SELECT count(*) FROM students WHERE {_ON_ROSTER}")).scalar_one()
+    on_roster = 0  # before this file adds anyone: what --replace's limit is measured against
+    if replace:
+        on_roster = conn.execute(
+            text(f"SELECT count(*) FROM students WHERE {_ON_ROSTER}")
+        ).scalar_one()
     _merge(conn, result)
     result.not_in_file = conn.execute(
         text(f"SELECT count(*) FROM students WHERE {_MISSING} AND {_ON_ROSTER}")
@@ -624,7 +628,7 @@ def _import(
     if replace:
         if result.bad_rows:  # a bad row's student is not staged: it would look withdrawn
             result.replace_skipped = True
-        else:  # measured against the roster before this file added anyone to it
+        else:
             if result.not_in_file > REPLACE_LIMIT * on_roster and not allow_large_removal:
                 raise RosterError(
                     f"--replace would take off {result.not_in_file:,} of the {on_roster:,} "
