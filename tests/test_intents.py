@@ -217,6 +217,24 @@ def test_out_of_scope_questions_are_told_apart_but_reported_as_unknown(
 
 
 @pytest.mark.parametrize(
+    ("said", "intent"),
+    [
+        # getting a transcript or report card is the school's business...
+        ("how do I get a transcript", OUT_OF_SCOPE),
+        ("can I get her transcript sent to a college", OUT_OF_SCOPE),
+        ("I need my daughter's report card", OUT_OF_SCOPE),
+        # ...but they are where the student number is printed
+        ("is the student number printed on the transcript", "student_number"),
+        ("where's the student number on a report card", "student_number"),
+    ],
+)
+def test_a_transcript_is_out_of_scope_unless_the_question_is_the_number_on_it(
+    matcher: IntentMatcher, said: str, intent: str
+) -> None:
+    assert matcher.classify(said).intent == intent
+
+
+@pytest.mark.parametrize(
     ("said", "language"),
     [
         ("I forgot my password", "en"),
