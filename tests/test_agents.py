@@ -523,6 +523,30 @@ def test_a_childs_name_in_an_unrecognised_question_is_shown_as_name(
     assert kept_questions(app) == ([kept] if kept else [])
 
 
+@pytest.mark.parametrize(
+    ("said", "kept"),
+    [
+        (
+            "hi my name is Rosa Díaz and I need aftercare",
+            "hi my name is [name] and i need aftercare",
+        ),
+        ("this is Rosa, where is the bus", "this is [name], where is the bus"),
+        ("me llamo Rosa Díaz y necesito ayuda", "me llamo [name] y necesito ayuda"),
+        (
+            "I'm Rosa's grandmother, is there aftercare",
+            "i'm [name] grandmother, is there aftercare",
+        ),
+        ("this is about the bus", "this is about the bus"),  # the help line's words stay
+    ],
+)
+def test_a_callers_own_name_is_kept_as_name_though_the_roster_lacks_it(
+    app: Flask, said: str, kept: str
+) -> None:
+    services = app.extensions["voicebot"]
+    services.handoffs.note_unrecognised(said, "en", services.conversations.dialog.classifier.knows)
+    assert kept_questions(app) == [kept]
+
+
 def test_a_child_named_in_a_question_at_the_menu_is_kept_as_name(
     app: Flask, roster: None, twilio: SignedClient
 ) -> None:

@@ -48,7 +48,7 @@ from voicebot.dialog.dates import MONTHS, ORDINALS
 from voicebot.dialog.normalize import is_greeting, is_unsure, plain_words
 from voicebot.guard import NUMBER_WORDS, fold
 from voicebot.records.models import Base, Student, utcnow
-from voicebot.records.names import WORD, head, head_key, name_key, owner_key
+from voicebot.records.names import WORD, head, head_key, mask_introduced, name_key, owner_key
 from voicebot.redact import scrub
 
 CHANNELS = ("voice", "sms")
@@ -344,12 +344,14 @@ class Handoffs:
         """Keep a question the help line did not understand, for the statistics page.
 
         ``known``: the help line's own words (IntentMatcher.knows). Any other word that is a
-        student's first or last name is shown as [name]; a question of names only is not
-        kept. Without ``known`` no word is looked up."""
+        student's first or last name is shown as [name], and so are the words after "my name
+        is", "this is", "me llamo"... (the caller's own name, on the roster or not); a
+        question of names only is not kept. Without ``known`` no word is looked up."""
         # Names are hidden before the question is cut to length: never half a name kept.
         cleaned = clean_question(text, limit=None)
         if cleaned is not None and known is not None:
-            cleaned = self._without_names(unicodedata.normalize("NFC", cleaned), known)
+            introduced = mask_introduced(unicodedata.normalize("NFC", cleaned), known, NAME_MASK)
+            cleaned = self._without_names(introduced, known)
         if cleaned is None:
             return
         if len(cleaned) > MAX_QUESTION:  # at a space, so a [name] is never cut in two
