@@ -227,6 +227,26 @@ def test_a_new_password_ends_open_sessions(client: FlaskClient, handoffs: Handof
     assert client.get("/agents/").status_code == 302
 
 
+def test_a_sign_in_lasts_one_shift_however_often_the_list_refreshes(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from voicebot.agents.console import SESSION_HOURS
+
+    now = [time.time()]
+    monkeypatch.setattr(time, "time", lambda: now[0])  # the cookie's own clock moves too
+    signed_in(client)
+    for _ in range(SESSION_HOURS - 1):
+        now[0] += 3600
+        assert client.get("/agents/").status_code == 200  # each refresh renews the cookie
+    now[0] += 3600 + 1
+    response = client.get("/agents/")
+    assert response.status_code == 302 and "/agents/login" in response.headers["Location"]
+    signed_in(client)  # signing in again opens a new shift
+    assert client.get("/agents/").status_code == 200
+
+
 def test_sign_out(client: FlaskClient) -> None:
     signed_in(client)
     page = client.get("/agents/").get_data(as_text=True)

@@ -30,6 +30,7 @@ import hashlib
 import logging
 import os
 import secrets
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -72,7 +73,7 @@ LOCK_FOR = timedelta(minutes=15)
 # Failed sign-ins from one address, whatever the names, before that address is refused for
 # LOCK_FOR: the per-account lock alone lets one address try 4 passwords on every account.
 ADDRESS_FAILURES = 20
-SESSION_HOURS = 12
+SESSION_HOURS = 12  # a sign-in lasts one shift, however often the list refreshes
 REFRESH_SECONDS = 10
 LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 PUBLIC_ENDPOINTS = {"agents.sign_in", "agents.static"}
@@ -196,6 +197,9 @@ def _signed_in_agent():  # type: ignore[no-untyped-def]
     agent_id = session.get("agent_id")
     if not isinstance(agent_id, int):
         return None
+    since = session.get("since")
+    if not isinstance(since, int) or not 0 <= time.time() - since < SESSION_HOURS * 3600:
+        return None  # a shift's sign-in: the list's refreshes must not keep it open for ever
     agent = _handoffs().agent_by_id(agent_id)
     if agent is None or session.get("agent_key") != _fingerprint(agent.password_hash):
         return None
@@ -343,6 +347,7 @@ def sign_in() -> Any:
     session.permanent = True
     session["agent_id"] = agent.id
     session["agent_key"] = _fingerprint(agent.password_hash)
+    session["since"] = int(time.time())
     log.info("agents: agent %s signed in", agent.id)
     return redirect(url_for("agents.live"), code=303)
 
