@@ -106,9 +106,14 @@ def test_a_misspelt_intent_in_the_flow_is_named(
             r"states.verify_student: keep_unrecognised where",
         ),
         (
-            'text_keys = "main_menu"',
-            'text_keys = "mian_menu"',
-            r"states.anything_else.text_keys: unknown state",
+            'keys_of = "main_menu"',
+            'keys_of = "mian_menu"',
+            r"states.anything_else.keys_of: unknown state",
+        ),
+        (
+            'keys_of = "main_menu"',
+            'keys_of = "main_menu"\nkeys = { "1" = "goodbye" }',
+            r"states.anything_else: keys and keys_of: choose one",
         ),
         (
             'after_transfer = "anything_else"',

@@ -133,6 +133,22 @@ def test_a_caller_who_declines_support_after_a_failed_reset_carries_on(call: Cal
     assert "Anything else" in call.press("2").text
 
 
+def test_after_an_answer_a_menu_number_picks_that_topic_and_never_hangs_up(call: Call) -> None:
+    call.start()
+    call.say("what are the username rules")  # an answer, then "Anything else?"
+    reply = call.press("2")  # "2 to create your account", as the menu said
+    assert "Creating your account" in reply.text and not reply.heard.hung_up
+
+
+def test_not_understood_after_an_answer_the_options_are_the_menus_topics(call: Call) -> None:
+    call.start()
+    call.say("what are the username rules")
+    call.say("purple elephants")
+    options = call.say("purple elephants")
+    assert "2 to create your account" in options.text and "end the call" not in options.text
+    assert "goodbye" in options.text and not options.heard.hung_up
+
+
 def test_an_answer_does_not_offer_a_person_twice_in_one_breath(call: Call) -> None:
     call.start()
     reply = call.say("my account got locked")

@@ -168,11 +168,9 @@ class Dialog:
             if spoken and len(spoken) == 1:
                 digits = spoken
         if digits:
-            keys = current.keys
-            if event.channel == "sms" and current.text_keys:
-                # After an answer a texter who just read the topic list replies with a
-                # topic's number, not the call's "1 for the menu, 2 to end".
-                keys = self.flow.states[current.text_keys].keys
+            # After an answer a caller who remembers the menu presses a topic's number
+            # (and a texter replies with one from the list just read).
+            keys = self.flow.states[current.keys_of].keys if current.keys_of else current.keys
             target = keys.get(digits) or self.flow.keys.get(digits)
             # Long digit strings may be secrets (student numbers, codes): never name them.
             return target, f"key {digits}" if len(digits) <= 2 else "digits", False

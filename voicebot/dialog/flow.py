@@ -62,7 +62,7 @@ class StateSpec:
     retry: str = ""  # collect = "code": a wrong code
     fail: str = ""  # collect: verification impossible (locked, tries used up)
     keep_unrecognised: bool = False  # a question not understood here goes on the stats page
-    text_keys: str = ""  # by text, a number here is that state's choice (keys do not apply)
+    keys_of: str = ""  # a number here is that state's choice (instead of keys)
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ def _state(name: str, raw: dict[str, Any], where: str) -> StateSpec:
         "fail",
         "text",
         "keep_unrecognised",
-        "text_keys",
+        "keys_of",
     }
     unknown = sorted(set(raw) - known)
     if unknown:
@@ -165,7 +165,7 @@ def _state(name: str, raw: dict[str, Any], where: str) -> StateSpec:
         retry=raw.get("retry", ""),
         fail=raw.get("fail", ""),
         keep_unrecognised=bool(raw.get("keep_unrecognised", False)),
-        text_keys=raw.get("text_keys", ""),
+        keys_of=raw.get("keys_of", ""),
     )
 
 
@@ -237,10 +237,10 @@ def _targets(flow: Flow, spec: StateSpec) -> list[tuple[str, str]]:
             out.append((f"states.{spec.name}.{field_name}", getattr(spec, field_name)))
     out += [(f"states.{spec.name}.keys.{k}", v) for k, v in spec.keys.items()]
     out += [(f"states.{spec.name}.on.{k}", v) for k, v in spec.on.items()]
-    if spec.text_keys:
-        out.append((f"states.{spec.name}.text_keys", spec.text_keys))
-        keys = getattr(flow.states.get(spec.text_keys), "keys", {})
-        out += [(f"states.{spec.text_keys}.keys.{k}", v) for k, v in keys.items()]
+    if spec.keys_of:
+        out.append((f"states.{spec.name}.keys_of", spec.keys_of))
+        keys = getattr(flow.states.get(spec.keys_of), "keys", {})
+        out += [(f"states.{spec.keys_of}.keys.{k}", v) for k, v in keys.items()]
     return out
 
 
@@ -253,6 +253,9 @@ def _check(flow: Flow, name: str) -> None:
     edges += [(f"intents.{k}", v) for k, v in flow.intents.items()]
     edges += [(f"keys.{k}", v) for k, v in flow.keys.items()]
     edges += [(f"special.{k}", v) for k, v in flow.special.items()]
+    for spec in flow.states.values():
+        if spec.keys_of and spec.keys:
+            raise FlowError(f"{name}: states.{spec.name}: keys and keys_of: choose one")
     for where, target in edges:
         if target not in flow.states and target not in COMMANDS:
             raise FlowError(f"{name}: {where}: unknown state {target!r}")
