@@ -191,6 +191,14 @@ def test_after_an_answer_a_topic_number_from_the_list_picks_that_topic(
     assert account_menu in one_message(thread.text("2"))
 
 
+def test_y_and_n_answer_yes_and_no_by_text(thread: Thread) -> None:
+    thread.text("MENU")
+    thread.text("1")  # the activation-key answer, then "another question?"
+    assert "1 Activation key" in one_message(thread.text("Y"))  # yes: the topics
+    thread.text("1")
+    assert "Thanks" in one_message(thread.text("N"))  # no: the end
+
+
 def test_after_an_answer_bye_still_ends_the_thread(thread: Thread) -> None:
     thread.text("MENU")
     thread.text("1")

@@ -253,6 +253,22 @@ def test_details_are_texted_to_the_caller_on_request(call: Call, outbox) -> None
     assert "ic.apsk12.org/campus/portal/atlanta.jsp" in sent[0]["body"]
 
 
+@pytest.mark.parametrize("said", ["uh-huh", "Mm-hmm.", "ya"])
+def test_a_yes_without_a_word_for_it_sends_the_text(call: Call, outbox, said: str) -> None:  # type: ignore[no-untyped-def]
+    call.start()
+    call.say("where do I log in to the parent portal")  # "text that to this phone?"
+    reply = call.say(said)
+    assert "sent a text message" in reply.text and not reply.heard.hung_up
+    assert len(outbox.messages()) == 1
+
+
+@pytest.mark.parametrize("said", ["that's it", "thats it thank you"])
+def test_thats_it_after_an_answer_ends_the_call(call: Call, said: str) -> None:
+    call.start()
+    call.say("what are the username rules")
+    assert call.say(said).heard.hung_up
+
+
 def test_declining_the_text_sends_nothing(call: Call, outbox) -> None:  # type: ignore[no-untyped-def]
     call.start()
     call.press("1")

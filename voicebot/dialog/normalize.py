@@ -30,6 +30,24 @@ FILLERS = word_set(
     "emm em mhm lol"
 )
 
+# Whole answers that say yes or no without a word for it: the sounds ("uh-huh", "mm-hmm",
+# otherwise dropped as fillers) and texting's Y, N and "ya". Only alone: "y" is Spanish
+# "and", and "mm hmm, let me see" is not a yes.
+WHOLE_ANSWERS: dict[str, str] = {
+    "uh huh": "yes",
+    "uhuh": "yes",
+    "uh hum": "yes",
+    "um hum": "yes",
+    "mm hmm": "yes",
+    "mm hm": "yes",
+    "mmhmm": "yes",
+    "mhm": "yes",
+    "mhmm": "yes",
+    "y": "yes",
+    "ya": "yeah",
+    "n": "no",
+}
+
 # Words that open a sentence without meaning anything ("yeah so I need ..."). They are
 # dropped only when something follows, so a bare "yeah" or "ok" still means yes.
 LEADING_FILLERS = word_set(
@@ -386,6 +404,8 @@ def normalize(text: str) -> str:
         basic = _basic(text)
         if not basic:
             return ""
+        if basic in WHOLE_ANSWERS:
+            return WHOLE_ANSWERS[basic]
         tokens = [t for t in basic.split(" ") if t not in FILLERS]
         # Repairs first ("pass word"), then shorthand ("pw"), then repairs that the
         # expanded shorthand makes possible ("whats" -> "what is", "i am" -> "im").
