@@ -111,6 +111,7 @@ _SUFFIX = re.compile(r"(?<=\d)(?:st|nd|rd|th|ro|do|to|vo|mo|ero|er|o|a|º|ª|°)
 _AROUND = word_set(
     "the of on in is its it was she he her his my our child son daughter kid born "
     "birthday birth date day month year comma um uh er so well yes yeah ok okay "
+    "dob bday birthdate b d shes hes "
     "de del el la es en su mi nacio nacimiento fecha cumpleanos dia mes ano pues este "
     "please thank thanks you thats that i think guess believe gracias por favor creo "
     "monday tuesday wednesday thursday friday saturday sunday "
@@ -171,6 +172,43 @@ def date_readings(text: str, month_first: bool = True) -> set[str]:
         elif not month_first or not any(_valid(*one) for one in found):
             found |= {(second, first, year) for first, second, year in found}
     return {f"{m:02d}{d:02d}{y:04d}" for m, d, y in found if _valid(m, d, y)}
+
+
+def date_within(text: str, month_first: bool = True) -> tuple[str, str] | None:
+    """The one date in a longer message and the message without it (without the words
+    around the date too, the longest span that reads as it): "her student # is 1234567
+    and bday is 3/14/2015" gives 03142015 and "her student number is 1234567 and". None
+    when no part of it is a date, or parts could be two different dates."""
+    try:
+        words = plain_words(_SUFFIX.sub("", text[:200])) if isinstance(text, str) else []
+    except Exception:  # pragma: no cover - reading a date must never break a turn
+        return None
+    if len(words) > 30:
+        return None
+    found: dict[str, tuple[int, int]] = {}
+    for size in range(1, min(len(words), 12) + 1):
+        for start in range(len(words) - size + 1):
+            span = words[start : start + size]
+            readings = date_readings(" ".join(span), month_first)
+            if size == 1 and is_keyed_date(span[0]):  # "1234567 03142015"
+                readings = {span[0]}
+            if len(readings) > 1:
+                return None
+            for reading in readings:
+                known = found.get(reading)
+                if known is None or known[1] - known[0] < size:  # the longest span
+                    found[reading] = (start, start + size)
+    if len(found) != 1:
+        return None
+    ((reading, (start, end)),) = found.items()
+    return reading, " ".join(words[:start] + words[end:])
+
+
+def is_keyed_date(digits: str) -> bool:
+    """Whether digits are a date as the keypad takes it, MMDDYYYY."""
+    if len(digits) != 8 or not digits.isdigit():
+        return False
+    return _valid(int(digits[:2]), int(digits[2:4]), int(digits[4:]))
 
 
 def mentions_month(text: str) -> bool:

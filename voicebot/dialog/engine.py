@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
-from datetime import date
 from typing import Any, Protocol
 
-from voicebot.dialog.dates import date_readings, mentions_month
+from voicebot.dialog.dates import date_readings, date_within, is_keyed_date, mentions_month
 from voicebot.dialog.flow import Flow, StateSpec
 from voicebot.dialog.model import (
     Action,
@@ -250,12 +249,22 @@ class Dialog:
             readings = date_readings(event.text, month_first=state.lang == "en")
             if len(readings) > 1:
                 return self._retry(state, event, "no_match", "digits", sorry="date_two_ways")
+            if not readings and not number:  # "DOB 03142015": the keypad's eight digits
+                number = number_within(event.text, 8, 8) or ""
             written = any(c.isdigit() for c in event.text) and not number
             if not readings and (mentions_month(event.text) or written):
                 # "march 14", "3/14/15": a date, most often without its four-digit year
                 return self._retry(state, event, "no_match", "digits", sorry="date_whole")
             number = readings.pop() if readings else number
         low, high = DIGIT_LENGTHS[spec.collect]
+        one_answer = bool(number) and low <= len(number) <= high
+        if event.text and not one_answer and spec.collect == "student_number":
+            both = _student_and_date(event.text, state.lang == "en", low, high)
+            after = self.flow.states.get(spec.next)
+            if both and after is not None and after.collect == "birth_date":
+                state.student = both[0]
+                state.no_input = state.no_match = 0
+                return self._collect(after, state, replace(event, text="", digits=both[1]))
         if not number and event.text and spec.collect != "birth_date":
             if date_readings(event.text, month_first=True) or date_readings(
                 event.text, month_first=False
@@ -272,7 +281,7 @@ class Dialog:
             return self._retry(state, event, "no_match", "digits", sorry="date_whole")
         if not (number.isdigit() and low <= len(number) <= high):
             return self._retry(state, event, "no_match", intent="digits")
-        if spec.collect == "birth_date" and not _is_date(number):
+        if spec.collect == "birth_date" and not is_keyed_date(number):
             return self._retry(state, event, "no_match", intent="digits")
         state.no_input = state.no_match = 0
         verifier = self._verifier()
@@ -556,9 +565,13 @@ def _disclosure(disclosed: Disclosed, channel: str) -> dict[str, str]:
     return {"first_name": disclosed.first_name, "last4": spoken}
 
 
-def _is_date(mmddyyyy: str) -> bool:
-    try:
-        date(int(mmddyyyy[4:]), int(mmddyyyy[:2]), int(mmddyyyy[2:4]))
-    except ValueError:
-        return False
-    return True
+def _student_and_date(text: str, month_first: bool, low: int, high: int) -> tuple[str, str] | None:
+    """Both verification answers in one ("her student # is 1234567 and bday is 3/14/2015",
+    "1234567 03142015"): the student number and the birth date, MMDDYYYY; None unless each
+    reads one way."""
+    within = date_within(text, month_first)
+    if within is None or not within[1]:
+        return None
+    birth_date, rest = within
+    student = number_within(rest, low, high) or spoken_digits(rest) or ""
+    return (student, birth_date) if low <= len(student) <= high else None
