@@ -149,6 +149,15 @@ def test_not_understood_after_an_answer_the_options_are_the_menus_topics(call: C
     assert "goodbye" in options.text and not options.heard.hung_up
 
 
+def test_a_parent_who_never_made_an_account_hears_how_and_where_a_key_comes_from(
+    call: Call,
+) -> None:
+    call.start()
+    call.say("I can't log in")  # username, password or locked?
+    reply = call.say("neither, I never made an account")
+    assert "click New User" in reply.text and "Say activation key" in reply.text
+
+
 def test_an_answer_does_not_offer_a_person_twice_in_one_breath(call: Call) -> None:
     call.start()
     reply = call.say("my account got locked")
