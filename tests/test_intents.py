@@ -226,9 +226,18 @@ def test_out_of_scope_questions_are_told_apart_but_reported_as_unknown(
         # ...but they are where the student number is printed
         ("is the student number printed on the transcript", "student_number"),
         ("where's the student number on a report card", "student_number"),
+        # the school's, not the portal's: absences, fees, laptops
+        ("my son was absent how do i excuse it", OUT_OF_SCOPE),
+        ("can i pay school fees on the portal", OUT_OF_SCOPE),
+        ("how do i get my kids laptop fixed", OUT_OF_SCOPE),
+        # a complaint is for a person
+        ("yall are useless i have been trying for a week", "agent"),
+        ("this damn thing never works", "agent"),
+        # an email address they can no longer open: support resets it
+        ("can you change my email on file i dont have that email anymore", "reset_failed"),
     ],
 )
-def test_a_transcript_is_out_of_scope_unless_the_question_is_the_number_on_it(
+def test_school_questions_complaints_and_lost_emails_go_where_they_belong(
     matcher: IntentMatcher, said: str, intent: str
 ) -> None:
     assert matcher.classify(said).intent == intent
