@@ -286,12 +286,12 @@ def test_declining_the_text_sends_nothing(call: Call, outbox) -> None:  # type: 
     assert outbox.messages() == []
 
 
-def test_an_anonymous_caller_is_told_no_text_can_be_sent(twilio, outbox) -> None:  # type: ignore[no-untyped-def]
+def test_a_caller_whose_number_is_withheld_is_not_offered_a_text(twilio, outbox) -> None:  # type: ignore[no-untyped-def]
     call = Call(twilio, caller="anonymous")
     call.start()
-    call.say("I need an activation key")
-    reply = call.press("1")
-    assert "can't send a text" in reply.text
+    reply = call.say("I need an activation key")
+    assert "photo ID" in reply.text and "Anything else" in reply.text
+    assert "text that to this phone" not in reply.text
     assert outbox.messages() == []
 
 

@@ -521,7 +521,8 @@ class Dialog:
                 name = spec.next
                 continue
             self._say(reply, spec.say, state, event)  # an answer
-            offer = spec.offer_text and event.channel == "voice"
+            # no offer to a withheld number: there is nowhere to send the text
+            offer = spec.offer_text and event.channel == "voice" and event.caller is not None
             name = self.flow.special["offer_text"] if offer else spec.next
         raise RuntimeError(f"flow loops without asking anything, at {name!r}")
 
