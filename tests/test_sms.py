@@ -199,6 +199,13 @@ def test_y_and_n_answer_yes_and_no_by_text(thread: Thread) -> None:
     assert "Thanks" in one_message(thread.text("N"))  # no: the end
 
 
+def test_text_me_that_in_a_text_thread_sends_the_details_again(thread: Thread, outbox) -> None:  # type: ignore[no-untyped-def]
+    thread.text("where do I log in to the parent portal")
+    again = " ".join(thread.text("can you text that to me").heard.messages)
+    assert "ic.apsk12.org/campus/portal/atlanta.jsp" in again
+    assert outbox.messages() == []  # the reply is the text: nothing sent besides
+
+
 def test_after_an_answer_bye_still_ends_the_thread(thread: Thread) -> None:
     thread.text("MENU")
     thread.text("1")

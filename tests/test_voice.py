@@ -278,6 +278,23 @@ def test_thats_it_after_an_answer_ends_the_call(call: Call, said: str) -> None:
     assert call.say(said).heard.hung_up
 
 
+def test_a_caller_who_declined_the_text_can_ask_for_it_after_all(call: Call, outbox) -> None:  # type: ignore[no-untyped-def]
+    call.start()
+    call.say("where do I log in to the parent portal")
+    call.say("no")  # no text; now "Anything else?"
+    reply = call.say("actually can you text that to me")
+    assert "sent a text message" in reply.text and not reply.heard.hung_up
+    sent = outbox.messages()
+    assert len(sent) == 1 and "ic.apsk12.org/campus/portal/atlanta.jsp" in sent[0]["body"]
+
+
+def test_text_me_before_any_answer_asks_what_about_and_sends_nothing(call: Call, outbox) -> None:  # type: ignore[no-untyped-def]
+    call.start()
+    reply = call.say("can you text that to me")
+    assert reply.asks and "Tell me what you need" in reply.text  # the menu, to choose
+    assert "can't be given" not in reply.text and outbox.messages() == []
+
+
 def test_declining_the_text_sends_nothing(call: Call, outbox) -> None:  # type: ignore[no-untyped-def]
     call.start()
     call.press("1")

@@ -500,17 +500,21 @@ class Dialog:
                 reply.actions.append(End(self._text(spec.say, state, event)))
                 return
             if spec.type == "send_text":
-                if event.caller is None:
+                topic = self.flow.states.get(state.topic)
+                key = spec.text or (topic.say if topic else "")
+                if not key:  # "text me that" before any answer: which topic?
+                    name = self.flow.special["home"]
+                elif event.channel == "sms" and not spec.text:  # the topic's text, again
+                    self._say(reply, key, state, event)
+                    name = spec.next
+                elif event.caller is None:
                     self._say(reply, "text_unavailable", state, event)
+                    name = spec.next
                 else:
-                    topic = self.flow.states.get(state.topic)
-                    key = spec.text or (
-                        topic.say if topic else self.flow.states[self.flow.start].say
-                    )
                     body = self.prompt(key, state.lang, "sms")
                     reply.actions.append(SendText(body, topic=state.topic))
                     self._say(reply, spec.say, state, event)
-                name = spec.next
+                    name = spec.next
                 continue
             if spec.type == "callback":
                 if event.caller is None:

@@ -93,6 +93,8 @@ TEXT_MISSING = "text_missing"
 THANKS = "thanks"
 # "Hang on, let me find it": not a catalogue topic, so "unknown" there.
 WAIT = "wait"
+# "Can you text that to me?" after an answer: not a catalogue topic, so "unknown" there.
+TEXT_ME = "text_me"
 # "Please stop texting me": how to opt out; not a catalogue topic, so "unknown" there.
 STOP_TEXTS = "stop_texts"
 # "I gave the wrong student number": not a catalogue topic, so "unknown" there.
@@ -108,6 +110,7 @@ KNOWN_INTENTS: frozenset[str] = frozenset(INTENTS) | {
     TEXT_MISSING,
     THANKS,
     WAIT,
+    TEXT_ME,
     STOP_TEXTS,
     START_OVER,
 }
@@ -121,6 +124,7 @@ PUBLIC = {
     TEXT_MISSING: UNKNOWN,
     THANKS: "goodbye",
     WAIT: UNKNOWN,
+    TEXT_ME: UNKNOWN,
     STOP_TEXTS: UNKNOWN,
     START_OVER: UNKNOWN,
 }
