@@ -189,6 +189,8 @@ def date_within(text: str, month_first: bool = True) -> tuple[str, str] | None:
     for size in range(1, min(len(words), 12) + 1):
         for start in range(len(words) - size + 1):
             span = words[start : start + size]
+            if _digit_word(words[start - 1 : start]) or _digit_word(words[start + size :][:1]):
+                continue  # "... six seven march 2015": the number and the date run together
             readings = date_readings(" ".join(span), month_first)
             if size == 1 and is_keyed_date(span[0]):  # "1234567 03142015"
                 readings = {span[0]}
@@ -202,6 +204,12 @@ def date_within(text: str, month_first: bool = True) -> tuple[str, str] | None:
         return None
     ((reading, (start, end)),) = found.items()
     return reading, " ".join(words[:start] + words[end:])
+
+
+def _digit_word(words: list[str]) -> bool:
+    """Whether the word (if any) is one digit, in figures or words: part of a number said
+    digit by digit."""
+    return bool(words) and (len(words[0]) == 1 and words[0].isdigit() or words[0] in _DIGITS)
 
 
 def is_keyed_date(digits: str) -> bool:

@@ -578,5 +578,8 @@ def _student_and_date(text: str, month_first: bool, low: int, high: int) -> tupl
     if within is None or not within[1]:
         return None
     birth_date, rest = within
-    student = number_within(rest, low, high) or spoken_digits(rest) or ""
+    groups = [word for word in rest.split() if word.isdigit()]
+    if len(groups) > 1 and any(len(group) > 1 for group in groups):
+        return None  # a phone number, two numbers: which one? Ask, do not spend a try
+    student = spoken_digits(rest) or number_within(rest, low, high) or ""
     return (student, birth_date) if low <= len(student) <= high else None
