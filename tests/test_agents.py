@@ -557,6 +557,15 @@ def test_a_childs_name_in_an_unrecognised_question_is_shown_as_name(
             "i'm [name] grandmother, is there aftercare",
         ),
         ("this is about the bus", "this is about the bus"),  # the help line's words stay
+        # however the name is written, and whatever its words are
+        ("im Rosa Diaz and I need aftercare", "im [name] and i need aftercare"),
+        ("my name is J. Smith where is the bus", "my name is [name] where is the bus"),
+        ("my name is Mary-Jane Watson, aftercare?", "my name is [name], aftercare"),
+        ("me llamo María José García López", "me llamo [name]"),
+        ("my name is Will Kowalski", "my name is [name]"),
+        ("my name is Rosa de la Cruz", "my name is [name]"),
+        ("my name is Иван Петров", "my name is [name]"),
+        ("this is 李明 about aftercare", "this is [name] about aftercare"),
     ],
 )
 def test_a_callers_own_name_is_kept_as_name_though_the_roster_lacks_it(

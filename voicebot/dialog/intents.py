@@ -583,7 +583,8 @@ class IntentMatcher:
         """Whether `word` is one of the help line's own words. The unrecognised questions
         hide the roster's names only among the other words, so a pupil called Will or
         Key does not blank out "will" and "key" in every question."""
-        return all(token in self._own_words for token in normalize(word).split())
+        tokens = normalize(word).split()  # none for a word in another script: not ours
+        return bool(tokens) and all(token in self._own_words for token in tokens)
 
     def language_of(self, normalized: str) -> str | None:
         """The language most of the words belong to only; None when nothing tells."""

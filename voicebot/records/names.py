@@ -11,6 +11,8 @@ import re
 import unicodedata
 from collections.abc import Callable
 
+from voicebot.dialog.normalize import word_set
+
 _APOSTROPHES = re.compile(r"['’ʼ`´]")
 _POSSESSIVE = re.compile(r"['’ʼ]s$")
 # Letters that carry no accent to strip but are written plain all the same.
@@ -41,28 +43,45 @@ def owner_key(word: str) -> str:
     return name_key(_POSSESSIVE.sub("", word))
 
 
-# "my name is Rosa Díaz", "this is Rosa", "me llamo Rosa": what follows is the caller's own
-# name, which the roster may not hold (a guardian, a grandmother, a neighbour helping out).
-_INTRODUCTION = re.compile(
-    r"\b(?:my name is|my name['’]s|this is|i am|i['’]m|me llamo|mi nombre es|soy|habla)\s+",
+# "my name is Rosa Díaz", "me llamo Rosa": what follows is the caller's own name, which the
+# roster may not hold (a guardian, a grandmother, a neighbour helping out). After these the
+# name runs to the end of the clause, whatever its words ("Will", "de la Cruz").
+_NAMED = re.compile(
+    r"\b(?:(?:my )?name(?: is|['’ʼ]?s)|me llamo|mi nombre es)\s+",
     re.IGNORECASE,
 )
-_MOST_NAME_WORDS = 3
+# "this is Rosa", "I'm Rosa's grandma": a name only up to the help line's own words ("this
+# is about my password" keeps "about my password").
+_PERHAPS_NAMED = re.compile(
+    r"\b(?:this is|i am|i['’ʼ]?m|it['’ʼ]?s|soy|habla)\s+",
+    re.IGNORECASE,
+)
+# Where a clause goes on after a name ("my name is Rosa and I ..."): never part of it.
+_AFTER_NAME = word_set(
+    "and y i im my mi from calling about for with please por para porque because but pero "
+    "need necesito quiero want can could do does did have has is es soy where what when "
+    "how who why donde dónde como cómo que qué cuando cuándo"
+)
+_INSIDE_NAME = " .-/'’ʼ"  # "J. Smith", "Mary-Jane", "O'Brien"
+_MOST_NAME_WORDS = 6
 
 
 def mask_introduced(question: str, known: Callable[[str], bool], mask: str) -> str:
-    """`question` with the words after an introduction shown as `mask`: up to three, up to
-    the first of the help line's own words (`known`) or a comma. Words that are not names
-    ("this is ridiculous") may go too: the question then says less, but never a name."""
+    """`question` with the caller's own name, after they introduce themselves, shown as
+    `mask`. Words that are not names ("this is ridiculous") may go too: the question then
+    says less, but never a name."""
+    spans = [(m.end(), None) for m in _NAMED.finditer(question)]
+    spans += [(m.end(), known) for m in _PERHAPS_NAMED.finditer(question)]
     out, position = [], 0
-    for intro in _INTRODUCTION.finditer(question):
-        if intro.start() < position:
+    for end, stop in sorted(spans, key=lambda span: span[0]):
+        if end < position:
             continue
-        end = last = intro.end()
+        last = end
         for count, word in enumerate(WORD.finditer(question, end)):
-            if count == _MOST_NAME_WORDS or question[last : word.start()].strip():
-                break
-            if known(word.group()):
+            if count == _MOST_NAME_WORDS or question[last : word.start()].strip(_INSIDE_NAME):
+                break  # a comma, a question mark: the clause has ended
+            text = word.group()
+            if text.casefold() in _AFTER_NAME or (stop is not None and stop(text)):
                 break
             last = word.end()
         if last > end:
