@@ -108,7 +108,12 @@ def test_a_misspelt_intent_in_the_flow_is_named(
         (
             'keys_of = "main_menu"',
             'keys_of = "mian_menu"',
-            r"states.anything_else.keys_of: unknown state",
+            r"states.anything_else.keys_of: 'mian_menu' must be a state with keys",
+        ),
+        (
+            'keys_of = "main_menu"',
+            'keys_of = "@repeat"',
+            r"states.anything_else.keys_of: '@repeat' must be a state with keys",
         ),
         (
             'keys_of = "main_menu"',

@@ -278,6 +278,13 @@ def test_thats_it_after_an_answer_ends_the_call(call: Call, said: str) -> None:
     assert call.say(said).heard.hung_up
 
 
+def test_thats_it_anywhere_else_is_no_goodbye(call: Call) -> None:
+    call.start()
+    call.say("forgot my password", confidence="0.1")  # "Did you want help with ...?"
+    reply = call.say("that's it")
+    assert reply.asks and not reply.heard.hung_up
+
+
 def test_a_caller_who_declined_the_text_can_ask_for_it_after_all(call: Call, outbox) -> None:  # type: ignore[no-untyped-def]
     call.start()
     call.say("where do I log in to the parent portal")

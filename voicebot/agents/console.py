@@ -198,7 +198,8 @@ def _signed_in_agent():  # type: ignore[no-untyped-def]
     if not isinstance(agent_id, int):
         return None
     since = session.get("since")
-    if not isinstance(since, int) or not 0 <= time.time() - since < SESSION_HOURS * 3600:
+    # (a minute's grace before: another server's clock may run a little ahead)
+    if not isinstance(since, int) or not -60 <= time.time() - since < SESSION_HOURS * 3600:
         return None  # a shift's sign-in: the list's refreshes must not keep it open for ever
     agent = _handoffs().agent_by_id(agent_id)
     if agent is None or session.get("agent_key") != _fingerprint(agent.password_hash):

@@ -256,6 +256,12 @@ def _check(flow: Flow, name: str) -> None:
     for spec in flow.states.values():
         if spec.keys_of and spec.keys:
             raise FlowError(f"{name}: states.{spec.name}: keys and keys_of: choose one")
+        owner = flow.states.get(spec.keys_of)
+        if spec.keys_of and (owner is None or owner.keys_of):
+            raise FlowError(
+                f"{name}: states.{spec.name}.keys_of: {spec.keys_of!r} must be a state "
+                "with keys of its own"
+            )
     for where, target in edges:
         if target not in flow.states and target not in COMMANDS:
             raise FlowError(f"{name}: {where}: unknown state {target!r}")
