@@ -226,6 +226,8 @@ def test_out_of_scope_questions_are_told_apart_but_reported_as_unknown(
         # ...but they are where the student number is printed
         ("is the student number printed on the transcript", "student_number"),
         ("where's the student number on a report card", "student_number"),
+        ("mi hijo necesita su transcript para la universidad", OUT_OF_SCOPE),
+        ("donde encuentro el numero de estudiante en la boleta", "student_number"),
         # the school's, not the portal's: absences, fees, laptops
         ("my son was absent how do i excuse it", OUT_OF_SCOPE),
         ("can i pay school fees on the portal", OUT_OF_SCOPE),
