@@ -76,6 +76,17 @@ def test_a_guardian_on_another_phone_hears_exactly_the_last_four(
         assert db.scalar(select(func.count()).select_from(Disclosure)) == 1
 
 
+def test_text_me_that_after_the_digits_were_read_texts_nothing(twilio, roster, outbox) -> None:  # type: ignore[no-untyped-def]
+    call = Call(twilio, caller=OTHER_PHONE)
+    ask_for_last_four(call)
+    give_details(call)
+    assert "6, 7, 8, 9" in call.press(codes_sent(outbox, GUARDIAN_PHONE)[0]).text
+    before = len(outbox.messages())
+    reply = call.say("can you text that to me")
+    assert reply.asks and "6, 7, 8, 9" not in reply.text
+    assert len(outbox.messages()) == before  # the digits are said once, never texted
+
+
 @pytest.mark.parametrize(
     "said",
     [

@@ -501,8 +501,8 @@ class Dialog:
                 return
             if spec.type == "send_text":
                 topic = self.flow.states.get(state.topic)
-                key = spec.text or (topic.say if topic else "")
-                if not key:  # "text me that" before any answer: which topic?
+                key = spec.text or (topic.say if topic and topic.offer_text else "")
+                if not key:  # "text me that" before any answer worth texting: which topic?
                     name = self.flow.special["home"]
                 elif event.channel == "sms" and not spec.text:  # the topic's text, again
                     self._say(reply, key, state, event)
