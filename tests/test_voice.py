@@ -278,6 +278,26 @@ def test_thats_it_after_an_answer_ends_the_call(call: Call, said: str) -> None:
     assert call.say(said).heard.hung_up
 
 
+@pytest.mark.parametrize(
+    "said", ["you all are useless", "i tried everything", "all i want is my password"]
+)
+def test_all_everything_or_done_inside_a_sentence_never_hangs_up(call: Call, said: str) -> None:
+    call.start()
+    assert not call.say(said).heard.hung_up
+
+
+@pytest.mark.parametrize(("language", "said"), [("en", "that's all"), ("es", "eso es todo")])
+def test_thats_all_ends_the_call_only_after_an_answer(call: Call, language: str, said: str) -> None:
+    call.start()
+    if language == "es":
+        call.press("9")
+    at_menu = call.say(said)
+    assert at_menu.asks and not at_menu.heard.hung_up
+    call.press("1")  # the activation-key answer
+    call.press("2")  # no text; "Anything else?"
+    assert call.say(said).heard.hung_up
+
+
 def test_thats_it_anywhere_else_is_no_goodbye(call: Call) -> None:
     call.start()
     call.say("forgot my password", confidence="0.1")  # "Did you want help with ...?"

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from voicebot.dialog.intents import OUT_OF_SCOPE, UNKNOWN
+from voicebot.dialog.intents import PUBLIC
 
 
 class _Match(Protocol):
@@ -80,11 +80,12 @@ def load_labelled(path: Path | str) -> list[tuple[str, str]]:
 
 
 def _public(intent: str) -> str:
-    return UNKNOWN if intent == OUT_OF_SCOPE else intent
+    """The catalogue's name, as `voicebot classify` prints it (thanks is goodbye there)."""
+    return PUBLIC.get(intent, intent)
 
 
 def evaluate(matcher: _Classifier, rows: list[tuple[str, str]]) -> EvalReport:
-    """Classify every row and compare with its label (out_of_scope counts as unknown)."""
+    """Classify every row and compare with its label, by the catalogue's names."""
     support: dict[str, int] = {}
     predicted: dict[str, int] = {}
     right: dict[str, int] = {}
