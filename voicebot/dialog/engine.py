@@ -258,13 +258,18 @@ class Dialog:
             number = readings.pop() if readings else number
         low, high = DIGIT_LENGTHS[spec.collect]
         one_answer = bool(number) and low <= len(number) <= high
-        if event.text and not one_answer and spec.collect == "student_number":
-            both = _student_and_date(event.text, state.lang == "en", low, high)
+        if event.text and spec.collect == "student_number":
+            both = (
+                None if one_answer else _student_and_date(event.text, state.lang == "en", low, high)
+            )
             after = self.flow.states.get(spec.next)
             if both and after is not None and after.collect == "birth_date":
                 state.student = both[0]
                 state.no_input = state.no_match = 0
                 return self._collect(after, state, replace(event, text="", digits=both[1]))
+            if _several_numbers(event.text):
+                # "678-555-1212", "1234567 and 2345678": a phone number, or which one?
+                return self._retry(state, event, "no_match", intent="digits")
         if not number and event.text and spec.collect != "birth_date":
             if date_readings(event.text, month_first=True) or date_readings(
                 event.text, month_first=False
@@ -570,6 +575,12 @@ def _disclosure(disclosed: Disclosed, channel: str) -> dict[str, str]:
     return {"first_name": disclosed.first_name, "last4": spoken}
 
 
+def _several_numbers(text: str) -> bool:
+    """Two groups of digits or more, not digits said one by one ("1 2 3 4")."""
+    groups = "".join(c if c.isdigit() else " " for c in text).split()
+    return len(groups) > 1 and any(len(group) > 1 for group in groups)
+
+
 def _student_and_date(text: str, month_first: bool, low: int, high: int) -> tuple[str, str] | None:
     """Both verification answers in one ("her student # is 1234567 and bday is 3/14/2015",
     "1234567 03142015"): the student number and the birth date, MMDDYYYY; None unless each
@@ -578,8 +589,7 @@ def _student_and_date(text: str, month_first: bool, low: int, high: int) -> tupl
     if within is None or not within[1]:
         return None
     birth_date, rest = within
-    groups = [word for word in rest.split() if word.isdigit()]
-    if len(groups) > 1 and any(len(group) > 1 for group in groups):
+    if _several_numbers(rest):
         return None  # a phone number, two numbers: which one? Ask, do not spend a try
     student = spoken_digits(rest) or number_within(rest, low, high) or ""
     return (student, birth_date) if low <= len(student) <= high else None
