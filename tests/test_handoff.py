@@ -108,6 +108,17 @@ def test_outside_hours_the_caller_hears_the_hours_and_can_ask_for_a_callback(
     assert "call you back" in done.text and done.asks
 
 
+def test_outside_hours_a_withheld_number_hears_the_hours_and_no_offer(
+    hours_app: Flask, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    at(monkeypatch, SATURDAY_NOON)
+    call = Call(SignedClient(hours_app, AUTH_TOKEN), caller="anonymous")
+    call.start()
+    reply = call.press("0")
+    assert "Monday to Friday, 8 AM to 5 PM" in reply.text and "call you back" not in reply.text
+    assert reply.heard.hung_up and reply.transfers_to is None
+
+
 def test_outside_hours_the_self_service_links_can_be_texted(hours_app: Flask, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     at(monkeypatch, SATURDAY_NOON)
     call = Call(SignedClient(hours_app, AUTH_TOKEN))

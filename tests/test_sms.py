@@ -199,6 +199,12 @@ def test_y_and_n_answer_yes_and_no_by_text(thread: Thread) -> None:
     assert "Thanks" in one_message(thread.text("N"))  # no: the end
 
 
+def test_s_answers_si_in_a_spanish_thread(thread: Thread) -> None:
+    thread.text("hola")
+    thread.text("1")  # the activation-key answer, then "¿otra pregunta?"
+    assert "1 Clave" in one_message(thread.text("S"))  # sí: the topics
+
+
 def test_text_me_that_in_a_text_thread_sends_the_details_again(thread: Thread, outbox) -> None:  # type: ignore[no-untyped-def]
     thread.text("where do I log in to the parent portal")
     again = " ".join(thread.text("can you text that to me").heard.messages)

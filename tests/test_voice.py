@@ -481,6 +481,15 @@ def test_support_not_answering_is_told_and_not_redialled(call: Call) -> None:
     assert reply.transfers_to is None and reply.asks
 
 
+def test_a_withheld_number_is_offered_no_call_back_when_support_does_not_answer(twilio) -> None:  # type: ignore[no-untyped-def]
+    call = Call(twilio, caller="anonymous")
+    call.start()
+    call.press("0")
+    reply = call.dial_ends("no-answer")
+    assert "call you back" not in reply.text and "by text" not in reply.text
+    assert "4 0 4, 8 0 2, 1 0 0 0" in reply.text and reply.heard.hung_up
+
+
 def test_a_completed_transfer_ends_politely(call: Call) -> None:
     call.start()
     call.press("0")

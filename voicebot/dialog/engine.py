@@ -428,7 +428,9 @@ class Dialog:
         if spec is None or spec.type != "transfer":
             return self._repeat(state, event, "dial_result")  # a result with no dial: ignore it
         ok = event.dial_status in ("completed", "answered")
-        hook = "dial_completed" if ok else "dial_failed"
+        # A withheld number can have no call back and no text: support's number, goodbye.
+        failed = "dial_failed" if event.caller is not None else "unanswered"
+        hook = "dial_completed" if ok else failed
         return self.enter(state, event, self.flow.special[hook], intent=f"dial {event.dial_status}")
 
     # ---- entering states --------------------------------------------------------------
@@ -492,7 +494,8 @@ class Dialog:
             ):
                 # Nobody would answer: say when support is open instead; a caller already
                 # told that (and still not understood) is wished goodbye, not looped.
-                name = self.flow.special["closed_give_up"] if came_from == closed else closed
+                told = came_from == closed or event.caller is None  # (no call back to offer)
+                name = self.flow.special["closed_give_up"] if told else closed
                 continue
             if spec.type == "transfer":
                 state.no_input = state.no_match = 0  # a fresh start after the transfer

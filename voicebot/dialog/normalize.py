@@ -31,8 +31,8 @@ FILLERS = word_set(
 )
 
 # Whole answers that say yes or no without a word for it: the sounds ("uh-huh", "mm-hmm",
-# otherwise dropped as fillers) and texting's Y, N and "ya". Only alone: "y" is Spanish
-# "and", and "mm hmm, let me see" is not a yes.
+# otherwise dropped as fillers; "ajá") and texting's Y, N, S and "ya". Only alone: "y" is
+# Spanish "and", and "mm hmm, let me see" is not a yes.
 WHOLE_ANSWERS: dict[str, str] = {
     "uh huh": "yes",
     "uhuh": "yes",
@@ -46,6 +46,8 @@ WHOLE_ANSWERS: dict[str, str] = {
     "y": "yes",
     "ya": "yeah",
     "n": "no",
+    "aja": "si",  # ajá
+    "s": "si",
 }
 
 # Words that open a sentence without meaning anything ("yeah so I need ..."). They are
