@@ -24,7 +24,14 @@ from voicebot.dialog.model import (
     Transfer,
     Turn,
 )
-from voicebot.dialog.normalize import is_greeting, is_unsure, number_within, spoken_digits
+from voicebot.dialog.normalize import (
+    is_greeting,
+    is_unsure,
+    number_within,
+    plain_words,
+    several_numbers,
+    spoken_digits,
+)
 
 MAX_CHAIN = 12  # states entered in one turn; flows check guarantees chains end sooner
 
@@ -267,7 +274,7 @@ class Dialog:
                 state.student = both[0]
                 state.no_input = state.no_match = 0
                 return self._collect(after, state, replace(event, text="", digits=both[1]))
-            if _several_numbers(event.text):
+            if several_numbers(plain_words(event.text)):
                 # "678-555-1212", "1234567 and 2345678": a phone number, or which one?
                 return self._retry(state, event, "no_match", intent="digits")
         if not number and event.text and spec.collect != "birth_date":
@@ -578,12 +585,6 @@ def _disclosure(disclosed: Disclosed, channel: str) -> dict[str, str]:
     return {"first_name": disclosed.first_name, "last4": spoken}
 
 
-def _several_numbers(text: str) -> bool:
-    """Two groups of digits or more, not digits said one by one ("1 2 3 4")."""
-    groups = "".join(c if c.isdigit() else " " for c in text).split()
-    return len(groups) > 1 and any(len(group) > 1 for group in groups)
-
-
 def _student_and_date(text: str, month_first: bool, low: int, high: int) -> tuple[str, str] | None:
     """Both verification answers in one ("her student # is 1234567 and bday is 3/14/2015",
     "1234567 03142015"): the student number and the birth date, MMDDYYYY; None unless each
@@ -592,7 +593,7 @@ def _student_and_date(text: str, month_first: bool, low: int, high: int) -> tupl
     if within is None or not within[1]:
         return None
     birth_date, rest = within
-    if _several_numbers(rest):
+    if several_numbers(rest.split()):
         return None  # a phone number, two numbers: which one? Ask, do not spend a try
     student = spoken_digits(rest) or number_within(rest, low, high) or ""
     return (student, birth_date) if low <= len(student) <= high else None

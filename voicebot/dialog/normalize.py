@@ -498,6 +498,13 @@ _NUMBER_NOISE = word_set(
 SENTENCE_NUMBER_MIN = 6  # shorter, in a sentence, is more likely a year or a count
 
 
+def several_numbers(words: Sequence[str]) -> bool:
+    """Two groups of digits or more ("404 555 0123", "1234567 and 2345678"), not digits
+    said one by one ("1 2 3 4"); `words` as plain_words gives them."""
+    groups = [word for word in words if word.isdigit()]
+    return len(groups) > 1 and any(len(group) > 1 for group in groups)
+
+
 def number_within(text: str, shortest: int, longest: int) -> str | None:
     """A number said at the start or the end of a sentence ("her student number is
     1234567", "the code is six seven one...", "1234567 is his number"), when it has a
@@ -517,9 +524,8 @@ def number_within(text: str, shortest: int, longest: int) -> str | None:
         core = [word for word in part if word not in _NUMBER_NOISE]
         if not core or core[0] in _WEAK_DIGITS or core[-1] in _WEAK_DIGITS:
             continue
-        groups = [word for word in part if word.isdigit()]
-        if len(groups) > 1 and any(len(group) > 1 for group in groups):
-            continue  # several groups: a phone number, a date, two numbers
+        if several_numbers(part):
+            continue  # a phone number, a date, two numbers
         digits = spoken_digits(" ".join(part)) or ""
         if shortest <= len(digits) <= longest and len(digits) > len(found):
             found = digits
