@@ -31,7 +31,7 @@ TARGET_SECONDS = 60.0
 # Runs in the child: the real CLI command, then its own peak memory on the last line.
 CHILD = """
 import json, resource, sys
-from voicebot.roster_cli import roster
+from voicebot.cli.roster import roster
 try:
     roster.main(["import", sys.argv[1]], standalone_mode=False)
 finally:

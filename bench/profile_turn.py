@@ -135,9 +135,10 @@ def run(count: int, token: str, log_path: Path) -> int:
     import twilio.twiml
 
     from bench.floor_app import create_app as floor_app
-    from voicebot import logs, metrics
-    from voicebot.channels import ops, signature, voice
+    from voicebot.channels import signature, voice
     from voicebot.dialog.engine import Dialog
+    from voicebot.ops import logs, metrics
+    from voicebot.ops import status as ops
     from voicebot.wsgi import app  # configures logging to stderr: send the lines to a file
 
     log_file = log_path.open("w")

@@ -33,9 +33,9 @@ from types import SimpleNamespace
 from flask import Flask, Response, request
 
 from bench.floor_app import TWIML
-from voicebot import logs, metrics
-from voicebot.channels.ops import EMPTY_TWIML, record_call_end
 from voicebot.channels.signature import twilio_only
+from voicebot.ops import logs, metrics
+from voicebot.ops.status import EMPTY_TWIML, record_call_end
 from voicebot.sessions.store import _BEGIN, _FINISH, PENDING_COUNTS, SessionStore, connect
 
 RECORD = os.urandom(700)  # about what a compressed conversation record weighs

@@ -27,7 +27,7 @@ import shutil
 import tempfile
 
 from voicebot.config import load_settings
-from voicebot.logs import gunicorn_logconfig, skip_unused_record_fields
+from voicebot.ops.logs import gunicorn_logconfig, skip_unused_record_fields
 
 
 def _int(name: str, default: int) -> int:

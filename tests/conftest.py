@@ -17,7 +17,7 @@ import redis
 from flask import Flask
 
 from voicebot.app import create_app
-from voicebot.channels.simulator import Heard, SignedClient, read_twiml
+from voicebot.cli.simulator import Heard, SignedClient, read_twiml
 from voicebot.config import Settings, load_settings
 from voicebot.records.roster import import_roster
 

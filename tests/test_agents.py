@@ -13,10 +13,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from tests.conftest import AUTH_TOKEN, Call, Thread
-from voicebot.agents.cli import agents as agents_cli
 from voicebot.agents.console import ADDRESS_FAILURES, hash_password
 from voicebot.app import create_app
-from voicebot.channels.simulator import SignedClient
+from voicebot.cli.agents import agents as agents_cli
+from voicebot.cli.simulator import SignedClient
 from voicebot.config import Settings
 from voicebot.records import db
 from voicebot.records.handoffs import Agent, Handoffs, clean_question, console_safe

@@ -18,8 +18,8 @@ from werkzeug.serving import make_server
 
 from tests.conftest import AUTH_TOKEN, Call
 from tests.test_agents import LEAKY, PASSWORD, SECRETS, wire
-from voicebot.agents.cli import agents as agents_cli
-from voicebot.channels.simulator import SignedClient
+from voicebot.cli.agents import agents as agents_cli
+from voicebot.cli.simulator import SignedClient
 from voicebot.config import Settings
 from voicebot.records.handoffs import Handoffs
 

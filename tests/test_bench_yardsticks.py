@@ -10,8 +10,8 @@ from pathlib import Path
 import fakeredis
 import pytest
 
-from voicebot import metrics
-from voicebot.channels.simulator import SignedClient
+from voicebot.cli.simulator import SignedClient
+from voicebot.ops import metrics
 from voicebot.sessions.store import SessionStore
 
 ROOT = Path(__file__).resolve().parent.parent

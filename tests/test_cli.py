@@ -144,7 +144,7 @@ def test_an_empty_port_variable_breaks_no_command(
 def test_serve_warns_of_a_database_file_others_can_read(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], mode: int, warned: bool
 ) -> None:
-    from voicebot.cli import _warn_if_database_is_open_to_others
+    from voicebot.cli.serve import _warn_if_database_is_open_to_others
 
     path = tmp_path / "old.sqlite3"
     path.write_bytes(b"")

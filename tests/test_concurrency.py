@@ -23,8 +23,8 @@ from flask import Flask
 from tests.conftest import AUTH_TOKEN, CALLER, HELPLINE, Reply, Thread
 from tests.test_failsafe import REDIS_SERVER, RedisServer
 from voicebot.app import create_app
-from voicebot.channels.simulator import SignedClient
 from voicebot.channels.sms import conversation_id
+from voicebot.cli.simulator import SignedClient
 from voicebot.config import Settings
 from voicebot.dialog.model import State
 from voicebot.sessions.store import OpenTurn

@@ -155,7 +155,7 @@ def test_serving_without_twilios_sending_settings_needs_an_outbox_chosen_on_purp
 
 
 def test_the_outbox_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
-    from voicebot.outbound import OutboxFile
+    from voicebot.channels.outbound import OutboxFile
 
     outbox = OutboxFile(tmp_path / "texts" / "outbox.jsonl")
     outbox.deliver("+14045550123", "Your code is 123456")

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import AUTH_TOKEN, Call, Outbox, Reply, Thread, settings_in
 from voicebot.app import create_app
-from voicebot.channels.simulator import SignedClient
+from voicebot.cli.simulator import SignedClient
 from voicebot.records.roster import import_roster
 
 HEADER = (

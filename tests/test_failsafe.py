@@ -30,7 +30,7 @@ from redis.retry import Retry
 
 from tests.conftest import AUTH_TOKEN, SUPPORT, Call, Thread
 from voicebot.app import create_app
-from voicebot.channels.simulator import SignedClient
+from voicebot.cli.simulator import SignedClient
 from voicebot.config import Settings
 
 REDIS_SERVER = shutil.which("redis-server")

@@ -123,7 +123,7 @@ def test_a_misspelt_intent_in_the_flow_is_named(
         (
             'after_transfer = "anything_else"',
             'after_transfer = "goodbye"',
-            r"special.after_transfer: 'goodbye' must be a question",
+            r"special.on_after_transfer: 'goodbye' must be a question",
         ),
     ],
 )
@@ -180,7 +180,7 @@ def test_a_prompt_or_label_that_cannot_be_said_is_named(
 
 def test_hours_wording_the_guard_would_block_stops_start_up(settings) -> None:  # type: ignore[no-untyped-def]
     from voicebot.app import create_app
-    from voicebot.hours import parse_hours
+    from voicebot.config.hours import parse_hours
 
     hours = parse_hours("America/New_York", {"mon": "08:00-17:00"}, [])
     wording = {"en": "Monday 8 to 5, closed Dec 24", "es": "lunes de 8 a 5"}

@@ -23,7 +23,7 @@ from werkzeug.wrappers import Request
 
 from tests.conftest import AUTH_TOKEN, settings_in
 from voicebot.app import create_app
-from voicebot.channels.simulator import BASE_URL, SignedClient
+from voicebot.cli.simulator import BASE_URL, SignedClient
 
 FUZZ = settings(
     max_examples=int(os.environ.get("VOICEBOT_FUZZ_EXAMPLES", "120")),

@@ -11,7 +11,7 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from tests.conftest import logged_text
-from voicebot.guard import Guard
+from voicebot.policy.guard import Guard
 
 SUPPORT = "+14048021000"
 guard = Guard([SUPPORT, ""])

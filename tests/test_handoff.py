@@ -12,9 +12,9 @@ from flask import Flask
 from tests.conftest import AUTH_TOKEN, CALLER, SUPPORT, Call, Thread
 from voicebot.app import create_app
 from voicebot.channels.segments import segments
-from voicebot.channels.simulator import SignedClient
+from voicebot.cli.simulator import SignedClient
 from voicebot.config import Settings
-from voicebot.hours import parse_hours
+from voicebot.config.hours import parse_hours
 
 WEEKDAYS = {"mon": "08:00-17:00", "tue": "08:00-17:00", "wed": "08:00-17:00",
             "thu": "08:00-17:00", "fri": "08:00-17:00"}  # fmt: skip
@@ -182,7 +182,7 @@ def test_sms_agent_while_closed_fits_in_one_message_in_both_languages(
 def test_accented_hours_wording_up_to_the_limit_still_fits_one_text(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from voicebot.flows_check import HOURS_TEXT_MAX
+    from voicebot.services import HOURS_TEXT_MAX
 
     wording = {
         "en": "Monday to Friday 8 AM to 5 PM, Saturday 9 AM to noon; closed on school holidays",

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voicebot.classify_cli import classify
+from voicebot.cli.classify import classify
 from voicebot.dialog.evaluation import evaluate, format_report, load_labelled
 from voicebot.dialog.intents import (
     CALLBACK,

@@ -25,7 +25,7 @@ from twilio.request_validator import RequestValidator
 
 from tests.conftest import AUTH_TOKEN, CALLER, HELPLINE, SUPPORT
 from tests.test_failsafe import REDIS_SERVER, RedisServer, free_port
-from voicebot.channels.simulator import Heard, read_twiml
+from voicebot.cli.simulator import Heard, read_twiml
 from voicebot.config import REPO_ROOT
 from voicebot.sessions.store import SessionStore
 

@@ -18,11 +18,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import AUTH_TOKEN, Call
 from tests.test_failsafe import free_port
-from voicebot import logs, metrics
 from voicebot.app import create_app
-from voicebot.channels import ops
-from voicebot.channels.simulator import SignedClient
+from voicebot.cli.simulator import SignedClient
 from voicebot.config import Settings
+from voicebot.ops import logs, metrics
+from voicebot.ops import status as ops
 
 TOKEN = "metrics-token-for-tests-0123456789"
 
@@ -347,7 +347,7 @@ def test_a_multi_line_message_and_a_traceback_stay_on_one_line(json_log) -> None
 
 
 def test_the_formatter_works_with_the_redaction_filter(json_log) -> None:  # type: ignore[no-untyped-def]
-    from voicebot.redact import RedactingFilter
+    from voicebot.policy.redact import RedactingFilter
 
     stream = json_log(filters=[RedactingFilter()])
     log = logging.getLogger("voicebot.sms")

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, inspect, text
 
 from tests.conftest import AUTH_TOKEN, SUPPORT, Call, Thread
 from voicebot.app import create_app
-from voicebot.channels.simulator import SignedClient
+from voicebot.cli.simulator import SignedClient
 from voicebot.config import Settings
 from voicebot.records import db
 from voicebot.records.handoffs import Handoffs

@@ -11,9 +11,9 @@ from flask import Flask
 
 from tests.conftest import BIRTH, STUDENT, SUPPORT, Call
 from voicebot.config import REPO_ROOT
+from voicebot.config.facts import district_facts
+from voicebot.config.hours import parse_hours
 from voicebot.dialog.flow import load_flow
-from voicebot.hours import parse_hours
-from voicebot.wording import district_facts
 
 # How a caller reaches each question of the flow, from the greeting.
 PATHS: dict[str, list[tuple[str, str]]] = {

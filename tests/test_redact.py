@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from voicebot import redact
-from voicebot.redact import RedactingFilter, scrub
+from voicebot.policy import redact
+from voicebot.policy.redact import RedactingFilter, scrub
 
 EXISTING = logging.getLogger("voicebot.test_redact")
 

@@ -15,9 +15,9 @@ from click.testing import CliRunner, Result
 from sqlalchemy import text
 
 from tests.conftest import logged_text
+from voicebot.cli.roster import roster as roster_group
 from voicebot.records import db, roster
 from voicebot.records.roster import COLUMNS, RosterError, import_roster
-from voicebot.roster_cli import roster as roster_group
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = ",".join(COLUMNS)

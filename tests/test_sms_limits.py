@@ -14,7 +14,7 @@ from flask import Flask
 from tests.conftest import CALLER
 from voicebot.channels import sms
 from voicebot.channels.segments import is_gsm7, plain, segments
-from voicebot.channels.simulator import read_twiml
+from voicebot.cli.simulator import read_twiml
 from voicebot.dialog.model import Event, State, Turn
 
 
@@ -32,7 +32,7 @@ def every_reply(app: Flask) -> Iterator[tuple[str, str, Turn, bool]]:
     services = app.extensions["voicebot"]
     dialog, flow = services.dialog, services.flow
     event = Event(kind="input", channel="sms", text="", caller=CALLER)
-    home = flow.special["home"]
+    home = flow.special["on_home"]
     for lang in flow.languages:
         for name, spec in flow.states.items():
             state = State(step=home, lang=lang)
@@ -50,7 +50,7 @@ def every_reply(app: Flask) -> Iterator[tuple[str, str, Turn, bool]]:
             yield (
                 lang,
                 f"confirm {topic}",
-                dialog.enter(state, event, flow.special["confirm"]),
+                dialog.enter(state, event, flow.special["on_unclear"]),
                 True,
             )
         for name, spec in flow.states.items():

@@ -15,8 +15,8 @@ import pytest
 
 from voicebot.channels.segments import is_gsm7, segments
 from voicebot.config import load_settings
+from voicebot.config.facts import district_facts
 from voicebot.dialog.flow import Flow, load_flow
-from voicebot.wording import district_facts
 
 FLOWS = Path(__file__).resolve().parent.parent / "flows"
 LANGS = ("en", "es")

@@ -25,8 +25,8 @@ import redis
 from sqlalchemy import func, select
 
 from tests.conftest import logged_text
-from voicebot.guard import Guard
-from voicebot.outbound import Outbound, OutboxFile
+from voicebot.channels.outbound import Outbound, OutboxFile
+from voicebot.policy.guard import Guard
 from voicebot.records import db
 from voicebot.records.models import (
     Disclosure as DisclosureRow,

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 
-from voicebot import logs, redact
+from voicebot.ops import logs
+from voicebot.policy import redact
 
 logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
 redact.install("voicebot")

@@ -1,2 +1,2 @@
 """The support agents' web console (:mod:`voicebot.agents.console`) and its command
-(:mod:`voicebot.agents.cli`)."""
+(:mod:`voicebot.cli.agents`)."""

@@ -57,6 +57,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import ValidationError
 
 from voicebot.records.handoffs import Handoffs, console_safe, is_locked
+from voicebot.services import services
 
 log = logging.getLogger("voicebot.agents")
 
@@ -113,9 +114,8 @@ class ConsoleSessionInterface(SecureCookieSessionInterface):
         return True
 
 
-@bp.record_once
-def _setup(state: Any) -> None:
-    app: Flask = state.app
+def init_app(app: Flask) -> None:
+    """The console's blueprint, its session cookie and its secret key."""
     key = os.environ.get("VOICEBOT_SECRET_KEY") or app.config.get("SECRET_KEY")
     if not key:
         log.warning(
@@ -133,17 +133,11 @@ def _setup(state: Any) -> None:
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", SESSION_HOURS * 3600)
     if type(app.session_interface) is SecureCookieSessionInterface:
         app.session_interface = ConsoleSessionInterface()
+    app.register_blueprint(bp)
 
 
 def _handoffs() -> Handoffs:
-    services = current_app.extensions["voicebot"]
-    handoffs = getattr(services, "handoffs", None)
-    if handoffs is None:  # not wired yet: build one on the app's engine
-        from voicebot.records import db
-
-        handoffs = Handoffs(db.make_sessions(services.engine))
-        services.handoffs = handoffs
-    return handoffs
+    return services().handoffs
 
 
 def _fingerprint(password_hash: str) -> str:
@@ -152,18 +146,8 @@ def _fingerprint(password_hash: str) -> str:
 
 
 def _zone() -> ZoneInfo:
-    settings = current_app.extensions["voicebot"].settings
-    hours = getattr(settings, "support_hours", None)
-    for attr in ("timezone", "tz", "zone"):
-        zone = getattr(hours, attr, None)
-        if isinstance(zone, ZoneInfo):
-            return zone
-        if isinstance(zone, str) and zone:
-            try:
-                return ZoneInfo(zone)
-            except Exception:  # noqa: BLE001 - a bad name falls back to Atlanta's
-                break
-    return ZoneInfo("America/New_York")
+    """Times on the console are the district's (support hours' time zone)."""
+    return ZoneInfo(services().settings.support_hours.timezone)
 
 
 # ---- every request -----------------------------------------------------------------------
@@ -234,7 +218,7 @@ NEEDS_HTTPS = (
 def _over_plain_http() -> bool:
     """The session cookie is Secure but this request is plain HTTP (a LAN or staging
     address): the browser will never send it back, so every form would "expire"."""
-    if current_app.extensions["voicebot"].settings.public_url.startswith("https://"):
+    if services().settings.public_url.startswith("https://"):
         return False  # TLS ends at a proxy in front (VOICEBOT_PUBLIC_URL says https)
     return request.scheme == "http" and bool(
         current_app.session_interface.get_cookie_secure(current_app)
@@ -271,7 +255,7 @@ def console_time(value: datetime | None) -> str:
 def topic_label(topic: str) -> str:
     """A topic as the help line names it ("the last four digits of the SSN..."), not its id."""
     name = str(topic or "")
-    return current_app.extensions["voicebot"].flow.label(name, "en") or name.replace("_", " ")
+    return services().flow.label(name, "en") or name.replace("_", " ")
 
 
 @bp.app_template_filter("console_safe")
@@ -299,7 +283,7 @@ def _address_refused() -> bool:
     """Too many failures from here lately. Redis down: not refused (the per-account lock
     still holds), and the operator sees why in the log."""
     try:
-        counted = current_app.extensions["voicebot"].store.redis.get(_address_key())
+        counted = services().store.redis.get(_address_key())
         return int(counted or 0) >= ADDRESS_FAILURES
     except Exception:
         log.exception("agents: could not read the sign-in count for this address")
@@ -308,7 +292,7 @@ def _address_refused() -> bool:
 
 def _count_address_failure() -> None:
     try:
-        pipe = current_app.extensions["voicebot"].store.redis.pipeline()
+        pipe = services().store.redis.pipeline()
         pipe.set(_address_key(), 0, ex=int(LOCK_FOR.total_seconds()), nx=True)
         pipe.incr(_address_key())
         pipe.execute()
@@ -397,9 +381,9 @@ def mark_done(callback_id: int) -> Any:
 
 
 def _calls_for_day(day: str) -> int:
-    from voicebot.channels.ops import call_stats
+    from voicebot.ops.status import call_stats
 
-    store = current_app.extensions["voicebot"].store
+    store = services().store
     return call_stats(store.redis, day).get("calls", 0)
 
 
@@ -485,7 +469,7 @@ def stats() -> str:
     except ValueError:
         days = 14
     days = days if days in (7, 14, 30, 90) else 14
-    current_app.extensions["voicebot"].conversations.flush_counts()  # up to the minute
+    services().conversations.flush_counts()  # up to the minute
     numbers = _handoffs().stats(days=days, calls_for_day=_calls_for_day)
     topics = [(topic_label(topic), n) for topic, n in numbers.transfers_by_topic]
     questions = [(f"{console_safe(text)} ({lang})", n) for text, lang, n in numbers.unrecognised]

@@ -13,15 +13,17 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, request
+from flask import abort, request
 from twilio.request_validator import RequestValidator, compare
+
+from voicebot.services import services
 
 log = logging.getLogger("voicebot.security")
 
 
 def public_url() -> str:
     """The URL Twilio signed for this request."""
-    base = current_app.extensions["voicebot"].settings.public_url
+    base = services().settings.public_url
     if not base:
         return request.url
     query = request.query_string.decode("latin-1")
@@ -67,7 +69,7 @@ def _shown(url: str) -> str:
 def twilio_only(view: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(view)
     def checked(*args: Any, **kwargs: Any) -> Any:
-        token = current_app.extensions["voicebot"].settings.twilio_auth_token
+        token = services().settings.twilio_auth_token
         signature = request.headers.get("X-Twilio-Signature", "")
         if not token or not signature:
             log.warning("rejected %s: no signature", request.path)

@@ -11,16 +11,17 @@ import hmac
 import logging
 import time
 
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Flask, Response
 from twilio.twiml.messaging_response import MessagingResponse
 from werkzeug.exceptions import HTTPException
 
-from voicebot import metrics
 from voicebot.channels.fields import PASS_THROUGH, clean_text, form_fields
 from voicebot.channels.segments import fit, segments
 from voicebot.channels.signature import twilio_only
 from voicebot.dialog.model import Ask, End, Event, Say, Transfer, Turn
+from voicebot.ops import metrics
 from voicebot.phones import caller_number, display
+from voicebot.services import services
 
 log = logging.getLogger("voicebot.sms")
 bp = Blueprint("sms", __name__, url_prefix="/sms")
@@ -30,10 +31,6 @@ STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE
 START_WORDS = {"START", "UNSTOP", "YES"}
 HELP_WORDS = {"HELP", "INFO"}
 LETTERS = "abcdefghijklmnop"
-
-
-def _services():  # type: ignore[no-untyped-def]
-    return current_app.extensions["voicebot"]
 
 
 def _reply(text: str | None) -> Response:
@@ -50,8 +47,8 @@ def _fallback(error: Exception) -> Response:
     metrics.count_fallback("sms")
     log.exception("sms webhook failed; replying with the support number", exc_info=error)
     try:
-        services = _services()
-        text = services.dialog.prompt("sms_error", services.settings.default_language, "sms")
+        svc = services()
+        text = svc.dialog.prompt("sms_error", svc.settings.default_language, "sms")
     except Exception:
         text = (
             f"Sorry, something went wrong. For Parent Portal help call {display('+14048021000')}."
@@ -87,24 +84,22 @@ def _keyword(body: str, form: dict[str, str]) -> str:
 @bp.post("")
 @twilio_only
 def incoming_text() -> Response:
-    services = _services()
+    svc = services()
     form = form_fields()
     body = clean_text(form.get("Body", ""))
     sender = caller_number(form.get("From"))
     recipient = caller_number(form.get("To")) or clean_text(form.get("To", ""))[:32]
     keyword = _keyword(body, form)
-    conversation = conversation_id(
-        sender or "unknown", recipient, services.settings.twilio_auth_token
-    )
+    conversation = conversation_id(sender or "unknown", recipient, svc.settings.twilio_auth_token)
     if keyword == "STOP":
         if sender:
-            services.optouts.add(sender)
-        services.store.clear(conversation)
+            svc.optouts.add(sender)
+        svc.store.clear(conversation)
         log.info("opt-out recorded")
         return _reply(None)  # Twilio confirms the opt-out itself; we send nothing
-    opted_out = bool(sender) and services.optouts.has(sender)  # type: ignore[arg-type]
+    opted_out = bool(sender) and svc.optouts.has(sender)  # type: ignore[arg-type]
     if keyword in ("START", "YES") and opted_out:
-        services.optouts.remove(sender)
+        svc.optouts.remove(sender)
         log.info("opt-in recorded")
         return _reply(None)  # Twilio confirms the opt-in itself
     if keyword == "START":
@@ -112,8 +107,8 @@ def incoming_text() -> Response:
     if opted_out:
         return _reply(None)  # nothing is ever sent to a number that opted out
     if keyword == "HELP":
-        lang = services.settings.default_language
-        return _reply(services.dialog.prompt("sms_help", lang, "sms"))
+        lang = svc.settings.default_language
+        return _reply(svc.dialog.prompt("sms_help", lang, "sms"))
     message_id = clean_text(form.get("MessageSid", ""))[:64]
     now = time.time()
     event = Event(
@@ -124,14 +119,14 @@ def incoming_text() -> Response:
         conversation=conversation,
         request_id=message_id,
         now=now,
-        support_open=services.settings.support_hours.status(now),
+        support_open=svc.settings.support_hours.status(now),
     )
     return Response(
-        services.conversations.run(
+        svc.conversations.run(
             conversation,
             f"msg:{message_id}" if message_id else "",
             event,
-            ttl=services.settings.sms_session_ttl,
+            ttl=svc.settings.sms_session_ttl,
             render=render,
         ),
         status=200,
@@ -145,13 +140,13 @@ def render(turn: Turn) -> str:
     When they do not fit (a name with an accent makes a text UCS-2, a third of the size),
     the answer and the question that follows it go as two messages rather than being cut.
     """
-    services = _services()
-    limit = services.settings.sms_max_segments
+    svc = services()
+    limit = svc.settings.sms_max_segments
     said = [a.text for a in turn.actions if isinstance(a, Say | Transfer | End)]
     asked = [a.text for a in turn.actions if isinstance(a, Ask)]
     whole = "\n".join(said + asked)
-    if not services.guard.check(whole, where="sms"):
-        messages = [services.dialog.prompt("sms_error", turn.state.lang, "sms")]
+    if not svc.guard.check(whole, where="sms"):
+        messages = [svc.dialog.prompt("sms_error", turn.state.lang, "sms")]
     elif segments(whole) <= limit or not said or not asked:
         messages = [whole]
     else:
@@ -160,3 +155,7 @@ def render(turn: Turn) -> str:
     for message in messages:
         response.message(fit(message, limit))
     return str(response)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

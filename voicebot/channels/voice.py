@@ -11,23 +11,20 @@ import logging
 import time
 from collections.abc import Hashable
 
-from flask import Blueprint, Response, current_app, request, url_for
+from flask import Blueprint, Flask, Response, request, url_for
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
-from voicebot import metrics
 from voicebot.channels.fields import PASS_THROUGH, clean_text, confidence, digits, form_fields
 from voicebot.channels.signature import twilio_only
 from voicebot.dialog.model import VERIFICATION_NOTES, Ask, End, Event, Say, Transfer, Turn
-from voicebot.guard import Guard
+from voicebot.ops import metrics
 from voicebot.phones import caller_number
+from voicebot.policy.guard import Guard
+from voicebot.services import services
 
 log = logging.getLogger("voicebot.voice")
 bp = Blueprint("voice", __name__, url_prefix="/voice")
-
-
-def _services():  # type: ignore[no-untyped-def]
-    return current_app.extensions["voicebot"]
 
 
 def _twiml(response: VoiceResponse) -> Response:
@@ -49,10 +46,10 @@ def fallback_response(lang: str | None = None) -> VoiceResponse:
     support = "+14048021000"
     text = "We're sorry, something went wrong. Let me connect you to Parent Portal support."
     try:
-        services = _services()
-        support = services.settings.district.support_number
-        lang = lang or services.settings.default_language
-        text = services.dialog.prompt("voice_error", lang, "voice")
+        svc = services()
+        support = svc.settings.district.support_number
+        lang = lang or svc.settings.default_language
+        text = svc.dialog.prompt("voice_error", lang, "voice")
     except Exception:  # the fallback must not depend on anything that may be failing
         log.exception("fallback wording unavailable; using the built-in apology")
     response = VoiceResponse()
@@ -79,12 +76,12 @@ def _event(kind: str, conversation: str, call: str, form: dict[str, str]) -> Eve
         request_id=call,
         stir=clean_text(form.get("StirVerstat", ""))[:40],
         now=now,
-        support_open=_services().settings.support_hours.status(now),
+        support_open=services().settings.support_hours.status(now),
     )
 
 
 def _run(kind: str) -> Response:
-    services = _services()
+    svc = services()
     form = form_fields()
     call = clean_text(form.get("CallSid", ""))[:64]
     conversation = f"call:{call}" if call else ""
@@ -92,13 +89,13 @@ def _run(kind: str) -> Response:
     request_id = f"{kind}:{turn_number}" if call else ""
     event = _event(kind, conversation, call, form)
     if not conversation:
-        turn = services.dialog.step(None, event)  # no CallSid: answer, but keep nothing
+        turn = svc.dialog.step(None, event)  # no CallSid: answer, but keep nothing
         return _twiml(render(turn))
-    body = services.conversations.run(
+    body = svc.conversations.run(
         conversation,
         request_id,
         event,
-        ttl=services.settings.voice_session_ttl,
+        ttl=svc.settings.voice_session_ttl,
         render=render_text,
     )
     return Response(body, status=200, mimetype="text/xml")
@@ -136,9 +133,9 @@ def whisper() -> Response:
     The details come back signed in the URL we gave Twilio for this transfer; they carry
     topic, language, verification and the console reference, never anything the caller said.
     """
-    services = _services()
+    svc = services()
     args = request.args
-    label = services.flow.label(clean_text(args.get("topic", ""))[:40], "en")
+    label = svc.flow.label(clean_text(args.get("topic", ""))[:40], "en")
     ref = digits(args.get("ref", ""))
     if not (ref.isdigit() and len(ref) <= 7 and not ref.startswith("0")):
         ref = ""  # a console reference is a small counter, never anything that looks like data
@@ -153,24 +150,24 @@ def whisper() -> Response:
     if ref:
         parts.append(f"Reference {' '.join(ref)}.")
     text = " ".join(parts)
-    if not services.guard.check(text, where="whisper", allow=ref or None):
+    if not svc.guard.check(text, where="whisper", allow=ref or None):
         text = "Parent Portal help line transfer."
     response = VoiceResponse()
-    response.say(text, voice=services.settings.say_voice["en"], language="en-US")
+    response.say(text, voice=svc.settings.say_voice["en"], language="en-US")
     return _twiml(response)
 
 
 def render_text(turn: Turn) -> str:
     """The turn's TwiML as text. Most turns are only prompts, and the same for every caller
     at that point of the dialog: those are rendered once and the text reused."""
-    services = _services()
-    key = _same_for_every_caller(turn, services.guard)
+    svc = services()
+    key = _same_for_every_caller(turn, svc.guard)
     if key is None:
         return str(render(turn))
-    text = services.rendered.get(key)
+    text = svc.rendered.get(key)
     if text is None:
         text = str(render(turn))
-        services.rendered.put(key, text)
+        svc.rendered.put(key, text)
     return text
 
 
@@ -188,12 +185,12 @@ def _same_for_every_caller(turn: Turn, guard: Guard) -> Hashable | None:
 def render(turn: Turn) -> VoiceResponse:
     """The dialog's actions as TwiML. Anything said before a question is said inside its
     <Gather>, so the caller can answer without waiting for the prompt to finish."""
-    services = _services()
-    settings = services.settings
+    svc = services()
+    settings = svc.settings
     lang = turn.state.lang
     voice = {"voice": settings.say_voice[lang], "language": settings.speech_language[lang]}
     texts = [a.text for a in turn.actions if isinstance(a, Say | Ask | Transfer | End)]
-    if not all(services.guard.check(text, where="voice") for text in texts):
+    if not all(svc.guard.check(text, where="voice") for text in texts):
         return fallback_response(lang)
     response = VoiceResponse()
     said: list[str] = []
@@ -246,3 +243,7 @@ def render(turn: Turn) -> VoiceResponse:
     for text in said:
         response.say(text, **voice)
     return response
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

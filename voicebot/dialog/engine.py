@@ -115,7 +115,7 @@ class Dialog:
             if event.kind == "start" or event.channel == "voice":
                 return self.enter(state, event, self.flow.start, intent="start")
             # A first text is both the start and a question: answer it when we understand it.
-            state.step = self.flow.special["home"]
+            state.step = self.flow.special["on_home"]
         state = replace(state, topics=list(state.topics), replay=list(state.replay))
         state.turn += 1
         if event.kind == "silence":
@@ -140,7 +140,7 @@ class Dialog:
         if (
             target == state.step == current.name
             and current.type == "ask"
-            and target != self.flow.special["home"]
+            and target != self.flow.special["on_home"]
         ):
             # "I can't log in" again at "username, password or locked?": not an answer, so
             # it escalates like one (options spelled out, then a person) instead of looping.
@@ -153,10 +153,10 @@ class Dialog:
         if target in ("@spanish", "@english"):
             return self._switch_language(state, event, target, intent)
         if target == "@pending":
-            target, state.pending = state.pending or self.flow.special["home"], ""
+            target, state.pending = state.pending or self.flow.special["on_home"], ""
         elif weak and self.flow.label(target, state.lang):
             state.pending = target
-            return self.enter(state, event, self.flow.special["confirm"], intent=intent)
+            return self.enter(state, event, self.flow.special["on_unclear"], intent=intent)
         state.pending = ""
         return self.enter(state, event, target, intent=intent)
 
@@ -182,7 +182,7 @@ class Dialog:
             return target, f"key {digits}" if len(digits) <= 2 else "digits", False
         if not text:
             return None, "unknown", False
-        home = self.flow.special["home"]
+        home = self.flow.special["on_home"]
         if is_unsure(text):
             # "I don't know": the menu to choose from, except where it answers the question
             # itself ("the birth date?" "I don't know"): not understood, so the options,
@@ -246,7 +246,7 @@ class Dialog:
             state.student = ""
             reply = _Reply()
             self._say(reply, "verify_restart", state, event)
-            self._enter(state, event, self.flow.special["verify_restart"], reply)
+            self._enter(state, event, self.flow.special["on_verify_timeout"], reply)
             return Turn(tuple(reply.actions), state, intent="verify_timeout")
         number = event.digits.strip() or (spoken_digits(event.text) or "")
         if spec.collect == "birth_date" and event.text and not event.digits.strip():
@@ -323,7 +323,7 @@ class Dialog:
         if getattr(result, "name", "") == "OK":  # verified, but no last four on file
             state.verified = True
             state.verification = "no_number"
-            target = self.flow.special.get("verified_no_number", spec.fail)
+            target = self.flow.special.get("on_no_last4", spec.fail)
             return self.enter(state, event, target, intent="verified")
         wrong = getattr(result, "name", "") == "WRONG"
         state.verification = "code_wrong" if wrong else "refused"
@@ -347,12 +347,12 @@ class Dialog:
         after a transfer by text ("call support at ...") the after-transfer question when
         the flow names one, so "thanks" there says goodbye rather than listing topics. (A
         call's transfer is followed by the dial's result, never by a question.)"""
-        after = self.flow.special.get("after_transfer")
+        after = self.flow.special.get("on_after_transfer")
         if after and self._texted_transfer(state, channel):
             return self.flow.states[after]
         spec = self.flow.states.get(state.step)
         if spec is None or spec.type != "ask":
-            spec = self.flow.states[self.flow.special["home"]]
+            spec = self.flow.states[self.flow.special["on_home"]]
         return spec
 
     # ---- recovery ---------------------------------------------------------------------
@@ -370,10 +370,10 @@ class Dialog:
             state.no_match = count
         if count > self.max_retries:
             state.transfer_reason = "no_input" if why == "no_input" else "not_understood"
-            if state.step == self.flow.special["dial_failed"]:
+            if state.step == self.flow.special["on_dial_failed"]:
                 # Support just did not answer: ringing again would loop; say goodbye instead.
-                return self.enter(state, event, self.flow.special["unanswered"], intent=intent)
-            return self.enter(state, event, self.flow.special["give_up"], intent=intent)
+                return self.enter(state, event, self.flow.special["on_unanswered"], intent=intent)
+            return self.enter(state, event, self.flow.special["on_give_up"], intent=intent)
         question = self._question(state, event.channel)
         reply = _Reply()
         sorry = sorry or (f"sorry_{why}" if count == 1 else f"sorry_{why}_again")
@@ -436,8 +436,8 @@ class Dialog:
             return self._repeat(state, event, "dial_result")  # a result with no dial: ignore it
         ok = event.dial_status in ("completed", "answered")
         # A withheld number can have no call back and no text: support's number, goodbye.
-        failed = "dial_failed" if event.caller is not None else "unanswered"
-        hook = "dial_completed" if ok else failed
+        failed = "on_dial_failed" if event.caller is not None else "on_unanswered"
+        hook = "on_dial_completed" if ok else failed
         return self.enter(state, event, self.flow.special[hook], intent=f"dial {event.dial_status}")
 
     # ---- entering states --------------------------------------------------------------
@@ -492,7 +492,7 @@ class Dialog:
                 reply.said.append("read_back_once")
                 name = spec.next
                 continue
-            closed = self.flow.special.get("support_closed")
+            closed = self.flow.special.get("on_support_closed")
             if (
                 spec.type == "transfer"
                 and event.support_open is False
@@ -502,7 +502,7 @@ class Dialog:
                 # Nobody would answer: say when support is open instead; a caller already
                 # told that (and still not understood) is wished goodbye, not looped.
                 told = came_from == closed or event.caller is None  # (no call back to offer)
-                name = self.flow.special["closed_give_up"] if told else closed
+                name = self.flow.special["on_closed_give_up"] if told else closed
                 continue
             if spec.type == "transfer":
                 state.no_input = state.no_match = 0  # a fresh start after the transfer
@@ -518,7 +518,7 @@ class Dialog:
                 topic = self.flow.states.get(state.topic)
                 key = spec.text or (topic.say if topic and topic.offer_text else "")
                 if not key:  # "text me that" before any answer worth texting: which topic?
-                    name = self.flow.special["home"]
+                    name = self.flow.special["on_home"]
                 elif event.channel == "sms" and not spec.text:  # the topic's text, again
                     self._say(reply, key, state, event)
                     name = spec.next
@@ -542,7 +542,7 @@ class Dialog:
             self._say(reply, spec.say, state, event)  # an answer
             # no offer to a withheld number: there is nowhere to send the text
             offer = spec.offer_text and event.channel == "voice" and event.caller is not None
-            name = self.flow.special["offer_text"] if offer else spec.next
+            name = self.flow.special["on_offer_text"] if offer else spec.next
         raise RuntimeError(f"flow loops without asking anything, at {name!r}")
 
     # ---- words ------------------------------------------------------------------------

@@ -266,8 +266,8 @@ def _check(flow: Flow, name: str) -> None:
         if target not in flow.states and target not in COMMANDS:
             raise FlowError(f"{name}: {where}: unknown state {target!r}")
     hooks = SPECIAL_HOOKS + (VERIFY_HOOKS if _verifies(flow) else ())
-    if "support_closed" in flow.special:
-        hooks += ("closed_give_up",)
+    if "on_support_closed" in flow.special:
+        hooks += ("on_closed_give_up",)
     for hook in hooks:
         if hook not in flow.special:
             raise FlowError(f"{name}: special.{hook}: missing (the engine needs it)")
@@ -368,15 +368,15 @@ def successors(flow: Flow, state: str) -> set[str]:
     if spec.type == "ask":
         out |= set(flow.intents.values()) | set(flow.keys.values()) | set(flow.special.values())
     if spec.type == "transfer":
-        out |= {flow.special["dial_failed"], flow.special["dial_completed"]}
-    if state == flow.special["dial_failed"]:
-        out.add(flow.special["unanswered"])
-        out.add(flow.special.get("support_closed", spec.name))
-        out.add(flow.special.get("closed_give_up", spec.name))
+        out |= {flow.special["on_dial_failed"], flow.special["on_dial_completed"]}
+    if state == flow.special["on_dial_failed"]:
+        out.add(flow.special["on_unanswered"])
+        out.add(flow.special.get("on_support_closed", spec.name))
+        out.add(flow.special.get("on_closed_give_up", spec.name))
     if spec.collect:
-        out.add(flow.special.get("verify_restart", spec.name))
+        out.add(flow.special.get("on_verify_timeout", spec.name))
         if spec.collect == "code":
-            out.add(flow.special.get("verified_no_number", spec.name))
+            out.add(flow.special.get("on_no_last4", spec.name))
     return {target for target in out if target in flow.states}
 
 
@@ -416,20 +416,20 @@ def mermaid(flow: Flow) -> str:
 
 # States the engine goes to by itself, named in [special] of help-line.toml.
 SPECIAL_HOOKS = (
-    "home",  # where an answer that fits no question is taken, and where SMS conversations start
-    "offer_text",  # after a voice answer marked offer_text
-    "confirm",  # "Did you want help with ...?" when the caller was not clearly understood
-    "give_up",  # after too many silences or misunderstandings: a person takes over
-    "dial_failed",  # support did not answer the transfer
-    "dial_completed",  # the caller talked to support and the call ends
-    "unanswered",  # support did not answer and the caller then said nothing we understood
+    "on_home",  # where an answer that fits no question is taken, and where SMS conversations start
+    "on_offer_text",  # after a voice answer marked offer_text
+    "on_unclear",  # "Did you want help with ...?" when the caller was not clearly understood
+    "on_give_up",  # after too many silences or misunderstandings: a person takes over
+    "on_dial_failed",  # support did not answer the transfer
+    "on_dial_completed",  # the caller talked to support and the call ends
+    "on_unanswered",  # support did not answer and the caller then said nothing we understood
 )
 
 # Optional hooks that name the question a caller answers next: they must be questions.
-QUESTION_HOOKS = ("after_transfer",)  # by text, after "call support at ...": thanks ends
+QUESTION_HOOKS = ("on_after_transfer",)  # by text, after "call support at ...": thanks ends
 
 # Needed only by flows that verify callers (states with collect).
-VERIFY_HOOKS = ("verify_restart",)  # where a verification left unanswered too long starts over
+VERIFY_HOOKS = ("on_verify_timeout",)  # where a verification left unanswered too long starts over
 VERIFY_PROMPTS = ("verify_restart", "code_text")
 
 

@@ -46,10 +46,10 @@ from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
 from voicebot.dialog.dates import MONTHS, ORDINALS
 from voicebot.dialog.normalize import is_greeting, is_unsure, plain_words
-from voicebot.guard import NUMBER_WORDS, fold
+from voicebot.policy.guard import NUMBER_WORDS, fold
+from voicebot.policy.redact import scrub
 from voicebot.records.models import Base, Student, utcnow
 from voicebot.records.names import WORD, head, head_key, mask_introduced, name_key, owner_key
-from voicebot.redact import scrub
 
 CHANNELS = ("voice", "sms")
 OUTCOMES = ("completed", "no-answer", "busy", "failed", "canceled", "closed")

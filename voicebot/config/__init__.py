@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from voicebot.hours import HoursError, SupportHours, parse_hours
+from voicebot.config.hours import HoursError, SupportHours, parse_hours
 from voicebot.phones import PhoneError, parse_phone
 
 
@@ -24,7 +24,7 @@ def project_root(package_parent: Path | None = None, cwd: Path | None = None) ->
     -e .`), else the current folder (a container that copied the checkout, ran `pip install
     .` and works in it). Where neither has them, the package's parent, so the error names
     config/default.toml there."""
-    here = package_parent or Path(__file__).resolve().parent.parent
+    here = package_parent or Path(__file__).resolve().parents[2]
     for folder in (here, cwd or Path.cwd()):
         if (folder / "config" / "default.toml").is_file() and (folder / "flows").is_dir():
             return folder

@@ -25,8 +25,8 @@ import threading
 import unicodedata
 from typing import Any
 
-from voicebot.guard import CleanTexts, find_secrets
-from voicebot.logs import STANDARD
+from voicebot.ops.logs import STANDARD
+from voicebot.policy.guard import CleanTexts, find_secrets
 
 _E164 = re.compile(r"\+\d{8,15}(?!\d)")
 # Identifiers the service or Twilio made up (CallSids, hex digests): kept for tracing. They

@@ -14,8 +14,8 @@ import threading
 from pathlib import Path
 from typing import Protocol
 
-from voicebot.guard import Guard
 from voicebot.phones import redact
+from voicebot.policy.guard import Guard
 from voicebot.records.optouts import OptOuts
 
 log = logging.getLogger("voicebot.outbound")

@@ -19,7 +19,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 
 
 def _handoffs():  # type: ignore[no-untyped-def]
-    from voicebot.cli_common import engine_or_exit
+    from voicebot.cli.common import engine_or_exit
     from voicebot.records import db
     from voicebot.records.handoffs import Handoffs
 

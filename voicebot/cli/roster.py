@@ -85,7 +85,7 @@ def import_command(
     with --replace, students the file does not list lose their guardians and are deleted
     (those the disclosure audit names keep only their student number and birth date).
     """
-    from voicebot.cli_common import engine_or_exit
+    from voicebot.cli.common import engine_or_exit
     from voicebot.records.roster import RosterError, count_lines, import_roster
 
     engine = engine_or_exit()

@@ -1,14 +1,10 @@
-"""Operations: readiness, Twilio's call status callbacks, Prometheus metrics.
+"""Twilio's call status callbacks.
 
-* ``GET /readyz``: 200 when Redis and the database answer, else 503 naming which is down
-  (by name and error class only: no URLs, hosts or passwords).
 * ``POST /voice/status``: Twilio's status callback (signed). Counts how each call ended in a
   per-day Redis hash, once per call even when Twilio sends the callback again, and lets go of
   the finished call's conversation state. Answers an empty ``<Response/>``, always.
-* ``GET /metrics``: the Prometheus text format, only with ``Authorization: Bearer
-  <METRICS_TOKEN>``; 404 when METRICS_TOKEN is not set, 401 for a missing or wrong token.
 
-Registering this blueprint also sets up the app's metrics (voicebot.metrics.init_app).
+Registering this blueprint also sets up the app's metrics (voicebot.ops.metrics.init_app).
 """
 
 from __future__ import annotations
@@ -17,13 +13,13 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request
-from sqlalchemy import text
+from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from voicebot import metrics
 from voicebot.channels.fields import PASS_THROUGH, clean_text, form_fields
 from voicebot.channels.signature import twilio_only
+from voicebot.ops import metrics
+from voicebot.services import services
 from voicebot.sessions.store import PREFIX, SessionStore
 
 log = logging.getLogger("voicebot.ops")
@@ -49,49 +45,6 @@ if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[4]) then
 end
 return 0
 """
-
-
-@bp.record_once
-def _setup(state: Any) -> None:
-    metrics.init_app(state.app)
-
-
-def _services():  # type: ignore[no-untyped-def]
-    return current_app.extensions["voicebot"]
-
-
-# ---- readiness --------------------------------------------------------------------------
-
-
-def _check_redis() -> str:
-    services = _services()
-    try:
-        services.store.ping()
-    except Exception as exc:  # the class name only: messages can carry hosts and URLs
-        log.warning("readyz: redis unavailable (%s)", type(exc).__name__)
-        return f"down ({type(exc).__name__})"
-    # No REDIS_URL: the stand-in answers, but only this process shares its conversations.
-    return "ok" if services.settings.redis_url else "in-process (this worker only)"
-
-
-def _check_database() -> str:
-    try:
-        with _services().engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except Exception as exc:
-        log.warning("readyz: database unavailable (%s)", type(exc).__name__)
-        return f"down ({type(exc).__name__})"
-    return "ok"
-
-
-@bp.get("/readyz")
-def readyz() -> tuple[Response, int]:
-    checks = {"redis": _check_redis(), "database": _check_database()}
-    down = sorted(name for name, result in checks.items() if result.startswith("down"))
-    body = {"status": "unavailable" if down else "ready", "checks": checks}
-    if down:
-        body["down"] = down
-    return jsonify(body), 503 if down else 200
 
 
 # ---- Twilio status callbacks ------------------------------------------------------------
@@ -150,28 +103,13 @@ def call_status() -> Response:
     status = clean_text(form.get("CallStatus", "")).lower()[:20]
     if not call_sid or status not in FINAL_STATUSES:
         return _empty()  # not an end of call (or not a call): nothing to record
-    services = _services()
+    svc = services()
     seconds = _duration(form.get("CallDuration"))
-    if record_call_end(services.store, call_sid, status, seconds):
+    if record_call_end(svc.store, call_sid, status, seconds):
         metrics.count_call_end(status)
         log.info("call ended", extra={"call": call_sid, "call_status": status, "seconds": seconds})
     return _empty()
 
 
-# ---- Prometheus -------------------------------------------------------------------------
-
-
-@bp.get("/metrics")
-def prometheus_metrics() -> Response:
-    current = metrics.current()
-    if current is None or not current.token:
-        abort(404)
-    if not current.allows(request.headers.get("Authorization", "")):
-        return Response(
-            "unauthorized\n",
-            status=401,
-            mimetype="text/plain",
-            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
-        )
-    body, content_type = current.exposition()
-    return Response(body, status=200, headers={"Content-Type": content_type})
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

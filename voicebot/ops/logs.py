@@ -2,7 +2,7 @@
 
 Every line has ``time`` (UTC, ISO 8601, milliseconds), ``level``, ``logger`` and ``message``,
 then the record's ``extra=`` fields as they are (``exception`` and ``stack`` when there are
-any). Redaction is not done here: voicebot.redact scrubs records before any handler sees
+any). Redaction is not done here: voicebot.policy.redact scrubs records before any handler sees
 them, and any ``logging.Filter`` passed to ``configure`` runs on the handler before this
 formatter; a traceback a filter already rendered (and scrubbed) into ``record.exc_text`` is
 used as it is, never rendered again from the exception.
@@ -115,7 +115,7 @@ def gunicorn_logconfig(level: str = "INFO") -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "root": {"level": level, "handlers": []},
-        "formatters": {"json": {"()": "voicebot.logs.JsonFormatter"}},
+        "formatters": {"json": {"()": "voicebot.ops.logs.JsonFormatter"}},
         "handlers": {
             "error": {
                 "class": "logging.StreamHandler",

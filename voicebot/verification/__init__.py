@@ -36,7 +36,7 @@ import redis as redis_lib
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from voicebot.outbound import Outbound
+from voicebot.channels.outbound import Outbound
 from voicebot.phones import caller_number
 from voicebot.records.models import (
     Disclosure as DisclosureRow,

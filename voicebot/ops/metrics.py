@@ -19,6 +19,7 @@ import logging
 import os
 import re
 
+from flask import Blueprint, Flask, Response, abort, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -28,6 +29,7 @@ from prometheus_client import (
 )
 
 log = logging.getLogger("voicebot.metrics")
+bp = Blueprint("metrics", __name__)
 
 EXTENSION = "voicebot.metrics"
 CHANNELS = ("voice", "sms")
@@ -111,13 +113,15 @@ class Metrics:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
 
-def init_app(app, token: str | None = None) -> Metrics:  # type: ignore[no-untyped-def]
-    """Attach a Metrics to the app (once). The /metrics token comes from METRICS_TOKEN."""
+def init_app(app: Flask, token: str | None = None) -> Metrics:
+    """Attach a Metrics to the app (once) and serve it at /metrics. The token comes from
+    METRICS_TOKEN."""
     existing = app.extensions.get(EXTENSION)
     if existing is not None:
         return existing
     metrics = Metrics(os.environ.get("METRICS_TOKEN", "") if token is None else token)
     app.extensions[EXTENSION] = metrics
+    app.register_blueprint(bp)
     return metrics
 
 
@@ -184,3 +188,19 @@ def count_call_end(status: str) -> None:
         metrics.calls_ended.labels(status if status in CALL_STATUSES else "other").inc()
     except Exception:
         log.exception("metrics: count_call_end failed")
+
+
+@bp.get("/metrics")
+def prometheus_metrics() -> Response:
+    mine = current()
+    if mine is None or not mine.token:
+        abort(404)
+    if not mine.allows(request.headers.get("Authorization", "")):
+        return Response(
+            "unauthorized\n",
+            status=401,
+            mimetype="text/plain",
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
+    body, content_type = mine.exposition()
+    return Response(body, status=200, headers={"Content-Type": content_type})

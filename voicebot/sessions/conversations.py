@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Protocol
 
-from voicebot import metrics
+from voicebot.channels.outbound import Outbound
 from voicebot.dialog.engine import Dialog
 from voicebot.dialog.model import (
     VERIFICATION_NOTES,
@@ -27,7 +27,7 @@ from voicebot.dialog.model import (
     Transfer,
     Turn,
 )
-from voicebot.outbound import Outbound
+from voicebot.ops import metrics
 from voicebot.sessions.store import SessionStore
 
 log = logging.getLogger("voicebot.turn")

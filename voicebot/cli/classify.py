@@ -13,10 +13,11 @@ from pathlib import Path
 
 import click
 
+from voicebot.config import REPO_ROOT
 from voicebot.dialog.evaluation import evaluate, format_report, load_labelled
 from voicebot.dialog.intents import IntentDataError, IntentMatcher
 
-DEFAULT_FLOWS = Path(__file__).resolve().parent.parent / "flows"
+DEFAULT_FLOWS = REPO_ROOT / "flows"
 
 
 @click.command("classify")

@@ -12,7 +12,7 @@ apology and support's number instead, and the block is logged without the text. 
 The one exception is the secret the caller is meant to get: the message that delivers a
 one-time code passes ``allow=code`` and that one digit string (and nothing else) may go.
 
-The scanner is also used by :mod:`voicebot.redact` to scrub logs, so it reports where in the
+The scanner is also used by :mod:`voicebot.policy.redact` to scrub logs, so it reports where in the
 original text each secret-looking span is.
 """
 
@@ -24,7 +24,6 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from voicebot import metrics
 from voicebot.dialog.dates import (
     MONTHS,
     ORDINALS,
@@ -37,6 +36,7 @@ from voicebot.dialog.dates import (
     VEINTI,
 )
 from voicebot.memo import Bounded
+from voicebot.ops import metrics
 
 log = logging.getLogger("voicebot.security")
 
