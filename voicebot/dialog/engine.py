@@ -1,20 +1,21 @@
 """The dialog engine: (state, event) -> (actions, new state), driven by the flow data.
 
 Pure on purpose: no Flask, Twilio, Redis or SQL here, so every conversation can be tested
-as a plain function call and the channels stay thin translators.
+as a plain function call and the channels stay thin translators. One handler per state
+type (``_enter_<type>``) and per collected slot (``_took_<slot>``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import ClassVar, Protocol
 
-from voicebot.dialog.dates import date_readings, date_within, is_keyed_date, mentions_month
 from voicebot.dialog.flow import Flow, StateSpec
 from voicebot.dialog.model import (
     Action,
     Ask,
+    CodeResult,
     End,
     Event,
     RequestCallback,
@@ -24,30 +25,10 @@ from voicebot.dialog.model import (
     Transfer,
     Turn,
 )
-from voicebot.dialog.normalize import (
-    is_greeting,
-    is_unsure,
-    number_within,
-    plain_words,
-    several_numbers,
-    spoken_digits,
-)
+from voicebot.dialog.slots import Reading, read
+from voicebot.dialog.understanding import Choice, Classifier, Context, Thresholds, choose
 
 MAX_CHAIN = 12  # states entered in one turn; flows check guarantees chains end sooner
-
-
-class Match(Protocol):
-    intent: str
-    score: float
-    language: str | None
-
-
-class Classifier(Protocol):
-    def classify(
-        self, text: str, expected: Collection[str] = (), allowed: Collection[str] | None = None
-    ) -> Match: ...
-
-    def knows(self, word: str) -> bool: ...
 
 
 class Disclosed(Protocol):
@@ -77,13 +58,9 @@ class Verifier(Protocol):
         channel: str,
         call_id: str,
         stir: str | None,
-    ) -> tuple[Any, Disclosed | None]: ...
+    ) -> tuple[CodeResult, Disclosed | None]: ...
 
     def is_locked(self, caller: str | None) -> bool: ...
-
-
-# How long a collected answer may be, by what is collected.
-DIGIT_LENGTHS = {"student_number": (4, 12), "birth_date": (8, 8), "code": (6, 6)}
 
 
 @dataclass
@@ -92,6 +69,20 @@ class _Reply:
 
     actions: list[Action] = field(default_factory=list)
     said: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """What entering states in one turn needs beyond the state: where the turn began, and
+    the verified disclosure a read-back may say."""
+
+    came_from: str
+    disclosed: Disclosed | None = None
+
+
+# A state handler says what its state says and returns the next state to enter, or None
+# when the turn ends there (a question, a transfer, the end).
+_Handler = Callable[["Dialog", StateSpec, State, Event, _Reply, _Entry], str | None]
 
 
 @dataclass(frozen=True)
@@ -132,215 +123,48 @@ class Dialog:
             collected = self._collect(current, state, event)
             if collected is not None:
                 return collected
-        target, intent, weak = self._resolve(current, state, event, first)
+        choice = self.understand(current, state, event, first)
+        if choice.language:
+            state.lang = choice.language
+        target, intent = choice.target, choice.intent
         if target is None:
             if first:  # "hi": greet and show the menu rather than apologise
                 return self.enter(state, event, self.flow.start, intent=intent)
             return self._retry(state, event, "no_match", intent=intent)
-        if (
-            target == state.step == current.name
-            and current.type == "ask"
-            and target != self.flow.special["on_home"]
-        ):
+        if target == state.step == current.name and target != self.flow.special["on_home"]:
             # "I can't log in" again at "username, password or locked?": not an answer, so
             # it escalates like one (options spelled out, then a person) instead of looping.
             return self._retry(state, event, "no_match", intent=intent)
         state.no_input = state.no_match = 0
-        if target == "@repeat":
-            return self._repeat(state, event, intent)
-        if target == "@wait":
-            return self._wait(state, event, intent)
-        if target in ("@spanish", "@english"):
-            return self._switch_language(state, event, target, intent)
+        command = self._COMMANDS.get(target)
+        if command is not None:
+            return command(self, state, event, target, intent)
+        return self._go(state, event, choice)
+
+    def understand(self, current: StateSpec, state: State, event: Event, first: bool) -> Choice:
+        """The caller's choice at `current` (see voicebot.dialog.understanding.choose)."""
+        context = Context(
+            question=current,
+            step=state.step,
+            lang=state.lang,
+            channel=event.channel,
+            first=first,
+            turn=state.turn,
+            confidence=event.confidence,
+        )
+        limits = Thresholds(self.confirm_below, self.speech_confidence_floor)
+        return choose(self.flow, self.classifier, context, event.text, event.digits, limits)
+
+    def _go(self, state: State, event: Event, choice: Choice) -> Turn:
+        """To the state the caller chose; a weakly understood topic is confirmed first."""
+        target = choice.target or self.flow.special["on_home"]
         if target == "@pending":
             target, state.pending = state.pending or self.flow.special["on_home"], ""
-        elif weak and self.flow.label(target, state.lang):
+        elif choice.weak and self.flow.label(target, state.lang):
             state.pending = target
-            return self.enter(state, event, self.flow.special["on_unclear"], intent=intent)
+            return self.enter(state, event, self.flow.special["on_unclear"], intent=choice.intent)
         state.pending = ""
-        return self.enter(state, event, target, intent=intent)
-
-    def _resolve(
-        self, current: StateSpec, state: State, event: Event, first: bool = False
-    ) -> tuple[str | None, str, bool]:
-        """What the caller chose: (target state or command, intent name, weakly understood).
-
-        A request in Spanish switches the conversation to Spanish when it is understood, or
-        when it is a first text that says hello ("hola" is greeted in Spanish)."""
-        digits = event.digits.strip()
-        text = event.text.strip()
-        if not digits and text:
-            spoken = spoken_digits(text)
-            if spoken and len(spoken) == 1:
-                digits = spoken
-        if digits:
-            # After an answer a caller who remembers the menu presses a topic's number
-            # (and a texter replies with one from the list just read).
-            keys = self.flow.states[current.keys_of].keys if current.keys_of else current.keys
-            target = keys.get(digits) or self.flow.keys.get(digits)
-            # Long digit strings may be secrets (student numbers, codes): never name them.
-            return target, f"key {digits}" if len(digits) <= 2 else "digits", False
-        if not text:
-            return None, "unknown", False
-        home = self.flow.special["on_home"]
-        if is_unsure(text):
-            # "I don't know": the menu to choose from, except where it answers the question
-            # itself ("the birth date?" "I don't know"): not understood, so the options,
-            # with a person among them, and then a person.
-            return (None if state.step == home or current.collect else home), "unsure", False
-        # At a verification question what is said is about it ("the code didn't come" is
-        # the texted code there); elsewhere a "no thanks, and ..." must keep its request.
-        match = self.classifier.classify(
-            text, expected=tuple(current.on) if current.collect else ()
-        )
-        target = self._target(current, match.intent)
-        if target == "@next":
-            # A reading that means something only where a question expects it ("the code
-            # didn't come" away from the code question): the best request that means
-            # something here. This question's own answers only when clear: a weak "yes"
-            # or "no" read into "I didn't get the text" would hang up or send a text.
-            allowed = {i for i, t in self.flow.intents.items() if t != "@next"} | set(current.on)
-            match = self.classifier.classify(text, expected=tuple(current.on), allowed=allowed)
-            target = self._target(current, match.intent)
-            if match.intent in current.on and match.score < self.confirm_below:
-                target = None
-        greeting = (first or state.step == home) and is_greeting(text)
-        if (
-            (target or (first and greeting))
-            and match.intent not in current.on
-            and match.language in self.flow.languages
-            and (
-                state.lang == self.flow.languages[0] or (event.channel == "sms" and state.turn <= 2)
-            )
-        ):
-            # A request in Spanish, said or texted, is answered in Spanish from now on (the
-            # agent hears "Language: Spanish" too); the second text may still change it
-            # ("hola", then a question in English), but a caller who chose Spanish keeps
-            # it. A bare answer to the question asked ("sí" to "Would you like a text?")
-            # is no request and changes nothing.
-            state.lang = match.language
-        if greeting:  # "good evening" on its own is a hello, not a topic to guess
-            # A first text is greeted; "hola" at the menu switches to Spanish; any other
-            # hello is not an answer, so the menu is asked again and a caller who keeps
-            # saying "hello?" (a bad line) still reaches a person.
-            spanish = match.language == "es" != state.lang and "es" in self.flow.languages
-            return ("@spanish" if spanish and not first else None), "greeting", False
-        weak = match.score < self.confirm_below or (
-            event.confidence is not None and event.confidence < self.speech_confidence_floor
-        )
-        return target, match.intent, weak
-
-    def _target(self, current: StateSpec, intent: str) -> str | None:
-        """Where an intent leads at this question: its own answers first, then the flow's."""
-        return current.on.get(intent) or self.flow.intents.get(intent)
-
-    # ---- verification -----------------------------------------------------------------
-
-    def _collect(self, spec: StateSpec, state: State, event: Event) -> Turn | None:
-        """A number the caller keyed or said at a verification question.
-
-        None means "not a number": the caller may still ask for a person, repeat, and so on.
-        Wrong, unknown and locked all look the same to the caller.
-        """
-        if state.asked_at and event.now - state.asked_at > self.verify_timeout:
-            state.student = ""
-            reply = _Reply()
-            self._say(reply, "verify_restart", state, event)
-            self._enter(state, event, self.flow.special["on_verify_timeout"], reply)
-            return Turn(tuple(reply.actions), state, intent="verify_timeout")
-        number = event.digits.strip() or (spoken_digits(event.text) or "")
-        if spec.collect == "birth_date" and event.text and not event.digits.strip():
-            # "March 14th, 2015", "3/14/2015", "14 de marzo": a misread date would cost the
-            # parent one of their few tries, so a date that reads two ways is asked again,
-            # saying why and how to say it so it reads one way.
-            readings = date_readings(event.text, month_first=state.lang == "en")
-            if len(readings) > 1:
-                return self._retry(state, event, "no_match", "digits", sorry="date_two_ways")
-            if not readings and not number:  # "DOB 03142015": the keypad's eight digits
-                number = number_within(event.text, 8, 8) or ""
-            written = any(c.isdigit() for c in event.text) and not number
-            if not readings and (mentions_month(event.text) or written):
-                # "march 14", "3/14/15": a date, most often without its four-digit year
-                return self._retry(state, event, "no_match", "digits", sorry="date_whole")
-            number = readings.pop() if readings else number
-        low, high = DIGIT_LENGTHS[spec.collect]
-        one_answer = bool(number) and low <= len(number) <= high
-        if event.text and spec.collect == "student_number":
-            both = (
-                None if one_answer else _student_and_date(event.text, state.lang == "en", low, high)
-            )
-            after = self.flow.states.get(spec.next)
-            if both and after is not None and after.collect == "birth_date":
-                state.student = both[0]
-                state.no_input = state.no_match = 0
-                return self._collect(after, state, replace(event, text="", digits=both[1]))
-            if several_numbers(plain_words(event.text)):
-                # "678-555-1212", "1234567 and 2345678": a phone number, or which one?
-                return self._retry(state, event, "no_match", intent="digits")
-        if not number and event.text and spec.collect != "birth_date":
-            if date_readings(event.text, month_first=True) or date_readings(
-                event.text, month_first=False
-            ):
-                # A birth date said one question early ("march 14 2015", "DOB 3/14/2015"
-                # for the student number): not this answer, never kept as one, and no
-                # topic ("march" is not a request).
-                return self._retry(state, event, "no_match", intent="digits")
-            number = number_within(event.text, low, high) or ""
-        if not number or (len(number) == 1 and number in self.flow.keys):
-            return None  # "0", "*", or words: handled like at any other question
-        if spec.collect == "birth_date" and 5 <= len(number) <= 7:
-            # "3/14/15", "031415": most often the year in two digits
-            return self._retry(state, event, "no_match", "digits", sorry="date_whole")
-        if not (number.isdigit() and low <= len(number) <= high):
-            return self._retry(state, event, "no_match", intent="digits")
-        if spec.collect == "birth_date" and not is_keyed_date(number):
-            return self._retry(state, event, "no_match", intent="digits")
-        state.no_input = state.no_match = 0
-        verifier = self._verifier()
-        if spec.collect == "student_number":
-            state.student = number
-            return self.enter(state, event, spec.next, intent="digits")
-        if spec.collect == "birth_date":
-            verifier.request_code(
-                event.conversation,
-                state.student,
-                number,
-                event.caller,
-                event.channel,
-                event.stir,
-                message=self.prompt("code_text", state.lang, "sms", code="{code}"),
-            )
-            state.student = ""
-            state.verification = "code_texted"
-            return self.enter(state, event, spec.next, intent="digits")
-        result, disclosed = verifier.check_code(
-            event.conversation, number, event.caller, event.channel, event.request_id, event.stir
-        )
-        if getattr(result, "name", "") == "OK" and disclosed is not None:
-            state.verified = True
-            state.verification = "read_back"
-            return self.enter(state, event, spec.next, intent="verified", disclosed=disclosed)
-        if getattr(result, "name", "") == "OK":  # verified, but no last four on file
-            state.verified = True
-            state.verification = "no_number"
-            target = self.flow.special.get("on_no_last4", spec.fail)
-            return self.enter(state, event, target, intent="verified")
-        wrong = getattr(result, "name", "") == "WRONG"
-        state.verification = "code_wrong" if wrong else "refused"
-        target = spec.retry if wrong else spec.fail
-        return self.enter(
-            state, event, target, intent="code_" + getattr(result, "name", "").lower()
-        )
-
-    def _verifier(self) -> Verifier:
-        if self.verifier is None:
-            raise RuntimeError("this flow verifies callers but no verifier was configured")
-        return self.verifier
-
-    def _texted_transfer(self, state: State, channel: str) -> StateSpec | None:
-        """The transfer the last turn texted ("call support at ..."), if it was one."""
-        spec = self.flow.states.get(state.step)
-        return spec if spec is not None and spec.type == "transfer" and channel == "sms" else None
+        return self.enter(state, event, target, intent=choice.intent)
 
     def _question(self, state: State, channel: str) -> StateSpec:
         """The question the caller is answering: home when the last turn asked none, and
@@ -354,6 +178,91 @@ class Dialog:
         if spec is None or spec.type != "ask":
             spec = self.flow.states[self.flow.special["on_home"]]
         return spec
+
+    def _texted_transfer(self, state: State, channel: str) -> StateSpec | None:
+        """The transfer the last turn texted ("call support at ..."), if it was one."""
+        spec = self.flow.states.get(state.step)
+        return spec if spec is not None and spec.type == "transfer" and channel == "sms" else None
+
+    # ---- verification: one handler per collected slot ---------------------------------
+
+    def _collect(self, spec: StateSpec, state: State, event: Event) -> Turn | None:
+        """A number the caller keyed or said at a verification question.
+
+        None means "not a number": the caller may still ask for a person, repeat, and so on.
+        Wrong, unknown and locked all look the same to the caller.
+        """
+        if state.asked_at and event.now - state.asked_at > self.verify_timeout:
+            state.student = ""
+            reply = _Reply()
+            self._say(reply, "verify_restart", state, event)
+            self._enter(state, event, self.flow.special["on_verify_timeout"], reply)
+            return Turn(tuple(reply.actions), state, intent="verify_timeout")
+        month_first = state.lang == "en"
+        reading = read(spec.collect, event.text, event.digits, month_first, self.flow.keys)
+        if reading.student:
+            after = self.flow.states.get(spec.next)
+            if after is None or after.collect != "birth_date":
+                reading = Reading(sorry="sorry_no_match")
+            elif reading.value:
+                state.student = reading.student
+                state.no_input = state.no_match = 0
+                return self._took_birth_date(after, state, event, reading.value)
+        if reading.sorry:
+            sorry = "" if reading.sorry == "sorry_no_match" else reading.sorry
+            return self._retry(state, event, "no_match", "digits", sorry=sorry)
+        if reading.words:
+            return None
+        state.no_input = state.no_match = 0
+        return self._TAKE[spec.collect](self, spec, state, event, reading.value)
+
+    def _took_student_number(
+        self, spec: StateSpec, state: State, event: Event, number: str
+    ) -> Turn:
+        state.student = number
+        return self.enter(state, event, spec.next, intent="digits")
+
+    def _took_birth_date(self, spec: StateSpec, state: State, event: Event, number: str) -> Turn:
+        self._verifier().request_code(
+            event.conversation,
+            state.student,
+            number,
+            event.caller,
+            event.channel,
+            event.stir,
+            message=self.prompt("code_text", state.lang, "sms", code="{code}"),
+        )
+        state.student = ""
+        state.verification = "code_texted"
+        return self.enter(state, event, spec.next, intent="digits")
+
+    def _took_code(self, spec: StateSpec, state: State, event: Event, number: str) -> Turn:
+        result, disclosed = self._verifier().check_code(
+            event.conversation, number, event.caller, event.channel, event.request_id, event.stir
+        )
+        if result is CodeResult.OK:
+            state.verified = True
+            if disclosed is not None:
+                state.verification = "read_back"
+                return self.enter(state, event, spec.next, intent="verified", disclosed=disclosed)
+            state.verification = "no_number"  # verified, but no last four on file
+            target = self.flow.special.get("on_no_last4", spec.fail)
+            return self.enter(state, event, target, intent="verified")
+        wrong = result is CodeResult.WRONG
+        state.verification = "code_wrong" if wrong else "refused"
+        target = spec.retry if wrong else spec.fail
+        return self.enter(state, event, target, intent=f"code_{result.value}")
+
+    _TAKE: ClassVar[dict[str, Callable[[Dialog, StateSpec, State, Event, str], Turn]]] = {
+        "student_number": _took_student_number,
+        "birth_date": _took_birth_date,
+        "code": _took_code,
+    }
+
+    def _verifier(self) -> Verifier:
+        if self.verifier is None:
+            raise RuntimeError("this flow verifies callers but no verifier was configured")
+        return self.verifier
 
     # ---- recovery ---------------------------------------------------------------------
 
@@ -440,7 +349,20 @@ class Dialog:
         hook = "on_dial_completed" if ok else failed
         return self.enter(state, event, self.flow.special[hook], intent=f"dial {event.dial_status}")
 
-    # ---- entering states --------------------------------------------------------------
+    def _command_repeat(self, state: State, event: Event, target: str, intent: str) -> Turn:
+        return self._repeat(state, event, intent)
+
+    def _command_wait(self, state: State, event: Event, target: str, intent: str) -> Turn:
+        return self._wait(state, event, intent)
+
+    _COMMANDS: ClassVar[dict[str, Callable[[Dialog, State, Event, str, str], Turn]]] = {
+        "@repeat": _command_repeat,
+        "@wait": _command_wait,
+        "@spanish": _switch_language,
+        "@english": _switch_language,
+    }
+
+    # ---- entering states: one handler per state type -----------------------------------
 
     def enter(
         self,
@@ -464,86 +386,117 @@ class Dialog:
         reply: _Reply,
         disclosed: Disclosed | None = None,
     ) -> None:
-        came_from = state.step
+        entry = _Entry(came_from=state.step, disclosed=disclosed)
+        next_name: str | None = name
         for _ in range(MAX_CHAIN):
-            spec = self.flow.states[name]
+            if next_name is None:
+                return
+            spec = self.flow.states[next_name]
             if spec.collect == "student_number" and self._verifier().is_locked(event.caller):
-                name = spec.fail  # this number is locked out: offer a person straight away
+                next_name = spec.fail  # this number is locked out: offer a person straight away
                 state.verification = "refused"
                 continue
-            state.step = name
-            if spec.type != "callback" and (self.flow.label(name, state.lang) or spec.topic):
-                # (a callback keeps the topic it is about, for the agent who calls back)
-                state.topic = spec.topic or name
-                if not state.topics or state.topics[-1] != state.topic:
-                    state.topics = (state.topics + [state.topic])[-self.transcript_limit :]
-            if spec.type == "ask":
-                state.asked_at = event.now if spec.collect else 0.0
-                reply.actions.append(self._ask(spec, spec.say, state, event))
-                return
-            if spec.type == "read_back":
-                if disclosed is None:  # flows check makes this unreachable; fail closed anyway
-                    raise RuntimeError(f"{name}: read back without a verified code")
-                text = self.prompt(
-                    spec.say, state.lang, event.channel, **_disclosure(disclosed, event.channel)
-                )
-                reply.actions.append(Say(text, key=spec.say))
-                # Never kept for "repeat": that says why instead (a new code, a new reading).
-                reply.said.append("read_back_once")
-                name = spec.next
-                continue
-            closed = self.flow.special.get("on_support_closed")
-            if (
-                spec.type == "transfer"
-                and event.support_open is False
-                and event.channel == "voice"
-                and closed
-            ):
-                # Nobody would answer: say when support is open instead; a caller already
-                # told that (and still not understood) is wished goodbye, not looped.
-                told = came_from == closed or event.caller is None  # (no call back to offer)
-                name = self.flow.special["on_closed_give_up"] if told else closed
-                continue
-            if spec.type == "transfer":
-                state.no_input = state.no_match = 0  # a fresh start after the transfer
-                reason = spec.reason or state.transfer_reason or "caller_asked"
-                state.transfer_reason = reason
-                text = self._text(spec.say, state, event)
-                reply.actions.append(Transfer(text, reason=reason, topic=state.topic))
-                return
-            if spec.type == "end":
-                reply.actions.append(End(self._text(spec.say, state, event)))
-                return
-            if spec.type == "send_text":
-                topic = self.flow.states.get(state.topic)
-                key = spec.text or (topic.say if topic and topic.offer_text else "")
-                if not key:  # "text me that" before any answer worth texting: which topic?
-                    name = self.flow.special["on_home"]
-                elif event.channel == "sms" and not spec.text:  # the topic's text, again
-                    self._say(reply, key, state, event)
-                    name = spec.next
-                elif event.caller is None:
-                    self._say(reply, "text_unavailable", state, event)
-                    name = spec.next
-                else:
-                    body = self.prompt(key, state.lang, "sms")
-                    reply.actions.append(SendText(body, topic=state.topic))
-                    self._say(reply, spec.say, state, event)
-                    name = spec.next
-                continue
-            if spec.type == "callback":
-                if event.caller is None:
-                    self._say(reply, "callback_unavailable", state, event)
-                else:
-                    reply.actions.append(RequestCallback(topic=state.topic))
-                    self._say(reply, spec.say, state, event)
-                name = spec.next
-                continue
-            self._say(reply, spec.say, state, event)  # an answer
-            # no offer to a withheld number: there is nowhere to send the text
-            offer = spec.offer_text and event.channel == "voice" and event.caller is not None
-            name = self.flow.special["on_offer_text"] if offer else spec.next
-        raise RuntimeError(f"flow loops without asking anything, at {name!r}")
+            state.step = next_name
+            self._note_topic(spec, state)
+            next_name = self._ENTER[spec.type](self, spec, state, event, reply, entry)
+        if next_name is not None:
+            raise RuntimeError(f"flow loops without asking anything, at {next_name!r}")
+
+    def _note_topic(self, spec: StateSpec, state: State) -> None:
+        """The topic the caller is on, for texting it and for the agent. (A callback keeps
+        the topic it is about, for the agent who calls back.)"""
+        if spec.type == "callback" or not (self.flow.label(spec.name, state.lang) or spec.topic):
+            return
+        state.topic = spec.topic or spec.name
+        if not state.topics or state.topics[-1] != state.topic:
+            state.topics = (state.topics + [state.topic])[-self.transcript_limit :]
+
+    def _enter_ask(
+        self, spec: StateSpec, state: State, event: Event, reply: _Reply, entry: _Entry
+    ) -> str | None:
+        state.asked_at = event.now if spec.collect else 0.0
+        reply.actions.append(self._ask(spec, spec.say, state, event))
+        return None
+
+    def _enter_read_back(
+        self, spec: StateSpec, state: State, event: Event, reply: _Reply, entry: _Entry
+    ) -> str | None:
+        if entry.disclosed is None:  # flows check makes this unreachable; fail closed anyway
+            raise RuntimeError(f"{spec.name}: read back without a verified code")
+        values = _disclosure(entry.disclosed, event.channel)
+        reply.actions.append(
+            Say(self.prompt(spec.say, state.lang, event.channel, **values), key=spec.say)
+        )
+        # Never kept for "repeat": that says why instead (a new code, a new reading).
+        reply.said.append("read_back_once")
+        return spec.next
+
+    def _enter_transfer(
+        self, spec: StateSpec, state: State, event: Event, reply: _Reply, entry: _Entry
+    ) -> str | None:
+        closed = self.flow.special.get("on_support_closed")
+        if event.support_open is False and event.channel == "voice" and closed:
+            # Nobody would answer: say when support is open instead; a caller already told
+            # that (and still not understood) is wished goodbye, not looped.
+            told = entry.came_from == closed or event.caller is None  # (no call back to offer)
+            return self.flow.special["on_closed_give_up"] if told else closed
+        state.no_input = state.no_match = 0  # a fresh start after the transfer
+        reason = spec.reason or state.transfer_reason or "caller_asked"
+        state.transfer_reason = reason
+        text = self._text(spec.say, state, event)
+        reply.actions.append(Transfer(text, reason=reason, topic=state.topic))
+        return None
+
+    def _enter_end(
+        self, spec: StateSpec, state: State, event: Event, reply: _Reply, entry: _Entry
+    ) -> str | None:
+        reply.actions.append(End(self._text(spec.say, state, event)))
+        return None
+
+    def _enter_send_text(
+        self, spec: StateSpec, state: State, event: Event, reply: _Reply, entry: _Entry
+    ) -> str | None:
+        topic = self.flow.states.get(state.topic)
+        key = spec.text or (topic.say if topic and topic.offer_text else "")
+        if not key:  # "text me that" before any answer worth texting: which topic?
+            return self.flow.special["on_home"]
+        if event.channel == "sms" and not spec.text:  # the topic's text, again
+            self._say(reply, key, state, event)
+        elif event.caller is None:
+            self._say(reply, "text_unavailable", state, event)
+        else:
+            body = self.prompt(key, state.lang, "sms")
+            reply.actions.append(SendText(body, topic=state.topic))
+            self._say(reply, spec.say, state, event)
+        return spec.next
+
+    def _enter_callback(
+        self, spec: StateSpec, state: State, event: Event, reply: _Reply, entry: _Entry
+    ) -> str | None:
+        if event.caller is None:
+            self._say(reply, "callback_unavailable", state, event)
+        else:
+            reply.actions.append(RequestCallback(topic=state.topic))
+            self._say(reply, spec.say, state, event)
+        return spec.next
+
+    def _enter_answer(
+        self, spec: StateSpec, state: State, event: Event, reply: _Reply, entry: _Entry
+    ) -> str | None:
+        self._say(reply, spec.say, state, event)
+        # no offer to a withheld number: there is nowhere to send the text
+        offer = spec.offer_text and event.channel == "voice" and event.caller is not None
+        return self.flow.special["on_offer_text"] if offer else spec.next
+
+    _ENTER: ClassVar[dict[str, _Handler]] = {
+        "ask": _enter_ask,
+        "read_back": _enter_read_back,
+        "transfer": _enter_transfer,
+        "end": _enter_end,
+        "send_text": _enter_send_text,
+        "callback": _enter_callback,
+        "answer": _enter_answer,
+    }
 
     # ---- words ------------------------------------------------------------------------
 
@@ -583,17 +536,3 @@ def _disclosure(disclosed: Disclosed, channel: str) -> dict[str, str]:
     last4 = "".join(ch for ch in disclosed.last4 if ch.isdigit())[-4:]
     spoken = ", ".join(last4) if channel == "voice" else last4
     return {"first_name": disclosed.first_name, "last4": spoken}
-
-
-def _student_and_date(text: str, month_first: bool, low: int, high: int) -> tuple[str, str] | None:
-    """Both verification answers in one ("her student # is 1234567 and bday is 3/14/2015",
-    "1234567 03142015"): the student number and the birth date, MMDDYYYY; None unless each
-    reads one way."""
-    within = date_within(text, month_first)
-    if within is None or not within[1]:
-        return None
-    birth_date, rest = within
-    if several_numbers(rest.split()):
-        return None  # a phone number, two numbers: which one? Ask, do not spend a try
-    student = spoken_digits(rest) or number_within(rest, low, high) or ""
-    return (student, birth_date) if low <= len(student) <= high else None

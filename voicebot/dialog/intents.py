@@ -297,6 +297,10 @@ class _Entry:
     keyword_weight: float = 0.0  # sum of squared weights of the keyword's words
 
 
+# (intent, text, canonical words, is a keyword): one example or keyword as read
+_Raw = tuple[str, str, tuple[str, ...], bool]
+
+
 class IntentMatcher:
     """Classifies caller utterances with the examples and keywords of flows/intents/."""
 
@@ -306,10 +310,16 @@ class IntentMatcher:
         self.languages = tuple(f.language for f in files)
         self._synonyms = self._build_synonyms(files)
         self._longest_synonym = max((len(k) for k in self._synonyms), default=1)
+        raw_entries = self._read_entries(files)
+        spread = self._learn_weights(raw_entries)
+        self._index(raw_entries, spread)
+        self._learn_languages(files)
+        self._correct = lru_cache(maxsize=8192)(self._correct_uncached)
 
-        # 1. every example and keyword as canonical words (no fuzzy step: this builds
-        #    the vocabulary the fuzzy step corrects towards)
-        raw_entries: list[tuple[str, str, tuple[str, ...], bool]] = []
+    def _read_entries(self, files: Sequence[IntentFile]) -> list[_Raw]:
+        """1. Every example and keyword as canonical words (no fuzzy step: this builds the
+        vocabulary the fuzzy step corrects towards)."""
+        raw_entries: list[_Raw] = []
         for f in files:
             for intent in sorted(set(f.examples) | set(f.keywords)):
                 for text in f.examples.get(intent, ()):
@@ -331,10 +341,12 @@ class IntentMatcher:
             if len(w) >= FUZZY_MIN_LENGTH - 1 and w.isalpha()
         ]
         self._known = self._vocab | spelled
+        return raw_entries
 
-        # 2. weights: a feature that few intents use, or that one intent uses far more
-        #    often than the others, tells more (the effective number of intents using it
-        #    is exp(entropy) of its share in each intent's examples)
+    def _learn_weights(self, raw_entries: list[_Raw]) -> dict[str, float]:
+        """2. Weights: a feature that few intents use, or that one intent uses far more
+        often than the others, tells more (the effective number of intents using it is
+        exp(entropy) of its share in each intent's examples). Returns that spread."""
         per_intent: dict[str, dict[str, int]] = {}
         sizes: dict[str, int] = {}
         for intent, _, words, _ in raw_entries:
@@ -343,7 +355,7 @@ class IntentMatcher:
                 seen_in = per_intent.setdefault(feat, {})
                 seen_in[intent] = seen_in.get(intent, 0) + 1
         n = len(sizes) or 1
-        self._weights = {}
+        self._weights: dict[str, float] = {}
         spread: dict[str, float] = {}
         for feat, seen_in in per_intent.items():
             rates = [c / sizes[i] for i, c in seen_in.items()]
@@ -357,8 +369,10 @@ class IntentMatcher:
         top_weight = math.log((n + 1) / 1.5)
         self._oov_weight = OOV_SHARE * top_weight
         self._number_weight = NUMBER_SHARE * top_weight
+        return spread
 
-        # 3. inverted index: feature -> (entry, weight)
+    def _index(self, raw_entries: list[_Raw], spread: dict[str, float]) -> None:
+        """3. The inverted index: feature -> (entry, weight), and keywords by first word."""
         self._entries: list[_Entry] = []
         postings: dict[str, list[tuple[int, float]]] = {}
         self._keywords_by_first: dict[str, list[int]] = {}
@@ -384,7 +398,8 @@ class IntentMatcher:
                 self._keywords_by_first.setdefault(words[0], []).append(index)
         self._postings = {k: tuple(v) for k, v in postings.items()}
 
-        # 4. language evidence: words only one language's file uses
+    def _learn_languages(self, files: Sequence[IntentFile]) -> None:
+        """4. Language evidence: words only one language's file uses."""
         by_language: dict[str, set[str]] = {}
         for f in files:
             words = by_language.setdefault(f.language, set())
@@ -395,22 +410,17 @@ class IntentMatcher:
                     words.update(normalize(phrase).split())
         self._language_words: dict[str, frozenset[str]] = {}
         for lang, words in by_language.items():
-            others: set[str] = set()
-            for other, other_words in by_language.items():
-                if other != lang:
-                    others |= other_words
+            others = set().union(*(w for other, w in by_language.items() if other != lang))
             self._language_words[lang] = frozenset(words - others)
         # Every word of the help line's own (examples, keywords, language words, synonyms):
         # such a word is never taken for a child's name (see knows()).
         self._own_words = frozenset().union(*by_language.values()) | self._known
-
         # Real words of each language are never taken for a typo ("stuff" is not
         # "staff"), and no typo is "corrected" into one ("world" is not "would").
         self._plain_words = frozenset(
             word for f in files for phrase in f.language_words for word in normalize(phrase).split()
         )
         self._fuzzy_vocab = [w for w in self._fuzzy_vocab if w not in self._plain_words]
-        self._correct = lru_cache(maxsize=8192)(self._correct_uncached)
 
     # ---- loading --------------------------------------------------------------------
 

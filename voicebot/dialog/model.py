@@ -6,6 +6,7 @@ and render the actions back into TwiML.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
@@ -93,6 +94,14 @@ VERIFICATION_NOTES: dict[str, tuple[str, str]] = {
         "passed (the texted code matched), but no last four digits are on file",
     ),
 }
+
+
+class CodeResult(enum.Enum):
+    """How a one-time code check ended (the verifier's answer to the dialog)."""
+
+    OK = "ok"
+    WRONG = "wrong"  # tries left
+    EXHAUSTED = "exhausted"  # no code pending, expired, 3 tries used, or locked
 
 
 @dataclass(frozen=True)

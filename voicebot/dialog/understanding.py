@@ -1,0 +1,149 @@
+"""What the caller chose at a question: a keypad key, a command, or a request in words.
+
+One function, :func:`choose`, makes the decision the dialog acts on; `voicebot classify
+--verbose` prints the same decision, so what the command shows is what a caller gets.
+
+Pure: the classifier comes in through the small Classifier interface.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Protocol
+
+from voicebot.dialog.flow import Flow, StateSpec
+from voicebot.dialog.normalize import is_greeting, is_unsure, spoken_digits
+
+
+class Match(Protocol):
+    intent: str
+    score: float
+    language: str | None
+
+
+class Classifier(Protocol):
+    def classify(
+        self, text: str, expected: Collection[str] = (), allowed: Collection[str] | None = None
+    ) -> Match: ...
+
+    def knows(self, word: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Context:
+    """Where the caller is: the question asked and what the conversation knows so far."""
+
+    question: StateSpec
+    step: str  # the state the conversation is in (the question, or a transfer by text)
+    lang: str
+    channel: str
+    first: bool = False  # the first text of a thread
+    turn: int = 0
+    confidence: float | None = None  # the speech recogniser's, on a call
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Where the caller's answer leads: a state or an @command (None: not understood)."""
+
+    target: str | None
+    intent: str
+    weak: bool = False  # understood, but not clearly: confirm before answering
+    language: str | None = None  # the conversation switches to this language
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    confirm_below: float = 0.55
+    speech_confidence_floor: float = 0.3
+
+
+def choose(
+    flow: Flow,
+    classifier: Classifier,
+    context: Context,
+    text: str,
+    digits: str = "",
+    limits: Thresholds = Thresholds(),
+) -> Choice:
+    """The caller's choice at this question."""
+    digits, text = digits.strip(), text.strip()
+    if not digits and text:
+        spoken = spoken_digits(text)
+        if spoken and len(spoken) == 1:
+            digits = spoken
+    if digits:
+        return _keyed(flow, context.question, digits)
+    if not text:
+        return Choice(None, "unknown")
+    if is_unsure(text):
+        # "I don't know": the menu to choose from, except where it answers the question
+        # itself ("the birth date?" "I don't know"): not understood, so the options,
+        # with a person among them, and then a person.
+        home = flow.special["on_home"]
+        at_home = context.step == home or bool(context.question.collect)
+        return Choice(None if at_home else home, "unsure")
+    return _worded(flow, classifier, context, text, limits)
+
+
+def _keyed(flow: Flow, question: StateSpec, digits: str) -> Choice:
+    # After an answer a caller who remembers the menu presses a topic's number (and a
+    # texter replies with one from the list just read).
+    keys = flow.states[question.keys_of].keys if question.keys_of else question.keys
+    target = keys.get(digits) or flow.keys.get(digits)
+    # Long digit strings may be secrets (student numbers, codes): never name them.
+    return Choice(target, f"key {digits}" if len(digits) <= 2 else "digits")
+
+
+def target_of(flow: Flow, question: StateSpec, intent: str) -> str | None:
+    """Where an intent leads at this question: its own answers first, then the flow's."""
+    return question.on.get(intent) or flow.intents.get(intent)
+
+
+def _worded(
+    flow: Flow, classifier: Classifier, context: Context, text: str, limits: Thresholds
+) -> Choice:
+    question = context.question
+    # At a verification question what is said is about it ("the code didn't come" is the
+    # texted code there); elsewhere a "no thanks, and ..." must keep its request.
+    match = classifier.classify(text, expected=tuple(question.on) if question.collect else ())
+    target = target_of(flow, question, match.intent)
+    if target == "@next":
+        # A reading that means something only where a question expects it ("the code
+        # didn't come" away from the code question): the best request that means
+        # something here. This question's own answers only when clear: a weak "yes" or
+        # "no" read into "I didn't get the text" would hang up or send a text.
+        allowed = {i for i, t in flow.intents.items() if t != "@next"} | set(question.on)
+        match = classifier.classify(text, expected=tuple(question.on), allowed=allowed)
+        target = target_of(flow, question, match.intent)
+        if match.intent in question.on and match.score < limits.confirm_below:
+            target = None
+    greeting = (context.first or context.step == flow.special["on_home"]) and is_greeting(text)
+    language = _language(flow, context, match, bool(target or (context.first and greeting)))
+    if greeting:  # "good evening" on its own is a hello, not a topic to guess
+        # A first text is greeted; "hola" at the menu switches to Spanish; any other hello
+        # is not an answer, so the menu is asked again and a caller who keeps saying
+        # "hello?" (a bad line) still reaches a person.
+        now = language or context.lang
+        spanish = match.language == "es" != now and "es" in flow.languages
+        return Choice(
+            "@spanish" if spanish and not context.first else None, "greeting", False, language
+        )
+    weak = match.score < limits.confirm_below or (
+        context.confidence is not None and context.confidence < limits.speech_confidence_floor
+    )
+    return Choice(target, match.intent, weak, language)
+
+
+def _language(flow: Flow, context: Context, match: Match, understood: bool) -> str | None:
+    """A request in Spanish, said or texted, is answered in Spanish from now on (the agent
+    hears "Language: Spanish" too); the second text may still change it ("hola", then a
+    question in English), but a caller who chose Spanish keeps it. A bare answer to the
+    question asked ("sí" to "Would you like a text?") is no request and changes nothing."""
+    if not understood or match.intent in context.question.on:
+        return None
+    if match.language not in flow.languages:
+        return None
+    free = context.lang == flow.languages[0] or (context.channel == "sms" and context.turn <= 2)
+    return match.language if free else None
