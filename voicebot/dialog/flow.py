@@ -1,21 +1,27 @@
 """The dialog as data: flows/help-line.toml (states) and flows/prompts/<lang>.toml (words).
 
 Loading validates everything a staff member could get wrong when editing those files, and
-names the file and key in the error, so a typo stops start-up instead of a call.
+names the file and key in the error, so a typo stops start-up instead of a call. The file
+format is documented for district staff in docs/flows.md; tests/test_flow_schema.py keeps
+that page in step with the names defined here.
 """
 
 from __future__ import annotations
 
+import difflib
 import string
 import tomllib
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast, get_args
 
-STATE_TYPES = ("ask", "answer", "send_text", "callback", "transfer", "end", "read_back")
+# What a state does (its `type`); docs/flows.md describes each.
+StateType = Literal["ask", "answer", "send_text", "callback", "transfer", "end", "read_back"]
+STATE_TYPES: tuple[StateType, ...] = get_args(StateType)
 # What an ask state can collect instead of a choice: digits, checked by the engine.
-COLLECTS = ("student_number", "birth_date", "code")
+Collect = Literal["student_number", "birth_date", "code"]
+COLLECTS: tuple[Collect, ...] = get_args(Collect)
 # Targets that are not states but things the engine does in place.
 COMMANDS = ("@repeat", "@wait", "@pending", "@spanish", "@english", "@next")
 CHANNELS = ("voice", "sms")
@@ -38,6 +44,65 @@ PLACEHOLDERS = frozenset(
     }
 )
 
+# States the engine goes to by itself, named in [special] of help-line.toml. Always needed:
+SPECIAL_HOOKS = (
+    "on_home",  # where an answer that fits no question is taken, and where SMS conversations start
+    "on_offer_text",  # after a voice answer marked offer_text
+    "on_unclear",  # "Did you want help with ...?" when the caller was not clearly understood
+    "on_give_up",  # after too many silences or misunderstandings: a person takes over
+    "on_dial_failed",  # support did not answer the transfer
+    "on_dial_completed",  # the caller talked to support and the call ends
+    "on_unanswered",  # support did not answer and the caller then said nothing we understood
+)
+# Needed only by flows that verify callers (states with collect).
+VERIFY_HOOKS = ("on_verify_timeout",)  # where a verification left unanswered too long starts over
+# Optional: without them the engine does without.
+OPTIONAL_HOOKS = (
+    "on_support_closed",  # a call transfer outside support's hours (default: transfer anyway)
+    "on_closed_give_up",  # needed with on_support_closed: closed, and still not understood
+    "on_no_last4",  # the right code but no last four digits on file (default: the state's fail)
+)
+# Optional hooks that name the question a caller answers next: they must be questions.
+QUESTION_HOOKS = ("on_after_transfer",)  # by text, after "call support at ...": thanks ends
+HOOKS = SPECIAL_HOOKS + VERIFY_HOOKS + OPTIONAL_HOOKS + QUESTION_HOOKS
+# Earlier names of the hooks: refused with the name to use instead.
+RENAMED_HOOKS = {
+    "home": "on_home",
+    "offer_text": "on_offer_text",
+    "confirm": "on_unclear",
+    "give_up": "on_give_up",
+    "dial_failed": "on_dial_failed",
+    "dial_completed": "on_dial_completed",
+    "unanswered": "on_unanswered",
+    "support_closed": "on_support_closed",
+    "closed_give_up": "on_closed_give_up",
+    "verify_restart": "on_verify_timeout",
+    "verified_no_number": "on_no_last4",
+    "after_transfer": "on_after_transfer",
+}
+
+# Prompt keys the engine and the channels use (besides those states name).
+REQUIRED_PROMPTS = (
+    "sorry_no_input",
+    "sorry_no_input_again",
+    "sorry_no_match",
+    "sorry_no_match_again",
+    "take_your_time",
+    "read_back_once",
+    "date_two_ways",
+    "date_whole",
+    "text_unavailable",
+    "text_opted_out",
+    "callback_unavailable",
+    "support_open_now",
+    "support_closed_now",
+    "sms_help",
+    "sms_error",
+    "voice_error",
+)
+# ... and those flows that verify callers need.
+VERIFY_PROMPTS = ("verify_restart", "code_text")
+
 
 class FlowError(ValueError):
     """The flows/ files are inconsistent; the message names the file and key."""
@@ -45,24 +110,86 @@ class FlowError(ValueError):
 
 @dataclass(frozen=True)
 class StateSpec:
+    """One [states.NAME] table of help-line.toml: every field but `name` is written there.
+
+    Each field's note says what it does and which state types take it; docs/flows.md has
+    the same as a table for district staff.
+    """
+
     name: str
-    type: str
+    """The NAME of [states.NAME], which transitions use to lead here (not a field)."""
+
+    type: StateType
+    """Every state, required: what the state does (see StateType, docs/flows.md)."""
+
     say: str
+    """Every state, required: the prompt key (prompts/<lang>.toml) the state says. ask: the
+    question; answer: the answer; send_text, callback: the confirmation; transfer: the words
+    before connecting (by text, support's number); end: the goodbye; read_back: the prompt
+    with the digits read back."""
+
     reprompt: str = ""
+    """ask: the prompt used the second time the caller is not understood, options spelled
+    out (default: `say` again)."""
+
     next: str = ""
+    """answer, send_text, callback, read_back (required), and ask with `collect` (required:
+    where a good answer leads): the state or @command that follows."""
+
     keys: dict[str, str] = field(default_factory=dict)
+    """ask: keypad key (or number texted or spoken) -> state or @command, at this question."""
+
     on: dict[str, str] = field(default_factory=dict)
+    """ask: intent -> state or @command, what an understood request leads to at this question
+    (e.g. yes / no); it takes precedence over [intents]."""
+
     hints: tuple[str, ...] = ()
+    """ask: words the speech recogniser should expect at this question, besides the top-level
+    hints (a `collect` question uses only its own)."""
+
     offer_text: bool = False
+    """answer: on a call, offer to text this answer after saying it (goes to [special]
+    on_offer_text); its prompt needs an sms version. Also marks the answer a later send_text
+    state without `text` may send."""
+
     reason: str = ""
+    """transfer: the reason support agents see (default: why the help line gave up, or
+    caller_asked)."""
+
     num_digits: int | None = None
+    """ask: on a call, how many key presses make a whole answer (1 for a menu, 8 for a birth
+    date), so the caller need not press #."""
+
     topic: str = ""
-    collect: str = ""
-    text: str = ""  # send_text: the prompt to text (default: the last topic's answer)
-    retry: str = ""  # collect = "code": a wrong code
-    fail: str = ""  # collect: verification impossible (locked, tries used up)
-    keep_unrecognised: bool = False  # a question not understood here goes on the stats page
-    keys_of: str = ""  # a number here is that state's choice (instead of keys)
+    """Every type but callback: the topic this state is about, for [labels], "text me" and the
+    support agent (default: the state's own name, when it has a label)."""
+
+    collect: Collect | Literal[""] = ""
+    """ask: digits the engine checks instead of a choice: student_number, birth_date or code
+    (then `next` and `fail` are required, and `retry` for code)."""
+
+    text: str = ""
+    """send_text: the prompt key to text (default: the last topic's answer, when that answer
+    has offer_text)."""
+
+    retry: str = ""
+    """ask with collect = "code", required: where a wrong code leads."""
+
+    fail: str = ""
+    """ask with `collect`, required: where a failed check leads (wrong details, tries used up,
+    a locked number)."""
+
+    keep_unrecognised: bool = False
+    """ask, not with `collect`: what callers ask here that the help line does not understand
+    goes on the agents' statistics page (only where callers ask their own questions)."""
+
+    keys_of: str = ""
+    """ask, instead of `keys`: another ask state whose `keys` apply here (after an answer, a
+    topic's number from the menu)."""
+
+
+# The fields a [states.NAME] table may have.
+STATE_FIELDS = tuple(f.name for f in fields(StateSpec) if f.name != "name")
 
 
 @dataclass(frozen=True)
@@ -72,7 +199,7 @@ class Flow:
     intents: dict[str, str]  # intent -> target, at every prompt
     keys: dict[str, str]  # keypad key -> target, at every prompt
     hints: tuple[str, ...]
-    special: dict[str, str]  # engine hook -> state, see SPECIAL_HOOKS
+    special: dict[str, str]  # engine hook -> state, see HOOKS
     prompts: dict[str, dict[str, dict[str, str]]]  # lang -> key -> channel -> text
     labels: dict[str, dict[str, str]]  # lang -> topic -> short label
     languages: tuple[str, ...]
@@ -104,49 +231,14 @@ def _str_map(value: Any, where: str) -> dict[str, str]:
     return {str(k): v for k, v in value.items()}
 
 
+# ---- one state ------------------------------------------------------------------------------
+
+
 def _state(name: str, raw: dict[str, Any], where: str) -> StateSpec:
-    known = {
-        "type",
-        "say",
-        "reprompt",
-        "next",
-        "keys",
-        "on",
-        "hints",
-        "offer_text",
-        "reason",
-        "num_digits",
-        "topic",
-        "collect",
-        "retry",
-        "fail",
-        "text",
-        "keep_unrecognised",
-        "keys_of",
-    }
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise FlowError(f"{where}: unknown field(s) {', '.join(unknown)}")
-    kind = raw.get("type")
-    if kind not in STATE_TYPES:
-        raise FlowError(f"{where}.type: must be one of {', '.join(STATE_TYPES)}, got {kind!r}")
-    if not isinstance(raw.get("say"), str) or not raw["say"]:
-        raise FlowError(f"{where}.say: missing (the prompt key this state says)")
-    if kind in ("answer", "send_text", "callback") and not raw.get("next"):
-        raise FlowError(f"{where}.next: an {kind} state must say which state follows it")
-    if kind != "ask" and (raw.get("keys") or raw.get("on") or raw.get("collect")):
-        raise FlowError(f"{where}: only ask states take keys, on or collect")
-    collect = raw.get("collect", "")
-    if collect and collect not in COLLECTS:
-        raise FlowError(f"{where}.collect: must be one of {', '.join(COLLECTS)}, got {collect!r}")
-    if collect and not raw.get("next"):
-        raise FlowError(f"{where}.next: a collect state must say where a good answer leads")
-    if collect and not raw.get("fail"):
-        raise FlowError(f"{where}.fail: a collect state must say where a failed check leads")
-    if collect == "code" and not raw.get("retry"):
-        raise FlowError(f"{where}.retry: a code question must say where a wrong code leads")
-    if kind == "read_back" and not raw.get("next"):
-        raise FlowError(f"{where}.next: a read_back state must say which state follows it")
+    kind = _state_type(raw, where)
+    _check_next(kind, raw, where)
+    _check_ask_fields(kind, raw, where)
+    _check_collect(raw, where)
     return StateSpec(
         name=name,
         type=kind,
@@ -160,13 +252,56 @@ def _state(name: str, raw: dict[str, Any], where: str) -> StateSpec:
         reason=raw.get("reason", ""),
         num_digits=raw.get("num_digits"),
         topic=raw.get("topic", ""),
-        collect=collect,
+        collect=raw.get("collect", ""),
         text=raw.get("text", ""),
         retry=raw.get("retry", ""),
         fail=raw.get("fail", ""),
         keep_unrecognised=bool(raw.get("keep_unrecognised", False)),
         keys_of=raw.get("keys_of", ""),
     )
+
+
+def _state_type(raw: dict[str, Any], where: str) -> StateType:
+    """The fields are known, the type is one of STATE_TYPES, and there is something to say."""
+    unknown = sorted(set(raw) - set(STATE_FIELDS))
+    if unknown:
+        raise FlowError(f"{where}: unknown field(s) {', '.join(unknown)}")
+    kind = raw.get("type")
+    if kind not in STATE_TYPES:
+        raise FlowError(f"{where}.type: must be one of {', '.join(STATE_TYPES)}, got {kind!r}")
+    if not isinstance(raw.get("say"), str) or not raw["say"]:
+        raise FlowError(f"{where}.say: missing (the prompt key this state says)")
+    return cast(StateType, kind)
+
+
+def _check_next(kind: StateType, raw: dict[str, Any], where: str) -> None:
+    """States that say something and go on must say where."""
+    if kind in ("answer", "send_text", "callback") and not raw.get("next"):
+        raise FlowError(f"{where}.next: an {kind} state must say which state follows it")
+    if kind == "read_back" and not raw.get("next"):
+        raise FlowError(f"{where}.next: a read_back state must say which state follows it")
+
+
+def _check_ask_fields(kind: StateType, raw: dict[str, Any], where: str) -> None:
+    """Only a question has answers to map."""
+    if kind != "ask" and (raw.get("keys") or raw.get("on") or raw.get("collect")):
+        raise FlowError(f"{where}: only ask states take keys, on or collect")
+
+
+def _check_collect(raw: dict[str, Any], where: str) -> None:
+    """A question that collects digits says where each outcome of the check leads."""
+    collect = raw.get("collect", "")
+    if collect and collect not in COLLECTS:
+        raise FlowError(f"{where}.collect: must be one of {', '.join(COLLECTS)}, got {collect!r}")
+    if collect and not raw.get("next"):
+        raise FlowError(f"{where}.next: a collect state must say where a good answer leads")
+    if collect and not raw.get("fail"):
+        raise FlowError(f"{where}.fail: a collect state must say where a failed check leads")
+    if collect == "code" and not raw.get("retry"):
+        raise FlowError(f"{where}.retry: a code question must say where a wrong code leads")
+
+
+# ---- the files --------------------------------------------------------------------------------
 
 
 def _prompts(path: Path) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
@@ -218,13 +353,35 @@ def load_flow(directory: Path, languages: tuple[str, ...] = ("en",)) -> Flow:
         intents=_str_map(raw.get("intents"), f"{name}: intents"),
         keys=_str_map(raw.get("keys"), f"{name}: keys"),
         hints=tuple(raw.get("hints", ())),
-        special=_str_map(raw.get("special"), f"{name}: special"),
+        special=_special(raw.get("special"), f"{name}: special"),
         prompts=prompts,
         labels=labels,
         languages=languages,
     )
     _check(flow, name)
     return flow
+
+
+def _special(value: Any, where: str) -> dict[str, str]:
+    """[special]: hook -> state, every key one of HOOKS (a misspelt hook would be ignored)."""
+    special = _str_map(value, where)
+    for key in special:
+        if key in HOOKS:
+            continue
+        if key in RENAMED_HOOKS:
+            raise FlowError(
+                f"{where}.{key}: renamed {RENAMED_HOOKS[key]} "
+                "(the [special] hooks are named on_<event>)"
+            )
+        close = difflib.get_close_matches(key, HOOKS, n=1)
+        maybe = f"did you mean {close[0]}? " if close else ""
+        raise FlowError(
+            f"{where}.{key}: not a hook the engine knows ({maybe}hooks: {', '.join(HOOKS)})"
+        )
+    return special
+
+
+# ---- the whole flow ---------------------------------------------------------------------------
 
 
 def _targets(flow: Flow, spec: StateSpec) -> list[tuple[str, str]]:
@@ -245,14 +402,25 @@ def _targets(flow: Flow, spec: StateSpec) -> list[tuple[str, str]]:
 
 
 def _check(flow: Flow, name: str) -> None:
+    """What no single state can check alone: that names between states, hooks, prompts,
+    labels and languages agree, and that every state can be reached."""
     if flow.start not in flow.states:
         raise FlowError(f"{name}: start: unknown state {flow.start!r}")
-    edges: list[tuple[str, str]] = []
-    for spec in flow.states.values():
-        edges += _targets(flow, spec)
-    edges += [(f"intents.{k}", v) for k, v in flow.intents.items()]
-    edges += [(f"keys.{k}", v) for k, v in flow.keys.items()]
-    edges += [(f"special.{k}", v) for k, v in flow.special.items()]
+    _check_keys_of(flow, name)
+    _check_targets(flow, name)
+    _check_hooks(flow, name)
+    for lang in flow.languages:
+        _check_prompts_used(flow, name, lang)
+        _check_labels(flow, name, lang)
+    _check_languages_agree(flow)
+    unreachable = sorted(set(flow.states) - reachable(flow))
+    if unreachable:
+        raise FlowError(f"{name}: states.{unreachable[0]}: unreachable from start")
+    _check_read_back_needs_verification(flow, name)
+
+
+def _check_keys_of(flow: Flow, name: str) -> None:
+    """keys_of borrows the keys of a state that has keys of its own, and replaces keys."""
     for spec in flow.states.values():
         if spec.keys_of and spec.keys:
             raise FlowError(f"{name}: states.{spec.name}: keys and keys_of: choose one")
@@ -262,9 +430,23 @@ def _check(flow: Flow, name: str) -> None:
                 f"{name}: states.{spec.name}.keys_of: {spec.keys_of!r} must be a state "
                 "with keys of its own"
             )
+
+
+def _check_targets(flow: Flow, name: str) -> None:
+    """Every transition, in states and at top level, leads to a state or an @command."""
+    edges: list[tuple[str, str]] = []
+    for spec in flow.states.values():
+        edges += _targets(flow, spec)
+    edges += [(f"intents.{k}", v) for k, v in flow.intents.items()]
+    edges += [(f"keys.{k}", v) for k, v in flow.keys.items()]
+    edges += [(f"special.{k}", v) for k, v in flow.special.items()]
     for where, target in edges:
         if target not in flow.states and target not in COMMANDS:
             raise FlowError(f"{name}: {where}: unknown state {target!r}")
+
+
+def _check_hooks(flow: Flow, name: str) -> None:
+    """[special] names every hook the engine needs, and question hooks name questions."""
     hooks = SPECIAL_HOOKS + (VERIFY_HOOKS if _verifies(flow) else ())
     if "on_support_closed" in flow.special:
         hooks += ("on_closed_give_up",)
@@ -277,32 +459,43 @@ def _check(flow: Flow, name: str) -> None:
             raise FlowError(
                 f"{name}: special.{hook}: {target.name!r} must be a question (type ask)"
             )
-    # Every prompt key a state or the engine uses exists, in every language and channel.
+
+
+def _check_prompts_used(flow: Flow, name: str, lang: str) -> None:
+    """Every prompt key a state or the engine uses exists in this language, with a text
+    version where a state offers to text it."""
     keys_used = {f"states.{s.name}.say": s.say for s in flow.states.values()}
     keys_used |= {f"states.{s.name}.reprompt": s.reprompt for s in flow.states.values()}
     keys_used |= {f"engine.{k}": k for k in REQUIRED_PROMPTS}
     if _verifies(flow):
         keys_used |= {f"engine.{k}": k for k in VERIFY_PROMPTS}
-    for lang in flow.languages:
-        file = f"prompts/{lang}.toml"
-        for where, key in keys_used.items():
-            if key and key not in flow.prompts[lang]:
-                raise FlowError(f"{file}: prompts.{key}: missing (used by {name} {where})")
-        for spec in flow.states.values():
-            if spec.text and spec.text not in flow.prompts[lang]:
-                raise FlowError(f"{file}: prompts.{spec.text}: missing (states.{spec.name}.text)")
-            if spec.offer_text and "sms" not in flow.prompts[lang][spec.say]:
-                raise FlowError(
-                    f"{file}: prompts.{spec.say}.sms: missing (states.{spec.name} offers "
-                    f"to text it, so it needs a text version)"
-                )
-        for intent, target in flow.intents.items():
-            spec = flow.states.get(target)
-            if spec and spec.type == "answer" and target not in flow.labels[lang]:
-                raise FlowError(
-                    f"{file}: labels.{target}: missing (intents.{intent} leads there; the "
-                    f"label names the topic when confirming and for the support agent)"
-                )
+    file = f"prompts/{lang}.toml"
+    for where, key in keys_used.items():
+        if key and key not in flow.prompts[lang]:
+            raise FlowError(f"{file}: prompts.{key}: missing (used by {name} {where})")
+    for spec in flow.states.values():
+        if spec.text and spec.text not in flow.prompts[lang]:
+            raise FlowError(f"{file}: prompts.{spec.text}: missing (states.{spec.name}.text)")
+        if spec.offer_text and "sms" not in flow.prompts[lang][spec.say]:
+            raise FlowError(
+                f"{file}: prompts.{spec.say}.sms: missing (states.{spec.name} offers "
+                f"to text it, so it needs a text version)"
+            )
+
+
+def _check_labels(flow: Flow, name: str, lang: str) -> None:
+    """Every answer an intent leads to has a short label in this language."""
+    for intent, target in flow.intents.items():
+        spec = flow.states.get(target)
+        if spec and spec.type == "answer" and target not in flow.labels[lang]:
+            raise FlowError(
+                f"prompts/{lang}.toml: labels.{target}: missing (intents.{intent} leads "
+                f"there; the label names the topic when confirming and for the support agent)"
+            )
+
+
+def _check_languages_agree(flow: Flow) -> None:
+    """Every language has the same prompt keys as the first."""
     for other in flow.languages[1:]:
         missing = sorted(set(flow.prompts[flow.languages[0]]) - set(flow.prompts[other]))
         if missing:
@@ -312,10 +505,6 @@ def _check(flow: Flow, name: str) -> None:
             raise FlowError(
                 f"prompts/{other}.toml: prompts.{extra[0]}: not in prompts/{flow.languages[0]}.toml"
             )
-    unreachable = sorted(set(flow.states) - reachable(flow))
-    if unreachable:
-        raise FlowError(f"{name}: states.{unreachable[0]}: unreachable from start")
-    _check_read_back_needs_verification(flow, name)
 
 
 def _check_read_back_needs_verification(flow: Flow, name: str) -> None:
@@ -414,45 +603,5 @@ def mermaid(flow: Flow) -> str:
     return "\n".join(lines) + "\n"
 
 
-# States the engine goes to by itself, named in [special] of help-line.toml.
-SPECIAL_HOOKS = (
-    "on_home",  # where an answer that fits no question is taken, and where SMS conversations start
-    "on_offer_text",  # after a voice answer marked offer_text
-    "on_unclear",  # "Did you want help with ...?" when the caller was not clearly understood
-    "on_give_up",  # after too many silences or misunderstandings: a person takes over
-    "on_dial_failed",  # support did not answer the transfer
-    "on_dial_completed",  # the caller talked to support and the call ends
-    "on_unanswered",  # support did not answer and the caller then said nothing we understood
-)
-
-# Optional hooks that name the question a caller answers next: they must be questions.
-QUESTION_HOOKS = ("on_after_transfer",)  # by text, after "call support at ...": thanks ends
-
-# Needed only by flows that verify callers (states with collect).
-VERIFY_HOOKS = ("on_verify_timeout",)  # where a verification left unanswered too long starts over
-VERIFY_PROMPTS = ("verify_restart", "code_text")
-
-
 def _verifies(flow: Flow) -> bool:
     return any(spec.collect for spec in flow.states.values())
-
-
-# Prompt keys the engine and the channels use (besides those states name).
-REQUIRED_PROMPTS = (
-    "sorry_no_input",
-    "sorry_no_input_again",
-    "sorry_no_match",
-    "sorry_no_match_again",
-    "take_your_time",
-    "read_back_once",
-    "date_two_ways",
-    "date_whole",
-    "text_unavailable",
-    "text_opted_out",
-    "callback_unavailable",
-    "support_open_now",
-    "support_closed_now",
-    "sms_help",
-    "sms_error",
-    "voice_error",
-)
