@@ -12,11 +12,12 @@ import time
 from collections.abc import Hashable
 
 from flask import Blueprint, Flask, Response, request, url_for
-from twilio.twiml.voice_response import VoiceResponse
+from twilio.twiml.voice_response import Gather, VoiceResponse
 from werkzeug.exceptions import HTTPException
 
 from voicebot.channels.fields import PASS_THROUGH, clean_text, confidence, digits, form_fields
 from voicebot.channels.signature import twilio_only
+from voicebot.config import Settings
 from voicebot.dialog.model import VERIFICATION_NOTES, Ask, End, Event, Say, Transfer, Turn
 from voicebot.ops import metrics
 from voicebot.phones import caller_number
@@ -198,19 +199,7 @@ def render(turn: Turn) -> VoiceResponse:
         if isinstance(action, Say):
             said.append(action.text)
         elif isinstance(action, Ask):
-            gather = response.gather(
-                input="dtmf speech",
-                action=url_for("voice.gathered", turn=turn.state.turn + 1),
-                method="POST",
-                timeout=PATIENT_SECONDS if action.patient else settings.gather_timeout,
-                speech_timeout=settings.speech_timeout,
-                speech_model=settings.speech_model or None,
-                hints=", ".join(action.hints) or None,
-                language=settings.speech_language[lang],
-                num_digits=action.num_digits,
-                finish_on_key="#" if action.digits else None,
-                action_on_empty_result=True,
-            )
+            gather = _gather(response, turn, action, settings)
             for text in [*said, action.text]:
                 gather.say(text, **voice)
             said = []
@@ -218,23 +207,7 @@ def render(turn: Turn) -> VoiceResponse:
             for text in [*said, action.text]:
                 response.say(text, **voice)
             said = []
-            dial = response.dial(
-                action=url_for("voice.dial_result", turn=turn.state.turn + 1),
-                method="POST",
-                timeout=settings.dial_timeout,
-                # The agent sees the parent's number (the caller's own ID, which Twilio
-                # allows on a forwarded call); a withheld number stays withheld.
-                caller_id=caller_number(request.form.get("From")),
-            )
-            whisper = url_for(
-                "voice.whisper",
-                ref=turn.state.handoff or None,
-                topic=action.topic or None,
-                lang=lang,
-                verified="1" if turn.state.verified else "0",
-                check=turn.state.verification or None,
-            )
-            dial.number(settings.district.support_number, url=whisper, method="POST")
+            _dial(response, turn, action, settings)
         elif isinstance(action, End):
             for text in [*said, action.text]:
                 response.say(text, **voice)
@@ -243,6 +216,44 @@ def render(turn: Turn) -> VoiceResponse:
     for text in said:
         response.say(text, **voice)
     return response
+
+
+def _gather(response: VoiceResponse, turn: Turn, action: Ask, settings: Settings) -> Gather:
+    """The <Gather> that asks ``action``'s question, by keypad or speech."""
+    return response.gather(
+        input="dtmf speech",
+        action=url_for("voice.gathered", turn=turn.state.turn + 1),
+        method="POST",
+        timeout=PATIENT_SECONDS if action.patient else settings.gather_timeout,
+        speech_timeout=settings.speech_timeout,
+        speech_model=settings.speech_model or None,
+        hints=", ".join(action.hints) or None,
+        language=settings.speech_language[turn.state.lang],
+        num_digits=action.num_digits,
+        finish_on_key="#" if action.digits else None,
+        action_on_empty_result=True,
+    )
+
+
+def _dial(response: VoiceResponse, turn: Turn, action: Transfer, settings: Settings) -> None:
+    """The <Dial> to support, with the whisper that tells the agent who is calling."""
+    dial = response.dial(
+        action=url_for("voice.dial_result", turn=turn.state.turn + 1),
+        method="POST",
+        timeout=settings.dial_timeout,
+        # The agent sees the parent's number (the caller's own ID, which Twilio
+        # allows on a forwarded call); a withheld number stays withheld.
+        caller_id=caller_number(request.form.get("From")),
+    )
+    whisper = url_for(
+        "voice.whisper",
+        ref=turn.state.handoff or None,
+        topic=action.topic or None,
+        lang=turn.state.lang,
+        verified="1" if turn.state.verified else "0",
+        check=turn.state.verification or None,
+    )
+    dial.number(settings.district.support_number, url=whisper, method="POST")
 
 
 def init_app(app: Flask) -> None:

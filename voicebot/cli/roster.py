@@ -9,8 +9,12 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from voicebot.records.roster import ImportResult
 
 SHOWN_ERRORS = 100
 
@@ -105,7 +109,11 @@ def import_command(
         raise click.ClickException(str(exc)) from None
     finally:
         engine.dispose()
-    seconds = time.monotonic() - started
+    _report(result, replace, time.monotonic() - started)
+
+
+def _report(result: ImportResult, replace: bool, seconds: float) -> None:
+    """What the import did, or why it imported nothing (then the command fails)."""
     for error in sorted(result.errors, key=lambda e: e.line)[:SHOWN_ERRORS]:
         click.echo(str(error), err=True)
     if result.bad_rows > SHOWN_ERRORS:

@@ -7,16 +7,28 @@ message naming the key instead of surfacing as a confusing fault in the middle o
 from __future__ import annotations
 
 import difflib
-import importlib.util
 import os
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
-from voicebot.config.hours import HoursError, SupportHours, parse_hours
-from voicebot.phones import PhoneError, parse_phone
+from voicebot.config import sections, values
+from voicebot.config.model import District, Settings
+from voicebot.config.values import ConfigError
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "ENVIRONMENT",
+    "REPO_ROOT",
+    "ConfigError",
+    "District",
+    "Settings",
+    "load_raw",
+    "load_settings",
+    "project_root",
+    "require_for_serving",
+]
 
 
 def project_root(package_parent: Path | None = None, cwd: Path | None = None) -> Path:
@@ -44,56 +56,6 @@ ENVIRONMENT = {
     "REDIS_URL": ("storage", "redis_url"),
     "VOICEBOT_OUTBOX": ("storage", "outbox"),
 }
-
-
-class ConfigError(ValueError):
-    """A setting is missing or wrong; the message names the key and the reason."""
-
-
-@dataclass(frozen=True)
-class District:
-    name: str
-    short_name: str
-    portal_name: str
-    portal_login_url: str
-    activation_lookup_url: str
-    activation_lookup_page: str
-    spoken: dict[str, dict[str, str]]  # language -> portal_login_url / activation_lookup_url
-    support_number: str  # E.164
-    helpline_number: str  # E.164 or ""
-
-
-@dataclass(frozen=True)
-class Settings:
-    district: District
-    languages: tuple[str, ...]
-    default_language: str
-    say_voice: dict[str, str]
-    speech_language: dict[str, str]
-    gather_timeout: int
-    speech_timeout: int
-    speech_model: str
-    dial_timeout: int
-    voice_session_ttl: int
-    sms_session_ttl: int
-    sms_max_segments: int
-    max_retries: int
-    redis_url: str
-    database_url: str
-    outbox: Path
-    twilio_auth_token: str
-    twilio_account_sid: str
-    twilio_number: str
-    public_url: str
-    flows_dir: Path
-    instance_dir: Path
-    support_hours: SupportHours = field(default_factory=SupportHours)
-    support_hours_text: dict[str, str] = field(default_factory=dict)
-    testing: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def with_overrides(self, **changes: Any) -> Settings:
-        return replace(self, **changes)
 
 
 def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
@@ -175,192 +137,35 @@ def load_raw(environ: dict[str, str] | None = None) -> dict[str, Any]:
     return raw
 
 
-def _get(raw: dict[str, Any], section: str, key: str, kind: type, default: Any = None) -> Any:
-    value = raw.get(section, {}).get(key, default)
-    if value is None:
-        raise ConfigError(f"[{section}] {key}: missing")
-    if kind is int:
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value)
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise ConfigError(f"[{section}] {key}: must be a whole number, got {value!r}")
-        if value <= 0:
-            raise ConfigError(f"[{section}] {key}: must be greater than 0, got {value}")
-        return value
-    if not isinstance(value, kind):
-        raise ConfigError(f"[{section}] {key}: must be {kind.__name__}, got {value!r}")
-    return value.strip() if isinstance(value, str) else value
-
-
-def _text(raw: dict[str, Any], section: str, key: str, default: Any = None) -> str:
-    """A string the help line says or texts: empty would leave a gap in every answer."""
-    value = _get(raw, section, key, str, default)
-    if not value:
-        raise ConfigError(f"[{section}] {key}: empty; it is said and texted to callers")
-    return value
-
-
-def _phone(raw: dict[str, Any], section: str, key: str, required: bool) -> str:
-    value = _get(raw, section, key, str, "")
-    if not value:
-        if required:
-            raise ConfigError(f"[{section}] {key}: missing")
-        return ""
-    try:
-        return parse_phone(value)
-    except PhoneError as exc:
-        raise ConfigError(f"[{section}] {key}: {exc}") from exc
-
-
-def _per_language(raw: dict[str, Any], key: str, languages: tuple[str, ...]) -> dict[str, str]:
-    table = _get(raw, "voice", key, dict)
-    missing = [lang for lang in languages if not table.get(lang)]
-    if missing:
-        raise ConfigError(f"[voice] {key}: no value for language(s) {', '.join(missing)}")
-    return {lang: str(table[lang]) for lang in languages}
-
-
-def _dial_timeout(raw: dict[str, Any]) -> int:
-    """Twilio's <Dial timeout> runs from 5 to 600 seconds; outside, Twilio would not ring
-    support as configured."""
-    seconds = _get(raw, "voice", "dial_timeout", int)
-    if not 5 <= seconds <= 600:
-        raise ConfigError(f"[voice] dial_timeout: Twilio allows 5 to 600 seconds, got {seconds}")
-    return seconds
-
-
-def _check_database_url(url: str) -> None:
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        backend = make_url(url).get_backend_name()
-    except ArgumentError:
-        raise ConfigError(
-            "DATABASE_URL / [storage] database_url: not a database URL "
-            "(sqlite:///path or postgresql://user:password@host/name)"
-        ) from None
-    if backend == "postgres":  # Heroku's spelling; records.db.normalise_url maps it
-        backend = "postgresql"
-    if backend not in ("sqlite", "postgresql"):
-        raise ConfigError(
-            f"DATABASE_URL / [storage] database_url: {backend} is not supported "
-            "(SQLite or PostgreSQL)"
-        )
-    if backend == "postgresql" and importlib.util.find_spec("psycopg") is None:
-        raise ConfigError(
-            "DATABASE_URL / [storage] database_url: PostgreSQL needs its driver: "
-            "pip install -e '.[postgres]'"
-        )
-
-
 def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
     """Read, merge and validate every setting; raise ConfigError on the first bad one."""
     raw = load_raw(environ)
-    d = raw.get("district", {})
-    district = District(
-        name=_text(raw, "district", "name"),
-        short_name=_text(raw, "district", "short_name", d.get("name")),
-        portal_name=_text(raw, "district", "portal_name"),
-        portal_login_url=_text(raw, "district", "portal_login_url"),
-        activation_lookup_url=_text(raw, "district", "activation_lookup_url"),
-        activation_lookup_page=_text(raw, "district", "activation_lookup_page"),
-        spoken={},
-        support_number=_phone(raw, "district", "support_number", required=True),
-        helpline_number=_phone(raw, "district", "helpline_number", required=False),
-    )
-    languages = tuple(_get(raw, "languages", "enabled", list))
-    if not languages or not all(isinstance(x, str) and len(x) == 2 for x in languages):
-        raise ConfigError(f"[languages] enabled: a list of two-letter codes, got {languages!r}")
-    spoken = _get(raw, "district", "spoken", dict, {})
-    for lang in languages:
-        for key in ("portal_login_url", "activation_lookup_url"):
-            if not isinstance(spoken.get(lang, {}).get(key), str) or not spoken[lang][key]:
-                raise ConfigError(
-                    f"[district.spoken.{lang}] {key}: missing (how the voice reads the address)"
-                )
-    district = replace(district, spoken={lang: dict(spoken[lang]) for lang in languages})
-    default_language = _get(raw, "languages", "default", str)
-    if default_language not in languages:
-        raise ConfigError(f"[languages] default: {default_language!r} is not in enabled")
-    public_url = _get(raw, "twilio", "public_url", str, "").rstrip("/")
-    if public_url:
-        parsed = urlparse(public_url)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ConfigError(
-                f"VOICEBOT_PUBLIC_URL / [twilio] public_url: must look like "
-                f"https://host[:port], got {public_url!r}"
-            )
-        if parsed.path or parsed.query:
-            # The TwiML's links start at the host's root (/voice/gather): under a prefix
-            # Twilio would drop it and the call would fail at its first answer.
-            raise ConfigError(
-                f"VOICEBOT_PUBLIC_URL / [twilio] public_url: no path ({parsed.path or '?'}); "
-                "serve the help line at the root of its host name"
-            )
-    redis_url = _get(raw, "storage", "redis_url", str, "")
-    if redis_url and urlparse(redis_url).scheme not in ("redis", "rediss", "unix"):
-        # (its value is not repeated: a Redis URL may carry a password)
-        raise ConfigError(
-            "REDIS_URL / [storage] redis_url: not a redis://, rediss:// or unix:// URL"
-        )
-    paths = raw.get("paths", {})
-    instance_dir = Path(paths.get("instance") or REPO_ROOT / "instance")
-    flows_dir = Path(paths.get("flows") or REPO_ROOT / "flows")
-    database_url = _get(raw, "storage", "database_url", str, "") or (
-        f"sqlite:///{instance_dir / 'voicebot.sqlite3'}"
-    )
-    _check_database_url(database_url)
-    outbox = _get(raw, "storage", "outbox", str, "") or str(instance_dir / "outbox.jsonl")
-    account_sid = _get(raw, "twilio", "account_sid", str, "")
-    if account_sid and not account_sid.startswith("AC"):
-        raise ConfigError("TWILIO_ACCOUNT_SID: an account SID starts with AC")
-    sender = _get(raw, "twilio", "number", str, "")
-    if bool(account_sid) != bool(sender):
-        missing = "TWILIO_NUMBER" if account_sid else "TWILIO_ACCOUNT_SID"
-        raise ConfigError(
-            f"{missing}: missing; texts go out through Twilio only with both "
-            "TWILIO_ACCOUNT_SID and TWILIO_NUMBER (with neither, they are written to the outbox "
-            "file, for trials)"
-        )
-    support = raw.get("support", {})
-    try:
-        hours = parse_hours(
-            str(support.get("timezone", "America/New_York")),
-            dict(support.get("hours", {})),
-            list(support.get("holidays", [])),
-        )
-    except HoursError as exc:
-        raise ConfigError(str(exc)) from exc
-    hours_text = {k: str(v) for k, v in dict(support.get("hours_text", {})).items()}
-    if hours.configured:
-        missing = [lang for lang in languages if not hours_text.get(lang)]
-        if missing:
-            raise ConfigError(
-                f"[support.hours_text] {missing[0]}: missing (how to tell callers the hours)"
-            )
+    district = sections.district(raw)
+    languages = sections.languages(raw)
+    district = replace(district, spoken=sections.spoken(raw, languages))
+    default_language = sections.default_language(raw, languages)
+    public_url = sections.public_url(raw)
+    redis_url = sections.redis_url(raw)
+    instance_dir, flows_dir = sections.folders(raw, REPO_ROOT)
+    database_url, outbox = sections.storage(raw, instance_dir)
+    account_sid = sections.twilio_account(raw)
+    hours, hours_text = sections.support_hours(raw, languages)
+    voice = sections.voice(raw, languages)
+    conversation = sections.conversation(raw)
     settings = Settings(
         support_hours=hours,
         support_hours_text=hours_text,
         district=district,
         languages=languages,
         default_language=default_language,
-        say_voice=_per_language(raw, "say_voice", languages),
-        speech_language=_per_language(raw, "speech_language", languages),
-        gather_timeout=_get(raw, "voice", "gather_timeout", int),
-        speech_timeout=_get(raw, "voice", "speech_timeout", int),
-        speech_model=_get(raw, "voice", "speech_model", str, ""),
-        dial_timeout=_dial_timeout(raw),
-        voice_session_ttl=_get(raw, "voice", "session_ttl_seconds", int),
-        sms_session_ttl=_get(raw, "sms", "session_idle_minutes", int) * 60,
-        sms_max_segments=_get(raw, "sms", "max_segments", int),
-        max_retries=_get(raw, "dialog", "max_retries", int),
+        **voice,
+        **conversation,
         redis_url=redis_url,
         database_url=database_url,
-        outbox=Path(outbox),
-        twilio_auth_token=_get(raw, "twilio", "auth_token", str, ""),
+        outbox=outbox,
+        twilio_auth_token=values.value(raw, "twilio", "auth_token", str, ""),
         twilio_account_sid=account_sid,
-        twilio_number=_phone(raw, "twilio", "number", required=False),
+        twilio_number=values.phone(raw, "twilio", "number", required=False),
         public_url=public_url,
         flows_dir=flows_dir,
         instance_dir=instance_dir,

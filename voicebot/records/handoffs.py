@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -34,6 +34,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
+    Row,
     String,
     Text,
     delete,
@@ -525,26 +526,8 @@ class Handoffs:
                 .limit(10)
             ).all()
         if calls_for_day is not None:
-            for day in table.values():
-                if not day.calls:
-                    try:
-                        day.calls = int(calls_for_day(day.day.isoformat()) or 0)
-                    except Exception:  # Redis down: the page still shows what SQL knows
-                        day.calls = 0
-        seen: set[tuple[date, str]] = set()
-        topics: Counter[str] = Counter()
-        outcomes: Counter[str] = Counter()
-        for created_at, conversation, topic, outcome in handoffs:
-            day = _as_utc(created_at).date()
-            topics[topic] += 1
-            outcomes[outcome or "pending"] += 1
-            if day in table and (day, conversation) not in seen:
-                seen.add((day, conversation))
-                table[day].handed_off += 1
-        for (created_at,) in lone_callbacks:
-            day = _as_utc(created_at).date()
-            if day in table:
-                table[day].handed_off += 1
+            _fill_calls(table, calls_for_day)
+        topics, outcomes = _count_handoffs(table, handoffs, lone_callbacks)
         return Stats(
             days=list(table.values()),
             transfers_by_topic=topics.most_common(10),
@@ -606,6 +589,38 @@ class Handoffs:
             session.execute(
                 update(Agent).where(Agent.id == agent_id).values(failed_logins=0, locked_until=None)
             )
+
+
+def _fill_calls(table: dict[date, Day], calls_for_day: Callable[[str], Any]) -> None:
+    """Days with no call noted in SQL take their count from ``calls_for_day``."""
+    for day in table.values():
+        if not day.calls:
+            try:
+                day.calls = int(calls_for_day(day.day.isoformat()) or 0)
+            except Exception:  # Redis down: the page still shows what SQL knows
+                day.calls = 0
+
+
+def _count_handoffs(
+    table: dict[date, Day], handoffs: Sequence[Row[Any]], lone_callbacks: Sequence[Row[Any]]
+) -> tuple[Counter[str], Counter[str]]:
+    """Count each day's handed-off conversations (once each, however often they were handed
+    off) into ``table``; the topics and outcomes of all the transfers."""
+    seen: set[tuple[date, str]] = set()
+    topics: Counter[str] = Counter()
+    outcomes: Counter[str] = Counter()
+    for created_at, conversation, topic, outcome in handoffs:
+        day = _as_utc(created_at).date()
+        topics[topic] += 1
+        outcomes[outcome or "pending"] += 1
+        if day in table and (day, conversation) not in seen:
+            seen.add((day, conversation))
+            table[day].handed_off += 1
+    for (created_at,) in lone_callbacks:
+        day = _as_utc(created_at).date()
+        if day in table:
+            table[day].handed_off += 1
+    return topics, outcomes
 
 
 def _as_utc(value: datetime) -> datetime:

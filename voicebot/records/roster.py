@@ -147,39 +147,10 @@ def validate_row(line: int, row: list[str], index: tuple[int, ...]) -> Staged | 
         problems.append("student_number must be 1 to 20 digits")
     first = _name(first, "first_name", 100, problems)
     last = _name(last, "last_name", 100, problems)
-    birth_iso = ""
-    if not _ISO_DATE.fullmatch(birth):
-        problems.append("birth_date must be a date written YYYY-MM-DD")
-    else:
-        try:
-            born = date.fromisoformat(birth)
-        except ValueError:  # its message would quote the date: not re-raised, not chained
-            problems.append("birth_date must be a date written YYYY-MM-DD")
-        else:
-            if born.year < 1900 or born > date.today():
-                problems.append("birth_date is not a plausible birth date")
-            birth_iso = born.isoformat()
-    last4: str | None = None
-    if ssn:
-        if _SSN.fullmatch(ssn):
-            last4 = ssn[-4:]
-        else:
-            problems.append("ssn must be blank, 9 digits or NNN-NN-NNNN")
+    birth_iso = _birth_date(birth, problems)
+    last4 = _last4(ssn, problems)
     del ssn  # nothing below may see more than the last four
-    guardian_name = guardian_phone = guardian_email = None
-    if g_name or g_phone or g_email:
-        guardian_name = _name(g_name, "guardian_name", 200, problems)
-        if not g_phone:
-            problems.append("guardian_phone is empty")
-        else:
-            try:
-                guardian_phone = _phone(g_phone)
-            except PhoneError as exc:  # its messages never quote the number
-                problems.append(f"guardian_phone: {exc}")
-        if g_email:
-            if len(g_email) > 254 or not _EMAIL.fullmatch(g_email):
-                problems.append("guardian_email is not an email address")
-            guardian_email = g_email
+    guardian_name, guardian_phone, guardian_email = _guardian(g_name, g_phone, g_email, problems)
     school_name: str | None = _SPACES.sub(" ", school).strip() or None
     if school_name and len(school_name) > 200:
         problems.append("school is longer than 200 characters")
@@ -199,6 +170,52 @@ def validate_row(line: int, row: list[str], index: tuple[int, ...]) -> Staged | 
         name_key(first),
         name_key(last),
     )
+
+
+def _birth_date(birth: str, problems: list[str]) -> str:
+    """The birth date in ISO form, or "" with the problem noted."""
+    if not _ISO_DATE.fullmatch(birth):
+        problems.append("birth_date must be a date written YYYY-MM-DD")
+        return ""
+    try:
+        born = date.fromisoformat(birth)
+    except ValueError:  # its message would quote the date: not re-raised, not chained
+        problems.append("birth_date must be a date written YYYY-MM-DD")
+        return ""
+    if born.year < 1900 or born > date.today():
+        problems.append("birth_date is not a plausible birth date")
+    return born.isoformat()
+
+
+def _last4(ssn: str, problems: list[str]) -> str | None:
+    """Of the SSN only its last four digits leave here (rule 2)."""
+    if not ssn:
+        return None
+    if _SSN.fullmatch(ssn):
+        return ssn[-4:]
+    problems.append("ssn must be blank, 9 digits or NNN-NN-NNNN")
+    return None
+
+
+def _guardian(
+    g_name: str, g_phone: str, g_email: str, problems: list[str]
+) -> tuple[str | None, str | None, str | None]:
+    """(name, phone, email) of the row's guardian; all None when the row lists none."""
+    guardian_name = guardian_phone = guardian_email = None
+    if g_name or g_phone or g_email:
+        guardian_name = _name(g_name, "guardian_name", 200, problems)
+        if not g_phone:
+            problems.append("guardian_phone is empty")
+        else:
+            try:
+                guardian_phone = _phone(g_phone)
+            except PhoneError as exc:  # its messages never quote the number
+                problems.append(f"guardian_phone: {exc}")
+        if g_email:
+            if len(g_email) > 254 or not _EMAIL.fullmatch(g_email):
+                problems.append("guardian_email is not an email address")
+            guardian_email = g_email
+    return guardian_name, guardian_phone, guardian_email
 
 
 def validate_block(
@@ -381,7 +398,14 @@ def _conflicts(conn: Connection) -> list[tuple[int, int, str]]:
 def _merge(conn: Connection, result: ImportResult) -> None:
     """Staging -> students, guardians, links. Inserts go in key order so the B-trees grow
     at their ends instead of being written all over."""
-    result.students = conn.execute(
+    result.students = _merge_students(conn)
+    result.guardians = _merge_guardians(conn)
+    result.links = _relink(conn)
+
+
+def _merge_students(conn: Connection) -> int:
+    """Students in the file: inserted, or updated in place (keyed by student number)."""
+    return conn.execute(
         text(
             f"""
             INSERT INTO students (student_number, first_name, last_name, birth_date, school,
@@ -401,8 +425,12 @@ def _merge(conn: Connection, result: ImportResult) -> None:
         ).bindparams(bindparam("now", type_=DateTime(timezone=True))),
         {"now": datetime.now(UTC)},
     ).rowcount
-    # A guardian listed on several rows keeps the email of the last one.
-    result.guardians = conn.execute(
+
+
+def _merge_guardians(conn: Connection) -> int:
+    """Guardians in the file, keyed by (phone, name). A guardian listed on several rows
+    keeps the email of the last one."""
+    return conn.execute(
         text(
             f"""
             INSERT INTO guardians (name, phone, email)
@@ -417,7 +445,11 @@ def _merge(conn: Connection, result: ImportResult) -> None:
             """
         )
     ).rowcount
-    # Each student in the file gets exactly the guardians the file lists for it.
+
+
+def _relink(conn: Connection) -> int:
+    """Each student in the file gets exactly the guardians the file lists for it; the
+    number of links written."""
     has_links = conn.execute(text("SELECT 1 FROM student_guardians LIMIT 1")).first()
     if has_links:
         conn.execute(
@@ -429,7 +461,7 @@ def _merge(conn: Connection, result: ImportResult) -> None:
                 """
             )
         )
-    result.links = conn.execute(
+    links = conn.execute(
         text(
             f"""
             INSERT INTO student_guardians (student_id, guardian_id)
@@ -445,6 +477,7 @@ def _merge(conn: Connection, result: ImportResult) -> None:
     if has_links:
         # Guardians no student lists any more must not keep receiving codes.
         conn.execute(text(_DELETE_UNLINKED_GUARDIANS))
+    return links
 
 
 _DELETE_UNLINKED_GUARDIANS = """
@@ -536,14 +569,24 @@ def import_roster(
         except BaseException:
             transaction.rollback()
             raise
-        if conn.dialect.name == "sqlite":
-            # Move the import's pages from the write-ahead log into the database file now
-            # (where secure_delete has zeroed what was deleted) and empty the log: otherwise
-            # a withdrawn child's details stay in it while the service keeps it open.
-            busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
-            if busy and busy[0]:
-                log.warning("roster imported; the database's log could not be emptied yet")
+        _empty_log(conn)
     result.committed = True
+    _log_result(result, replace)
+    return result
+
+
+def _empty_log(conn: Connection) -> None:
+    """SQLite: move the import's pages from the write-ahead log into the database file now
+    (where secure_delete has zeroed what was deleted) and empty the log: otherwise a
+    withdrawn child's details stay in it while the service keeps it open."""
+    if conn.dialect.name != "sqlite":
+        return
+    busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
+    if busy and busy[0]:
+        log.warning("roster imported; the database's log could not be emptied yet")
+
+
+def _log_result(result: ImportResult, replace: bool) -> None:
     log.info(
         "roster imported: %d rows, %d students, %d guardians, %d bad rows skipped",
         result.imported_rows,
@@ -559,7 +602,6 @@ def import_roster(
             result.retired,
             "; skipped: the file had bad rows" if result.replace_skipped else "",
         )
-    return result
 
 
 def _import(
@@ -575,6 +617,35 @@ def _import(
 ) -> bool:
     """Stage, check and merge inside the caller's transaction; False: roll it back."""
     lines = _lines(handle)
+    index = _header(lines)
+    _create_staging(conn)
+    _read_rows(conn, lines, index, result, skip_invalid, progress, workers)
+    if result.bad_rows and not skip_invalid:
+        return False
+    if stage:
+        stage("checking rows of the same student")
+    _index_staging(conn)
+    if not _settle_conflicts(conn, result, skip_invalid):
+        return False
+    if stage:
+        stage("writing students and guardians")
+    on_roster = 0  # before this file adds anyone: what --replace's limit is measured against
+    if replace:
+        on_roster = conn.execute(
+            text(f"SELECT count(*) FROM students WHERE {_ON_ROSTER}")
+        ).scalar_one()
+    _merge(conn, result)
+    result.not_in_file = conn.execute(
+        text(f"SELECT count(*) FROM students WHERE {_MISSING} AND {_ON_ROSTER}")
+    ).scalar_one()
+    if replace:
+        _replace(conn, result, on_roster, allow_large_removal, stage)
+    conn.exec_driver_sql(f"DROP TABLE {_STAGING}")
+    return True
+
+
+def _header(lines: Iterator[tuple[int, str]]) -> tuple[int, ...]:
+    """Read the header line: where each column is."""
     first = next(lines, None)
     try:
         header = next(csv.reader([first[1]], strict=True), []) if first else []
@@ -582,8 +653,20 @@ def _import(
         header = []
     if not header:
         raise RosterError("line 1: expected the header line; nothing imported")
-    index = _column_index(header)
-    _create_staging(conn)
+    return _column_index(header)
+
+
+def _read_rows(
+    conn: Connection,
+    lines: Iterator[tuple[int, str]],
+    index: tuple[int, ...],
+    result: ImportResult,
+    skip_invalid: bool,
+    progress: Callable[[int], None] | None,
+    workers: int,
+) -> None:
+    """Validate every row and stage the good ones (none once a bad row means nothing will
+    be imported)."""
 
     def take(good: list[Staged], bad: list[tuple[int, str]], rows: int) -> None:
         result.rows += rows
@@ -601,11 +684,10 @@ def _import(
     else:
         for block, first_line in blocks:
             take(*validate_block(block, first_line, index))
-    if result.bad_rows and not skip_invalid:
-        return False
-    if stage:
-        stage("checking rows of the same student")
-    _index_staging(conn)
+
+
+def _settle_conflicts(conn: Connection, result: ImportResult, skip_invalid: bool) -> bool:
+    """Rows of one student that disagree are bad rows; False: nothing may be imported."""
     conflicting: set[str] = set()
     for line, first, number in _conflicts(conn):
         result.add_error(line, f"student details differ from line {first} (same student_number)")
@@ -614,33 +696,31 @@ def _import(
         if not skip_invalid:
             return False
         result.imported_rows -= _drop_students(conn, conflicting, result)
-    if stage:
-        stage("writing students and guardians")
-    on_roster = 0  # before this file adds anyone: what --replace's limit is measured against
-    if replace:
-        on_roster = conn.execute(
-            text(f"SELECT count(*) FROM students WHERE {_ON_ROSTER}")
-        ).scalar_one()
-    _merge(conn, result)
-    result.not_in_file = conn.execute(
-        text(f"SELECT count(*) FROM students WHERE {_MISSING} AND {_ON_ROSTER}")
-    ).scalar_one()
-    if replace:
-        if result.bad_rows:  # a bad row's student is not staged: it would look withdrawn
-            result.replace_skipped = True
-        else:
-            if result.not_in_file > REPLACE_LIMIT * on_roster and not allow_large_removal:
-                raise RosterError(
-                    f"--replace would take off {result.not_in_file:,} of the {on_roster:,} "
-                    f"students on the roster, more than {REPLACE_LIMIT:.0%}: nothing imported. "
-                    "Is this the district's whole export? If it is, run again with "
-                    "--replace --allow-large-removal."
-                )
-            if stage:
-                stage("removing students the file does not list")
-            _remove_missing(conn, result)
-    conn.exec_driver_sql(f"DROP TABLE {_STAGING}")
     return True
+
+
+def _replace(
+    conn: Connection,
+    result: ImportResult,
+    on_roster: int,
+    allow_large_removal: bool,
+    stage: Callable[[str], None] | None,
+) -> None:
+    """--replace: take off the students the file leaves out, unless a bad row may be hiding
+    one still enrolled."""
+    if result.bad_rows:  # a bad row's student is not staged: it would look withdrawn
+        result.replace_skipped = True
+        return
+    if result.not_in_file > REPLACE_LIMIT * on_roster and not allow_large_removal:
+        raise RosterError(
+            f"--replace would take off {result.not_in_file:,} of the {on_roster:,} "
+            f"students on the roster, more than {REPLACE_LIMIT:.0%}: nothing imported. "
+            "Is this the district's whole export? If it is, run again with "
+            "--replace --allow-large-removal."
+        )
+    if stage:
+        stage("removing students the file does not list")
+    _remove_missing(conn, result)
 
 
 # --replace refuses to take off more than this share of the students on the roster unless

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any, Protocol
+from typing import Protocol, TypeVar
 
 from voicebot.channels.outbound import Outbound
 from voicebot.dialog.engine import Dialog
@@ -31,6 +31,8 @@ from voicebot.ops import metrics
 from voicebot.sessions.store import SessionStore
 
 log = logging.getLogger("voicebot.turn")
+
+T = TypeVar("T")
 
 
 class Handoffs(Protocol):
@@ -163,30 +165,24 @@ class Conversations:
         state = turn.state
         if turn.intent == "unknown" and event.text and self._invites_questions(asked):
             # kept only if number-free, with the roster's names hidden
-            self._record("note_unrecognised", event.text, state.lang, self.dialog.classifier.knows)
+            self._keep(
+                "note_unrecognised",
+                lambda h: h.note_unrecognised(event.text, state.lang, self.dialog.classifier.knows),
+            )
         if event.kind == "dial_result" and state.handoff:
-            self._record("set_outcome", state.handoff, event.dial_status or "unknown")
+            self._keep(
+                "set_outcome",
+                lambda h: h.set_outcome(state.handoff, event.dial_status or "unknown"),
+            )
         unsent: set[int] = set()
         for index, action in enumerate(turn.actions):
             if isinstance(action, SendText) and event.caller:
                 if not self.outbound.send(event.caller, action.body):
                     unsent.add(index + 1)  # the confirmation the dialog put right after it
             elif isinstance(action, Transfer):
-                reference = self._record(
-                    "record",
-                    channel=event.channel,
-                    conversation=conversation,
-                    reason=action.reason,
-                    topic=action.topic,
-                    language=state.lang,
-                    verified=state.verified,
-                    transcript=self.summary(state),
-                )
-                state.handoff = reference or 0
+                state.handoff = self._hand_off(conversation, event, action, state) or 0
             elif isinstance(action, RequestCallback) and event.caller:
-                self._record(
-                    "add_callback", event.caller, action.topic, state.lang, state.handoff or None
-                )
+                self._ask_callback(event.caller, action, state)
         if not unsent:
             return turn
         # Said why when the reason is theirs to change: the number texted STOP.
@@ -212,13 +208,39 @@ class Conversations:
                 turn.state.replay = [key if k == said else k for k in turn.state.replay]
         return replace(turn, actions=tuple(actions))
 
-    def _record(self, what: str, *args: Any, **kwargs: Any) -> Any:
+    def _hand_off(
+        self, conversation: str, event: Event, action: Transfer, state: State
+    ) -> int | None:
+        """Record the transfer for the agents; its reference, None when it was not kept."""
+        transcript = self.summary(state)  # outside _keep: a fault here is not the records'
+        return self._keep(
+            "record",
+            lambda h: h.record(
+                channel=event.channel,
+                conversation=conversation,
+                reason=action.reason,
+                topic=action.topic,
+                language=state.lang,
+                verified=state.verified,
+                transcript=transcript,
+            ),
+        )
+
+    def _ask_callback(self, caller: str, action: RequestCallback, state: State) -> None:
+        """Record the caller's callback request, with the transfer it follows if any."""
+        self._keep(
+            "add_callback",
+            lambda h: h.add_callback(caller, action.topic, state.lang, state.handoff or None),
+        )
+
+    def _keep(self, what: str, call: Callable[[Handoffs], T]) -> T | None:
         """Keep the agents' records; a failure here must never cost the caller their answer
-        (a transfer still dials without a reference, a text is still answered)."""
+        (a transfer still dials without a reference, a text is still answered). ``what``
+        names the record in the log."""
         if self.handoffs is None:
             return None
         try:
-            return getattr(self.handoffs, what)(*args, **kwargs)
+            return call(self.handoffs)
         except Exception:
             log.exception("could not keep the agents' record (%s); the caller carries on", what)
             return None

@@ -1,0 +1,55 @@
+"""The validated settings: what the rest of the help line reads, never the raw files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from voicebot.config.hours import SupportHours
+
+
+@dataclass(frozen=True)
+class District:
+    name: str
+    short_name: str
+    portal_name: str
+    portal_login_url: str
+    activation_lookup_url: str
+    activation_lookup_page: str
+    spoken: dict[str, dict[str, str]]  # language -> portal_login_url / activation_lookup_url
+    support_number: str  # E.164
+    helpline_number: str  # E.164 or ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    district: District
+    languages: tuple[str, ...]
+    default_language: str
+    say_voice: dict[str, str]
+    speech_language: dict[str, str]
+    gather_timeout: int
+    speech_timeout: int
+    speech_model: str
+    dial_timeout: int
+    voice_session_ttl: int
+    sms_session_ttl: int
+    sms_max_segments: int
+    max_retries: int
+    redis_url: str
+    database_url: str
+    outbox: Path
+    twilio_auth_token: str
+    twilio_account_sid: str
+    twilio_number: str
+    public_url: str
+    flows_dir: Path
+    instance_dir: Path
+    support_hours: SupportHours = field(default_factory=SupportHours)
+    support_hours_text: dict[str, str] = field(default_factory=dict)
+    testing: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
