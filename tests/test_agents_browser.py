@@ -16,12 +16,13 @@ from click.testing import CliRunner
 from flask import Flask
 from werkzeug.serving import make_server
 
-from tests.conftest import AUTH_TOKEN, Call
+from tests.helpers import AUTH_TOKEN, Call
 from tests.test_agents import LEAKY, PASSWORD, SECRETS, wire
 from voicebot.cli.agents import agents as agents_cli
 from voicebot.cli.simulator import SignedClient
 from voicebot.config import Settings
 from voicebot.records.handoffs import Handoffs
+from voicebot.services import services
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -89,7 +90,7 @@ def assert_no_secrets(html: str) -> None:
 def test_an_agent_signs_in_sees_a_transfer_and_marks_a_callback_done(
     app: Flask, server: str, browser, agent: str
 ) -> None:  # type: ignore[no-untyped-def]
-    handoffs: Handoffs = app.extensions["voicebot"].handoffs
+    handoffs: Handoffs = services(app).handoffs
     context = browser.new_context()
     page = context.new_page()
     csp_errors: list[str] = []
@@ -164,7 +165,7 @@ def test_a_transfer_through_the_voice_webhook_appears_in_the_browser(
     reply = call.say("my social is 123-45-6789 and she was born 03/14/2015")
     if reply.asks:
         call.press("0")
-    transfers = app.extensions["voicebot"].handoffs.recent()
+    transfers = services(app).handoffs.recent()
     assert transfers, "the voice webhook recorded no handoff"
     reference = transfers[0]["reference"]
     page = browser.new_page()

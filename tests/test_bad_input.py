@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import SUPPORT, Call, Reply, Thread
+from tests.helpers import SUPPORT, Call, Reply, Thread
+from voicebot.services import services
 
 HOSTILE = [
     "",
@@ -84,7 +85,7 @@ def test_a_fault_inside_a_call_apologises_and_transfers(call: Call, app, monkeyp
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("the dialog broke")
 
-    monkeypatch.setattr(app.extensions["voicebot"].conversations, "run", broken)
+    monkeypatch.setattr(services(app).conversations, "run", broken)
     reply = call.say("forgot my password")
     assert reply.status == 200
     assert reply.transfers_to == SUPPORT and "sorry" in reply.text.lower()
@@ -96,7 +97,7 @@ def test_a_fault_inside_a_text_replies_with_the_support_number(
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("the dialog broke")
 
-    monkeypatch.setattr(app.extensions["voicebot"].conversations, "run", broken)
+    monkeypatch.setattr(services(app).conversations, "run", broken)
     reply = thread.text("forgot my password")
     assert reply.status == 200 and "404-802-1000" in reply.text
 

@@ -20,13 +20,14 @@ import pytest
 import redis
 from flask import Flask
 
-from tests.conftest import AUTH_TOKEN, CALLER, HELPLINE, Reply, Thread
+from tests.helpers import AUTH_TOKEN, CALLER, HELPLINE, Reply, Thread
 from tests.test_failsafe import REDIS_SERVER, RedisServer
 from voicebot.app import create_app
 from voicebot.channels.sms import conversation_id
 from voicebot.cli.simulator import SignedClient
 from voicebot.config import Settings
 from voicebot.dialog.model import State
+from voicebot.services import services
 from voicebot.sessions.store import OpenTurn
 
 SLOW = 0.05  # seconds between a turn's load and its save
@@ -55,7 +56,7 @@ class Overlap:
         """``meet``: hold each turn until this many are between load and save (for the
         control, whose turns are not serialised: on a busy machine a 50 ms window alone may
         close before the second turn starts)."""
-        self.store = app.extensions["voicebot"].store
+        self.store = services(app).store
         self.inside = 0
         self.most = 0
         self._guard = threading.Lock()
@@ -114,7 +115,7 @@ def text_at_once(app: Flask, bodies: list[str], message_sids: list[str]) -> list
 
 
 def turn_of(app: Flask) -> int:
-    state = app.extensions["voicebot"].store.load(conversation_id(CALLER, HELPLINE, AUTH_TOKEN))
+    state = services(app).store.load(conversation_id(CALLER, HELPLINE, AUTH_TOKEN))
     assert state is not None, "the conversation is kept between texts"
     return state.turn
 
@@ -155,7 +156,7 @@ def test_without_the_lock_the_same_race_loses_a_turn(shared_app: Flask) -> None:
     """The control: proves the harness above really detects interleaved turns."""
     Thread(SignedClient(shared_app, AUTH_TOKEN)).text("hi")
     before = turn_of(shared_app)
-    store = shared_app.extensions["voicebot"].store
+    store = services(shared_app).store
 
     def unlocked_begin(conversation: str, request_id: str, *args) -> OpenTurn:  # type: ignore[no-untyped-def]
         """The same read, taking the lock without waiting for the turn that holds it."""
@@ -178,7 +179,7 @@ def test_without_the_lock_the_same_race_loses_a_turn(shared_app: Flask) -> None:
 
 def test_a_turn_that_outlived_its_lock_does_not_overwrite_the_next(shared_app: Flask) -> None:
     """A stuck turn (longer than the lock's timeout) must not undo what came after it."""
-    store = shared_app.extensions["voicebot"].store
+    store = services(shared_app).store
     stuck = store.begin_turn("sms:stuck", "SM1", timeout=0.05)
     time.sleep(0.15)  # the lock expires while the first turn is stuck
     later = store.begin_turn("sms:stuck", "SM2", wait=0.5)
@@ -191,7 +192,7 @@ def test_a_turn_that_outlived_its_lock_does_not_overwrite_the_next(shared_app: F
 
 def test_a_save_that_fails_lets_go_of_the_lock(shared_app: Flask) -> None:
     """A Redis error while saving must not leave the parent's next text waiting on a lock."""
-    store = shared_app.extensions["voicebot"].store
+    store = services(shared_app).store
     working = store._finish
 
     def redis_went_away(*args, **kwargs):  # type: ignore[no-untyped-def]

@@ -16,10 +16,11 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import AUTH_TOKEN, Call, Outbox, Reply, Thread, settings_in
+from tests.helpers import AUTH_TOKEN, Call, Outbox, Reply, Thread, settings_in
 from voicebot.app import create_app
 from voicebot.cli.simulator import SignedClient
 from voicebot.records.roster import import_roster
+from voicebot.services import services
 
 HEADER = (
     "student_number,first_name,last_name,birth_date,ssn,guardian_name,guardian_phone,"
@@ -82,7 +83,7 @@ def import_students(app: Flask, folder: Path, students: list[dict], phone: str) 
         made.append({"number": number, "birth": keyed, "ssn": ssn})
     path = folder / f"roster-{secrets.token_hex(4)}.csv"
     path.write_text(HEADER + "".join(rows))
-    assert import_roster(app.extensions["voicebot"].engine, path).committed
+    assert import_roster(services(app).engine, path).committed
     return made
 
 

@@ -28,10 +28,11 @@ from flask import Flask
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from tests.conftest import AUTH_TOKEN, SUPPORT, Call, Thread
+from tests.helpers import AUTH_TOKEN, SUPPORT, Call, Thread
 from voicebot.app import create_app
 from voicebot.cli.simulator import SignedClient
 from voicebot.config import Settings
+from voicebot.services import services
 
 REDIS_SERVER = shutil.which("redis-server")
 needs_redis = pytest.mark.skipif(
@@ -265,7 +266,7 @@ def test_database_gone_still_answers_a_text_with_the_support_number(
     assert "Forgot Your Password" in thread.text("I forgot my password").text
 
     shutil.rmtree(database.parent)  # the database is gone...
-    app.extensions["voicebot"].engine.dispose()  # ...and so are the pooled connections
+    services(app).engine.dispose()  # ...and so are the pooled connections
     started = time.monotonic()
     reply = thread.text("what is my student number")
     assert_sms_fallback(reply, time.monotonic() - started)
@@ -277,7 +278,7 @@ def test_database_gone_still_answers_a_text_with_the_support_number(
     database.parent.mkdir()
     from voicebot.records import db
 
-    db.upgrade(app.extensions["voicebot"].engine)  # the database is back (restored, empty)
+    db.upgrade(services(app).engine)  # the database is back (restored, empty)
     assert "Forgot Your Password" in Thread(twilio).text("I forgot my password").text
 
 
@@ -293,7 +294,7 @@ def test_database_gone_during_a_call_that_texts_still_transfers(
     offer = call.say("I forgot my password")
     assert "text" in offer.text.lower(), offer.text
     shutil.rmtree(database.parent)
-    app.extensions["voicebot"].engine.dispose()
+    services(app).engine.dispose()
     started = time.monotonic()
     reply = call.press("1")  # yes, text it to me
     elapsed = time.monotonic() - started
@@ -350,7 +351,7 @@ def test_a_reply_lost_after_the_lock_was_taken_costs_a_fast_fallback_not_a_wait(
     command must not be sent again (it would find its own lock and wait for it)."""
     call = Call(live_twilio)
     assert call.start().asks
-    connection = live_app.extensions["voicebot"].store._line._local.connection
+    connection = services(live_app).store._line._local.connection
     read = connection.read_response
     lost: list[object] = []
 

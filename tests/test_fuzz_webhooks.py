@@ -21,7 +21,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from tests.conftest import AUTH_TOKEN, settings_in
+from tests.helpers import AUTH_TOKEN, settings_in
 from voicebot.app import create_app
 from voicebot.cli.simulator import BASE_URL, SignedClient
 

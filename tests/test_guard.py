@@ -10,7 +10,7 @@ import pytest
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from tests.conftest import logged_text
+from tests.helpers import logged_text
 from voicebot.policy.guard import Guard
 
 SUPPORT = "+14048021000"

@@ -9,12 +9,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask import Flask
 
-from tests.conftest import AUTH_TOKEN, CALLER, SUPPORT, Call, Thread
+from tests.helpers import AUTH_TOKEN, CALLER, SUPPORT, Call, Thread
 from voicebot.app import create_app
 from voicebot.channels.segments import segments
 from voicebot.cli.simulator import SignedClient
 from voicebot.config import Settings
 from voicebot.config.hours import parse_hours
+from voicebot.services import services
 
 WEEKDAYS = {"mon": "08:00-17:00", "tue": "08:00-17:00", "wed": "08:00-17:00",
             "thu": "08:00-17:00", "fri": "08:00-17:00"}  # fmt: skip
@@ -126,7 +127,7 @@ def test_outside_hours_the_self_service_links_can_be_texted(hours_app: Flask, mo
     call.press("0")
     reply = call.press("2")
     assert "sent a text message" in reply.text
-    outbox = hours_app.extensions["voicebot"].settings.outbox.read_text()
+    outbox = services(hours_app).settings.outbox.read_text()
     assert "ic.apsk12.org/campus/portal/atlanta.jsp" in outbox and "tinyAPS.com/?lookup" in outbox
 
 

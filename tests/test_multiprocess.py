@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from twilio.request_validator import RequestValidator
 
-from tests.conftest import AUTH_TOKEN, CALLER, HELPLINE, SUPPORT
+from tests.helpers import AUTH_TOKEN, CALLER, HELPLINE, SUPPORT
 from tests.test_failsafe import REDIS_SERVER, RedisServer, free_port
 from voicebot.cli.simulator import Heard, read_twiml
 from voicebot.config import REPO_ROOT

@@ -16,13 +16,14 @@ import pytest
 from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import AUTH_TOKEN, Call
+from tests.helpers import AUTH_TOKEN, Call
 from tests.test_failsafe import free_port
 from voicebot.app import create_app
 from voicebot.cli.simulator import SignedClient
 from voicebot.config import Settings
 from voicebot.ops import logs, metrics
 from voicebot.ops import status as ops
+from voicebot.services import services
 
 TOKEN = "metrics-token-for-tests-0123456789"
 
@@ -65,7 +66,7 @@ def test_not_ready_names_the_database_when_it_is_gone(settings: Settings, tmp_pa
     database = tmp_path / "gone" / "voicebot.sqlite3"
     app = create_app(settings, upgrade_db=True, database_url=f"sqlite:///{database}")
     shutil.rmtree(database.parent)
-    app.extensions["voicebot"].engine.dispose()
+    services(app).engine.dispose()
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
     body = response.get_json()
@@ -193,7 +194,7 @@ def status(twilio: SignedClient, call_sid: str, call_status: str, duration: str 
 def today_stats(app: Flask) -> dict[str, int]:
     from datetime import UTC, datetime
 
-    store = app.extensions["voicebot"].store
+    store = services(app).store
     return ops.call_stats(store.redis, datetime.now(UTC).date().isoformat())
 
 
@@ -222,7 +223,7 @@ def test_a_status_callback_records_how_the_call_ended_once(
     call = Call(twilio)
     call.start()
     sid = call.base["CallSid"]
-    store = app.extensions["voicebot"].store
+    store = services(app).store
     assert store.load(f"call:{sid}") is not None
 
     response = status(twilio, sid, "completed", "42")

@@ -15,13 +15,14 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import Engine, inspect, text
 
-from tests.conftest import AUTH_TOKEN, SUPPORT, Call, Thread
+from tests.helpers import AUTH_TOKEN, SUPPORT, Call, Thread
 from voicebot.app import create_app
 from voicebot.cli.simulator import SignedClient
 from voicebot.config import Settings
 from voicebot.records import db
 from voicebot.records.handoffs import Handoffs
 from voicebot.records.optouts import OptOuts
+from voicebot.services import services
 
 URL = os.environ.get("VOICEBOT_TEST_POSTGRES_URL", "")
 pytestmark = pytest.mark.skipif(
@@ -114,11 +115,11 @@ def test_a_transfer_and_the_daily_counts_on_postgresql(settings: Settings, engin
     call = Call(SignedClient(app, AUTH_TOKEN))
     call.start()
     assert call.press("0").transfers_to == SUPPORT
-    services = app.extensions["voicebot"]
-    (handoff,) = services.handoffs.recent()
+    svc = services(app)
+    (handoff,) = svc.handoffs.recent()
     assert handoff["channel"] == "voice" and handoff["reason"]
-    services.conversations.flush_counts()
-    assert services.handoffs.stats(days=1).days[-1].calls == 1
+    svc.conversations.flush_counts()
+    assert svc.handoffs.stats(days=1).days[-1].calls == 1
 
 
 def test_many_processes_counting_a_new_day_at_once(engine: Engine) -> None:

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import text
 
-from tests.conftest import logged_text
+from tests.helpers import logged_text
 from voicebot.cli.roster import roster as roster_group
 from voicebot.records import db, roster
 from voicebot.records.roster import COLUMNS, RosterError, import_roster

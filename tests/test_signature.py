@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from twilio.request_validator import RequestValidator
 
-from tests.conftest import AUTH_TOKEN, CALLER
+from tests.helpers import AUTH_TOKEN, CALLER
 from voicebot.app import create_app
 
 FIELDS = {"CallSid": "CA" + "a" * 32, "From": CALLER, "To": "+14045550100"}

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import AUTH_TOKEN, CALLER, Thread
+from tests.helpers import AUTH_TOKEN, CALLER, Thread
 from tests.topics import SSN_LAST4, TOPICS, Topic
 from voicebot.channels.segments import is_gsm7, segments
+from voicebot.services import services
 
 
 def one_message(reply) -> str:  # type: ignore[no-untyped-def]
@@ -115,21 +116,21 @@ def test_help_says_who_we_are_and_the_support_number(thread: Thread) -> None:
 def test_stop_silences_the_help_line_until_start(thread: Thread, app) -> None:  # type: ignore[no-untyped-def]
     reply = thread.text("STOP")
     assert reply.status == 200 and reply.heard.messages == []
-    assert app.extensions["voicebot"].optouts.has(CALLER)
+    assert services(app).optouts.has(CALLER)
     assert thread.text("forgot my password help").heard.messages == []
     assert thread.text("START").heard.messages == []
-    assert not app.extensions["voicebot"].optouts.has(CALLER)
+    assert not services(app).optouts.has(CALLER)
     assert "Forgot Your Password" in one_message(thread.text("forgot my password help"))
 
 
 def test_stop_by_twilio_opt_out_type_is_honoured(thread: Thread, app) -> None:  # type: ignore[no-untyped-def]
     reply = thread.text("please stop texting me", OptOutType="STOP")
     assert reply.heard.messages == []
-    assert app.extensions["voicebot"].optouts.has(CALLER)
+    assert services(app).optouts.has(CALLER)
 
 
 def test_nothing_is_texted_during_a_call_to_a_number_that_opted_out(twilio, thread, outbox) -> None:  # type: ignore[no-untyped-def]
-    from tests.conftest import Call
+    from tests.helpers import Call
 
     thread.text("STOP")
     call = Call(twilio)
@@ -153,11 +154,11 @@ def test_unrecognised_texts_are_answered_then_handed_to_a_person(thread: Thread)
 
 
 def test_a_text_conversation_expires_after_30_idle_minutes(thread: Thread, app) -> None:  # type: ignore[no-untyped-def]
-    from tests.conftest import HELPLINE
+    from tests.helpers import HELPLINE
     from voicebot.channels.sms import conversation_id
 
     thread.text("MENU")
-    ttl = app.extensions["voicebot"].store.ttl(conversation_id(CALLER, HELPLINE, AUTH_TOKEN))
+    ttl = services(app).store.ttl(conversation_id(CALLER, HELPLINE, AUTH_TOKEN))
     assert 29 * 60 < ttl <= 30 * 60
 
 
@@ -270,7 +271,7 @@ def test_asking_in_words_to_stop_texts_says_how_and_is_no_opt_out_itself(
 def test_call_me_texted_again_and_again_is_one_callback_request(thread: Thread, app) -> None:  # type: ignore[no-untyped-def]
     for words in ("CALL ME", "call me!", "Call me back pls"):
         assert "call you back" in " ".join(thread.text(words).heard.messages)
-    assert len(app.extensions["voicebot"].handoffs.callbacks()) == 1
+    assert len(services(app).handoffs.callbacks()) == 1
 
 
 def test_the_ssn_like_answer_says_how_to_get_the_last_four_now(thread: Thread) -> None:

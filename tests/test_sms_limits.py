@@ -11,11 +11,12 @@ from dataclasses import dataclass
 
 from flask import Flask
 
-from tests.conftest import CALLER
+from tests.helpers import CALLER
 from voicebot.channels import sms
 from voicebot.channels.segments import is_gsm7, plain, segments
 from voicebot.cli.simulator import read_twiml
 from voicebot.dialog.model import Event, State, Turn
+from voicebot.services import services
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,8 @@ NAMES = [("Maximiliana", True), ("María José", False)]  # long and plain; acce
 
 def every_reply(app: Flask) -> Iterator[tuple[str, str, Turn, bool]]:
     """(language, where, turn, plain): plain replies must be one GSM-7 message in English."""
-    services = app.extensions["voicebot"]
-    dialog, flow = services.dialog, services.flow
+    svc = services(app)
+    dialog, flow = svc.dialog, svc.flow
     event = Event(kind="input", channel="sms", text="", caller=CALLER)
     home = flow.special["on_home"]
     for lang in flow.languages:
@@ -62,7 +63,7 @@ def every_reply(app: Flask) -> Iterator[tuple[str, str, Turn, bool]]:
 
 
 def test_every_sms_reply_fits_two_segments_in_plain_characters(app: Flask) -> None:
-    services = app.extensions["voicebot"]
+    svc = services(app)
     problems, checked = [], 0
     with app.test_request_context():
         for lang, where, turn, plain in every_reply(app):
@@ -75,9 +76,9 @@ def test_every_sms_reply_fits_two_segments_in_plain_characters(app: Flask) -> No
                 if lang == "en" and plain and not is_gsm7(text):
                     problems.append(f"{lang} {where}: not GSM-7: {text!r}")
             checked += 1
-        for lang in services.flow.languages:
+        for lang in svc.flow.languages:
             for key in ("sms_help", "sms_error"):
-                text = services.dialog.prompt(key, lang, "sms")
+                text = svc.dialog.prompt(key, lang, "sms")
                 if segments(text) > 2 or (lang == "en" and not is_gsm7(text)):
                     problems.append(f"{lang} {key}: {text!r}")
     assert not problems, "\n".join(problems)
@@ -85,11 +86,11 @@ def test_every_sms_reply_fits_two_segments_in_plain_characters(app: Flask) -> No
 
 
 def test_texts_sent_during_a_call_fit_two_segments(app: Flask) -> None:
-    services = app.extensions["voicebot"]
-    for lang in services.flow.languages:
-        for spec in services.flow.states.values():
+    svc = services(app)
+    for lang in svc.flow.languages:
+        for spec in svc.flow.states.values():
             if spec.offer_text:
-                body = services.dialog.prompt(spec.say, lang, "sms")
+                body = svc.dialog.prompt(spec.say, lang, "sms")
                 assert segments(body) <= 2, (lang, spec.name, body)
 
 

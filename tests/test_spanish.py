@@ -6,7 +6,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from tests.conftest import SUPPORT, Call, Thread
+from tests.helpers import SUPPORT, Call, Thread
 from voicebot.channels.segments import segments
 
 # (topic, how a parent might ask in Spanish, facts heard on a call, facts read in a text)

@@ -8,7 +8,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import (
+from tests.helpers import (
     BIRTH,
     GUARDIAN_PHONE,
     OTHER_PHONE,
@@ -19,6 +19,7 @@ from tests.conftest import (
     logged_text,
 )
 from voicebot.records.models import Disclosure
+from voicebot.services import services
 
 
 def codes_sent(outbox, to: str) -> list[str]:  # type: ignore[no-untyped-def]
@@ -72,7 +73,7 @@ def test_a_guardian_on_another_phone_hears_exactly_the_last_four(
     assert "6, 7, 8, 9" in reply.text and reply.text.count("6, 7, 8, 9") == 2
     assert "main office" in reply.text and "photo ID" in reply.text
     assert "1, 2, 3" not in reply.text and "4, 5" not in reply.text
-    with app.extensions["voicebot"].engine.connect() as db:
+    with services(app).engine.connect() as db:
         assert db.scalar(select(func.count()).select_from(Disclosure)) == 1
 
 
@@ -124,7 +125,7 @@ def test_a_parent_who_needs_a_moment_is_given_it_at_every_verification_question(
     held = call.say(said)
     assert "take your time" in held.text and "code" in held.text and held.asks
     assert "6, 7, 8, 9" in call.press(codes_sent(outbox, GUARDIAN_PHONE)[0]).text
-    assert app.extensions["voicebot"].handoffs.callbacks() == []
+    assert services(app).handoffs.callbacks() == []
 
 
 def test_numbers_said_in_a_sentence_are_taken_at_each_question(twilio, roster, outbox) -> None:  # type: ignore[no-untyped-def]
@@ -193,7 +194,7 @@ def test_a_birth_date_at_the_student_number_question_is_never_kept_as_the_studen
     ask_for_last_four(call)
     reply = call.say(said)
     assert "student number" in reply.text and "birth date" not in reply.text and reply.asks
-    store = app.extensions["voicebot"].store
+    store = services(app).store
     state = store.load(f"call:{call.base['CallSid']}")
     assert state is not None and state.student == ""
     assert "2015" not in str(state.to_dict()) and "0314" not in str(state.to_dict())
@@ -215,7 +216,7 @@ def test_the_student_number_and_birth_date_in_one_answer_are_both_taken(
     ask_for_last_four(call)
     reply = call.say(said)
     assert UNIFORM in reply.text and reply.asks
-    state = app.extensions["voicebot"].store.load(f"call:{call.base['CallSid']}")
+    state = services(app).store.load(f"call:{call.base['CallSid']}")
     assert state is not None and "1234567" not in str(state.to_dict())
     assert "2015" not in str(state.to_dict()) and "0314" not in str(state.to_dict())
     assert "6, 7, 8, 9" in call.press(codes_sent(outbox, GUARDIAN_PHONE)[-1]).text
@@ -297,7 +298,7 @@ def test_a_read_back_is_never_kept_rendered(twilio, roster, outbox, app) -> None
         ask_for_last_four(call)
         give_details(call)
         assert "6, 7, 8, 9" in call.press(codes_sent(outbox, GUARDIAN_PHONE)[-1]).text
-    rendered = app.extensions["voicebot"].rendered.values()
+    rendered = services(app).rendered.values()
     assert rendered, "the prompts both calls heard are kept"
     assert not any("6, 7, 8, 9" in text or "Maria" in text for text in rendered)
 
@@ -497,7 +498,7 @@ def test_the_agent_is_told_how_far_a_failed_verification_got(twilio, roster, out
     whispered = whisper_of(call, transfer)
     assert "Caller verified: no." in whispered
     assert "Last four digits: not passed, too many tries." in whispered
-    handoff = app.extensions["voicebot"].handoffs.recent()[0]
+    handoff = services(app).handoffs.recent()[0]
     summary = "\n".join(handoff["transcript"])
     assert "Last four digits: not passed: too many tries" in summary
     assert right not in whispered + summary and wrong not in summary

@@ -24,7 +24,7 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
-from tests.conftest import logged_text
+from tests.helpers import logged_text
 from voicebot.channels.outbound import Outbound, OutboxFile
 from voicebot.policy.guard import Guard
 from voicebot.records import db
