@@ -51,3 +51,42 @@ def flows_check(directory: Path | None) -> None:
 def flows_graph(directory: Path | None) -> None:
     """Print the state machine as a Mermaid diagram."""
     click.echo(mermaid(_flow_or_exit(directory)), nl=False)
+
+
+def _shown(path: Path) -> Path:
+    """A path as short as it can be: relative to the current folder when inside it."""
+    try:
+        return path.resolve().relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+@flows.command("test")
+@FLOWS_DIR
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def flows_test(directory: Path | None, files: tuple[Path, ...]) -> None:
+    """Play conversation transcripts (default: every tests/*.txt in the flows directory)
+    against a fresh help line; see docs/flows-tests.md."""
+    import os
+
+    from voicebot.cli import transcripts
+    from voicebot.cli.simulator import throwaway_token
+
+    flows_dir = directory or settings_or_exit().flows_dir
+    chosen = [_shown(f) for f in files] or [
+        _shown(f) for f in sorted((flows_dir / "tests").glob("*.txt"))
+    ]
+    if not chosen:
+        raise click.ClickException(f"no transcripts: {flows_dir / 'tests'} has no .txt files")
+    # No agents' console is served here; a throwaway key keeps its warning away.
+    os.environ.setdefault("VOICEBOT_SECRET_KEY", throwaway_token())
+    passed = failed = 0
+    for path in chosen:
+        result = transcripts.run_file(path, flows_dir)
+        click.echo(f"{'PASS' if result.passed else 'FAIL'}  {path}")
+        for failure in result.failures:
+            click.echo(f"  {failure}")
+        passed, failed = passed + result.passed, failed + (not result.passed)
+    click.echo(f"{passed} passed, {failed} failed")
+    if failed:
+        raise SystemExit(1)
