@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from tests.conftest import AUTH_TOKEN, Call, Thread
+from tests.helpers import AUTH_TOKEN, Call, Thread
 from voicebot.agents.console import ADDRESS_FAILURES, hash_password
 from voicebot.app import create_app
 from voicebot.cli.agents import agents as agents_cli
@@ -20,6 +20,7 @@ from voicebot.cli.simulator import SignedClient
 from voicebot.config import Settings
 from voicebot.records import db
 from voicebot.records.handoffs import Agent, Handoffs, clean_question, console_safe
+from voicebot.services import services
 
 PASSWORD = "correct horse battery staple"
 SECRETS = ["123-45-6789", "123456789", "03/14/2015", "482913", "6789", "2015-03-14"]
@@ -34,7 +35,7 @@ LEAKY = [
 
 def wire(app: Flask) -> Handoffs:
     """The console's records, as create_app wires them."""
-    return app.extensions["voicebot"].handoffs
+    return services(app).handoffs
 
 
 @pytest.fixture
@@ -473,7 +474,7 @@ def test_unrecognised_questions_are_kept_only_when_safe(text: str, kept: str | N
 def test_words_are_kept_as_questions_only_where_callers_ask_their_own(
     app: Flask, twilio: SignedClient
 ) -> None:
-    from tests.conftest import Call, Thread
+    from tests.helpers import Call, Thread
 
     call = Call(twilio)
     call.start()
@@ -494,8 +495,18 @@ def test_words_are_kept_as_questions_only_where_callers_ask_their_own(
     assert not any("maria" in text for text in kept), kept
 
 
+def test_portal_questions_the_help_page_does_not_answer_are_kept_too(
+    app: Flask, twilio: SignedClient
+) -> None:
+    call = Call(twilio)
+    call.start()
+    reply = call.say("is there an app for the parent portal on my phone")
+    assert "don't have an answer" in reply.text
+    assert "is there an app for the parent portal on my phone" in kept_questions(app)
+
+
 def kept_questions(app: Flask) -> list[str]:
-    return [text for text, _, _ in app.extensions["voicebot"].handoffs.stats(days=1).unrecognised]
+    return [text for text, _, _ in services(app).handoffs.stats(days=1).unrecognised]
 
 
 @pytest.mark.parametrize(
@@ -523,7 +534,7 @@ def kept_questions(app: Flask) -> list[str]:
 def test_a_childs_name_in_an_unrecognised_question_is_shown_as_name(
     app: Flask, roster: None, tmp_path: Path, said: str, kept: str | None
 ) -> None:
-    from tests.conftest import ROSTER
+    from tests.helpers import ROSTER
     from voicebot.records.roster import import_roster
 
     more = tmp_path / "more.csv"  # names that are also the help line's words, and a long one
@@ -537,9 +548,9 @@ def test_a_childs_name_in_an_unrecognised_question_is_shown_as_name(
         + "7777777,Søren,Mary Ann,2014-01-01,,Lu Cruz,404-555-0198,,Grady HS\n"
         + "8888888,Ann Lee,Smith,2014-01-01,,Lu Cruz,404-555-0198,,Grady HS\n"
     )
-    services = app.extensions["voicebot"]
-    assert import_roster(services.engine, more).committed
-    services.handoffs.note_unrecognised(said, "en", services.conversations.dialog.classifier.knows)
+    svc = services(app)
+    assert import_roster(svc.engine, more).committed
+    svc.handoffs.note_unrecognised(said, "en", svc.conversations.dialog.classifier.knows)
     assert kept_questions(app) == ([kept] if kept else [])
 
 
@@ -571,8 +582,8 @@ def test_a_childs_name_in_an_unrecognised_question_is_shown_as_name(
 def test_a_callers_own_name_is_kept_as_name_though_the_roster_lacks_it(
     app: Flask, said: str, kept: str
 ) -> None:
-    services = app.extensions["voicebot"]
-    services.handoffs.note_unrecognised(said, "en", services.conversations.dialog.classifier.knows)
+    svc = services(app)
+    svc.handoffs.note_unrecognised(said, "en", svc.conversations.dialog.classifier.knows)
     assert kept_questions(app) == [kept]
 
 
@@ -590,9 +601,9 @@ def test_a_failed_name_lookup_logs_no_word_the_caller_said(
 ) -> None:
     from sqlalchemy import text
 
-    from tests.conftest import logged_text
+    from tests.helpers import logged_text
 
-    with app.extensions["voicebot"].engine.begin() as db:
+    with services(app).engine.begin() as db:
         db.execute(text("ALTER TABLE students RENAME TO students_away"))
     caplog.set_level("DEBUG")
     call = Call(twilio)
@@ -757,7 +768,7 @@ def test_unrecognised_questions_that_may_hold_a_credential_are_not_kept(said: st
 
 def counted_today(app: Flask) -> tuple[int, int]:
     """Today's (calls, texts) as the database has them."""
-    today = app.extensions["voicebot"].handoffs.stats(days=1).days[-1]
+    today = services(app).handoffs.stats(days=1).days[-1]
     return today.calls, today.texts
 
 
@@ -782,7 +793,7 @@ def test_calls_and_texts_are_counted_on_the_statistics_page(
 def test_counts_that_cannot_reach_the_database_wait_for_the_next_move(
     app: Flask, twilio: SignedClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    services = app.extensions["voicebot"]
+    svc = services(app)
     Call(twilio).start()
     Thread(twilio).text("hi")
 
@@ -790,20 +801,20 @@ def test_counts_that_cannot_reach_the_database_wait_for_the_next_move(
         raise OSError("database is down")
 
     with monkeypatch.context() as patched:
-        patched.setattr(services.handoffs, "note_conversation", database_down)
-        services.conversations.flush_counts()  # logs, never raises
+        patched.setattr(svc.handoffs, "note_conversation", database_down)
+        svc.conversations.flush_counts()  # logs, never raises
     assert counted_today(app)[0] == 0
 
-    services.conversations.flush_counts()
-    services.conversations.flush_counts()  # nothing is added twice
+    svc.conversations.flush_counts()
+    svc.conversations.flush_counts()  # nothing is added twice
     assert counted_today(app) == (1, 1)
 
 
 def test_each_web_process_moves_its_counts_to_the_database_by_itself(
     app: Flask, twilio: SignedClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    services = app.extensions["voicebot"]
-    services.conversations.flush_every = 0  # every turn is "a minute later"
+    svc = services(app)
+    svc.conversations.flush_every = 0  # every turn is "a minute later"
 
     assert Call(twilio).start().asks
     assert counted_today(app)[0] == 1
@@ -811,7 +822,7 @@ def test_each_web_process_moves_its_counts_to_the_database_by_itself(
     def redis_down() -> None:
         raise ConnectionError("Redis went away")
 
-    monkeypatch.setattr(services.store, "drain_counts", redis_down)
+    monkeypatch.setattr(svc.store, "drain_counts", redis_down)
     reply = Thread(twilio).text("hi")
     assert reply.status == 200 and reply.heard.messages, "a failed move never costs a parent"
 
@@ -819,11 +830,11 @@ def test_each_web_process_moves_its_counts_to_the_database_by_itself(
 def test_counts_moved_before_a_failure_are_not_added_again(
     app: Flask, twilio: SignedClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    services = app.extensions["voicebot"]
+    svc = services(app)
     Call(twilio).start()
     Thread(twilio).text("hi")
     written: list[str] = []
-    real = services.handoffs.note_conversation
+    real = svc.handoffs.note_conversation
 
     def second_write_fails(channel: str, when: object = None, count: int = 1) -> None:
         if written:
@@ -832,9 +843,9 @@ def test_counts_moved_before_a_failure_are_not_added_again(
         real(channel, when, count)  # type: ignore[arg-type]
 
     with monkeypatch.context() as patched:
-        patched.setattr(services.handoffs, "note_conversation", second_write_fails)
-        services.conversations.flush_counts()
-    services.conversations.flush_counts()
+        patched.setattr(svc.handoffs, "note_conversation", second_write_fails)
+        svc.conversations.flush_counts()
+    svc.conversations.flush_counts()
 
     assert len(written) == 1
     assert counted_today(app) == (1, 1)

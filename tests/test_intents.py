@@ -14,9 +14,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from voicebot.cli.classify import classify
-from voicebot.dialog.evaluation import evaluate, format_report, load_labelled
+from voicebot.dialog.evaluation import (
+    Scenario,
+    evaluate,
+    format_report,
+    load_labelled,
+    load_scenarios,
+)
 from voicebot.dialog.intents import (
     CALLBACK,
+    CATALOGUE,
     CONFIRM_BELOW,
     INTENTS,
     KNOWN_INTENTS,
@@ -30,6 +37,7 @@ from voicebot.dialog.normalize import normalize
 REPO = Path(__file__).resolve().parents[1]
 INTENT_DIR = REPO / "flows" / "intents"
 HELDOUT = REPO / "tests" / "data" / "intents-heldout.tsv"
+OPENINGS = REPO / "tests" / "data" / "openings-heldout.tsv"
 SAFETY = ("activation_key", "ssn_last4", "agent")
 
 
@@ -99,12 +107,21 @@ def _data_phrases() -> list[tuple[str, str, str]]:
     return out
 
 
+def _scenario_rows() -> list[Scenario]:
+    """The opening requests measured in tests/test_scenarios.py: the shared dev set (when
+    it is there) and this project's own held-out openings."""
+    rows = load_scenarios(OPENINGS)
+    dev = _dev_file().with_name("scenarios-dev.tsv")
+    return rows + (load_scenarios(dev) if dev.exists() else [])
+
+
 def test_examples_are_our_own_not_pasted_from_the_measured_sets(
     dev_rows: list[tuple[str, str]],
 ) -> None:
     # Bare menu words ("yes", "main menu") are everybody's; any longer phrase that equals
     # a measured line (after clean-up) would make the measurement say nothing.
     measured = {normalize(text) for _, text in dev_rows + load_labelled(HELDOUT)}
+    measured |= {normalize(row.utterance) for row in _scenario_rows()}
     pasted = [
         (file, intent, text)
         for file, intent, text in _data_phrases()
@@ -235,8 +252,8 @@ def test_out_of_scope_questions_are_told_apart_but_reported_as_unknown(
         # a complaint is for a person
         ("yall are useless i have been trying for a week", "agent"),
         ("this damn thing never works", "agent"),
-        # an email address they can no longer open: support resets it
-        ("can you change my email on file i dont have that email anymore", "reset_failed"),
+        # an email address they can no longer open: the help page has no answer; a person
+        ("can you change my email on file i dont have that email anymore", "no_answer"),
     ],
 )
 def test_school_questions_complaints_and_lost_emails_go_where_they_belong(
@@ -277,7 +294,7 @@ KNOWN = KNOWN_INTENTS
 def _check(match: IntentMatch) -> None:
     assert isinstance(match, IntentMatch)
     assert match.intent in KNOWN
-    assert match.public_intent in INTENTS, "voicebot classify prints only catalogue names"
+    assert match.public_intent in CATALOGUE, "voicebot classify prints only catalogue names"
     assert 0.0 <= match.score <= 1.0
     assert match.language in (None, "en", "es")
 

@@ -9,11 +9,12 @@ from xml.etree import ElementTree
 import pytest
 from flask import Flask
 
-from tests.conftest import BIRTH, STUDENT, SUPPORT, Call
+from tests.helpers import BIRTH, STUDENT, SUPPORT, Call
 from voicebot.config import REPO_ROOT
 from voicebot.config.facts import district_facts
 from voicebot.config.hours import parse_hours
 from voicebot.dialog.flow import load_flow
+from voicebot.services import services
 
 # How a caller reaches each question of the flow, from the greeting.
 PATHS: dict[str, list[tuple[str, str]]] = {
@@ -23,6 +24,11 @@ PATHS: dict[str, list[tuple[str, str]]] = {
     "menu_numbers": [("press", "4")],
     "menu_more": [("press", "5")],
     "reset_failed": [("say", "the reset email never came")],
+    "no_answer": [("say", "is there a phone app for the parent portal")],
+    "also_mentioned": [
+        ("say", "I forgot my username and also what are the password rules"),
+        ("press", "2"),
+    ],
     "verify_student": [("press", "4"), ("press", "3")],
     "verify_birth_date": [("press", "4"), ("press", "3"), ("press", STUDENT)],
     "verify_code": [("press", "4"), ("press", "3"), ("press", STUDENT), ("press", BIRTH)],
@@ -59,14 +65,12 @@ PATHS: dict[str, list[tuple[str, str]]] = {
 
 def close_support(app: Flask) -> None:
     """Support's hours set, and none of them now: every day closed but a minute at 03:00."""
-    services = app.extensions["voicebot"]
+    svc = services(app)
     hours = parse_hours("America/New_York", {"mon": "03:00-03:01"}, [])
     text = {"en": "Mondays at 3 AM", "es": "los lunes a las 3"}
-    services.settings = services.settings.with_overrides(
-        support_hours=hours, support_hours_text=text
-    )
-    services.dialog = replace(services.dialog, facts=district_facts(services.settings))
-    services.conversations.dialog = services.dialog
+    svc.settings = svc.settings.with_overrides(support_hours=hours, support_hours_text=text)
+    svc.dialog = replace(svc.dialog, facts=district_facts(svc.settings))
+    svc.conversations.dialog = svc.dialog
 
 
 def reach(call: Call, question: str, app: Flask):  # type: ignore[no-untyped-def]

@@ -158,6 +158,8 @@ class Dialog:
     def _go(self, state: State, event: Event, choice: Choice) -> Turn:
         """To the state the caller chose; a weakly understood topic is confirmed first."""
         target = choice.target or self.flow.special["on_home"]
+        if self.flow.label(target, state.lang):  # a request: its own second one, or none
+            state.also = choice.also if choice.also != target else ""
         if target == "@pending":
             target, state.pending = state.pending or self.flow.special["on_home"], ""
         elif choice.weak and self.flow.label(target, state.lang):
@@ -414,6 +416,9 @@ class Dialog:
     def _enter_ask(
         self, spec: StateSpec, state: State, event: Event, reply: _Reply, entry: _Entry
     ) -> str | None:
+        if spec.also and state.also:  # "You also mentioned ...": that request, offered now
+            state.pending, state.also = state.also, ""
+            return spec.also
         state.asked_at = event.now if spec.collect else 0.0
         reply.actions.append(self._ask(spec, spec.say, state, event))
         return None

@@ -4,11 +4,14 @@ what it fixed and what it broke (`voicebot classify --eval FILE.tsv`)."""
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from voicebot.dialog.intents import PUBLIC
+from voicebot.dialog.flow import Flow
+from voicebot.dialog.intents import NO_ANSWER, PUBLIC
+from voicebot.dialog.understanding import Classifier, Decision, decide, opening
 
 
 class _Match(Protocol):
@@ -137,3 +140,105 @@ def format_report(report: EvalReport) -> str:
     else:
         lines.append("confusions: none")
     return "\n".join(lines)
+
+
+# ---- opening requests, judged by the dialog's own decision -------------------------------
+
+SCENARIO_HEADER = ["channel", "lang", "expect", "utterance"]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One opening request and the answer its first reply must give (a catalogue intent;
+    "support": say plainly there is no answer here; "out_of_scope": not the portal)."""
+
+    channel: str
+    lang: str
+    expect: str
+    utterance: str
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    scenario: Scenario
+    decision: Decision
+    right: bool
+    other_topic: bool  # a "support" opening answered with a topic of the help page
+
+
+def is_scenario_file(path: Path | str) -> bool:
+    """Whether the file's header (after # comments) is channel, lang, expect, utterance."""
+    with Path(path).open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip() and not line.startswith("#"):
+                return [h.strip().lower() for h in line.split("\t")] == SCENARIO_HEADER
+    return False
+
+
+def load_scenarios(path: Path | str) -> list[Scenario]:
+    rows: list[Scenario] = []
+    with Path(path).open(encoding="utf-8", newline="") as handle:
+        lines = [(n, line.rstrip("\r\n")) for n, line in enumerate(handle, start=1)]
+    body = [(n, line) for n, line in lines if line.strip() and not line.startswith("#")]
+    for number, line in body[1:]:
+        cells = line.split("\t")
+        if len(cells) != 4 or cells[0] not in ("voice", "sms"):
+            raise ValueError(f"{path}:{number}: expected channel<TAB>lang<TAB>expect<TAB>utterance")
+        rows.append(Scenario(*(cell.strip() for cell in cells), line=number))
+    return rows
+
+
+def judge(flow: Flow, classifier: Classifier, scenario: Scenario) -> Outcome:
+    """What the help line's first reply does with the opening (after one "yes" to a
+    confirmation question), against what it must do."""
+    context = opening(flow, scenario.channel, flow.languages[0])
+    decision = decide(flow, classifier, scenario.utterance, context)
+    choice, expect = decision.choice, scenario.expect
+    if expect == "agent":
+        right = decision.action == "hand over"
+    elif expect == "support":
+        right = choice.intent == NO_ANSWER
+    else:
+        right = choice.intent == expect
+    topical = choice.target is not None and bool(flow.label(choice.target, flow.languages[0]))
+    other = expect == "support" and topical and choice.intent != NO_ANSWER
+    return Outcome(scenario, decision, right, other)
+
+
+def format_scenarios(outcomes: list[Outcome]) -> str:
+    """Right answers overall, per category (the expected answer) and per channel and
+    language, how many came after a confirmation, and every miss."""
+    right = [o for o in outcomes if o.right]
+    confirmed = [o for o in right if o.decision.action == "confirm"]
+    lines = [
+        f"answered as expected: {_share(len(right), len(outcomes))}; "
+        f"after a confirmation: {len(confirmed)} of {len(right)}; "
+        f"'support' openings answered with another topic: {sum(o.other_topic for o in outcomes)}",
+        "",
+        f"{'category':<26} {'right':>9}",
+    ]
+    for name, group in _groups(outcomes, lambda o: o.scenario.expect):
+        lines.append(f"{name:<26} {_share(sum(o.right for o in group), len(group)):>9}")
+    lines.append("")
+    for name, group in _groups(outcomes, lambda o: f"{o.scenario.channel} {o.scenario.lang}"):
+        lines.append(f"{name:<26} {_share(sum(o.right for o in group), len(group)):>9}")
+    misses = [o for o in outcomes if not o.right]
+    lines += ["", f"misses ({len(misses)}): expected -> got (what the help line does) utterance"]
+    for o in misses:
+        got = o.decision.choice.intent
+        lines.append(f"  {o.scenario.expect} -> {got} ({o.decision.action}) {o.scenario.utterance}")
+    return "\n".join(lines)
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{part}/{whole} {part / whole:.0%}" if whole else "0/0"
+
+
+def _groups(
+    outcomes: list[Outcome], key: Callable[[Outcome], str]
+) -> list[tuple[str, list[Outcome]]]:
+    grouped: dict[str, list[Outcome]] = {}
+    for outcome in outcomes:
+        grouped.setdefault(key(outcome), []).append(outcome)
+    return sorted(grouped.items())

@@ -187,6 +187,11 @@ class StateSpec:
     """ask, instead of `keys`: another ask state whose `keys` apply here (after an answer, a
     topic's number from the menu)."""
 
+    also: str = ""
+    """ask: the question asked instead of this one while the caller has a second request
+    not yet answered ("You also mentioned ... Would you like help with that?"): it must
+    lead to @pending on yes."""
+
 
 # The fields a [states.NAME] table may have.
 STATE_FIELDS = tuple(f.name for f in fields(StateSpec) if f.name != "name")
@@ -203,6 +208,10 @@ class Flow:
     prompts: dict[str, dict[str, dict[str, str]]]  # lang -> key -> channel -> text
     labels: dict[str, dict[str, str]]  # lang -> topic -> short label
     languages: tuple[str, ...]
+    # Intents in the order they are answered when a caller names several at once.
+    priority: tuple[str, ...] = ()
+    # intent -> the intents its answer already covers (not offered again after it)
+    covers: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def text(self, key: str, lang: str, channel: str) -> str:
         """The template for a prompt; SMS falls back to the voice wording when it has none."""
@@ -258,6 +267,7 @@ def _state(name: str, raw: dict[str, Any], where: str) -> StateSpec:
         fail=raw.get("fail", ""),
         keep_unrecognised=bool(raw.get("keep_unrecognised", False)),
         keys_of=raw.get("keys_of", ""),
+        also=raw.get("also", ""),
     )
 
 
@@ -343,6 +353,7 @@ def load_flow(directory: Path, languages: tuple[str, ...] = ("en",)) -> Flow:
     }
     if not states:
         raise FlowError(f"{name}: no [states]")
+    intents = _str_map(raw.get("intents"), f"{name}: intents")
     prompts: dict[str, dict[str, dict[str, str]]] = {}
     labels: dict[str, dict[str, str]] = {}
     for lang in languages:
@@ -350,16 +361,39 @@ def load_flow(directory: Path, languages: tuple[str, ...] = ("en",)) -> Flow:
     flow = Flow(
         start=raw.get("start", ""),
         states=states,
-        intents=_str_map(raw.get("intents"), f"{name}: intents"),
+        intents=intents,
         keys=_str_map(raw.get("keys"), f"{name}: keys"),
         hints=tuple(raw.get("hints", ())),
         special=_special(raw.get("special"), f"{name}: special"),
         prompts=prompts,
         labels=labels,
         languages=languages,
+        priority=_priority(raw.get("priority"), name),
+        covers=_covers(raw.get("covers"), name),
     )
     _check(flow, name)
     return flow
+
+
+def _priority(value: Any, name: str) -> tuple[str, ...]:
+    """`priority`: intents, in the order several requests are answered (their names are
+    checked with the other intent names, voicebot.dialog.flows_check)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise FlowError(f"{name}: priority: must be a list of intent names")
+    return tuple(value)
+
+
+def _covers(value: Any, name: str) -> dict[str, tuple[str, ...]]:
+    """[covers]: intent -> intents its answer already covers (names checked like priority)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(
+        isinstance(v, list) and all(isinstance(i, str) for i in v) for v in value.values()
+    ):
+        raise FlowError(f"{name}: covers: must be a table of intent = [intents it covers]")
+    return {str(k): tuple(v) for k, v in value.items()}
 
 
 def _special(value: Any, where: str) -> dict[str, str]:
@@ -394,6 +428,8 @@ def _targets(flow: Flow, spec: StateSpec) -> list[tuple[str, str]]:
             out.append((f"states.{spec.name}.{field_name}", getattr(spec, field_name)))
     out += [(f"states.{spec.name}.keys.{k}", v) for k, v in spec.keys.items()]
     out += [(f"states.{spec.name}.on.{k}", v) for k, v in spec.on.items()]
+    if spec.also:
+        out.append((f"states.{spec.name}.also", spec.also))
     if spec.keys_of:
         out.append((f"states.{spec.name}.keys_of", spec.keys_of))
         keys = getattr(flow.states.get(spec.keys_of), "keys", {})

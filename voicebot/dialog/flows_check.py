@@ -54,6 +54,14 @@ def _check_intent_names(flow: Flow) -> None:
         if name not in KNOWN_INTENTS or name == UNKNOWN:
             known = ", ".join(sorted(KNOWN_INTENTS - {UNKNOWN}))
             raise FlowError(f"help-line.toml: {where}: not an intent (known: {known})")
+    ranked = [("priority", name) for name in flow.priority]
+    for intent, covered in flow.covers.items():
+        ranked += [(f"covers.{intent}", name) for name in (intent, *covered)]
+    for where, name in ranked:
+        if name not in flow.intents:
+            raise FlowError(
+                f"help-line.toml: {where}: {name!r} is not a request named in [intents]"
+            )
 
 
 def _blocked(guard: Findings, text: str) -> str:

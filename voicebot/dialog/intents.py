@@ -30,6 +30,7 @@ loading, so one matcher is shared by all threads.
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from pathlib import Path
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from voicebot.dialog.normalize import normalize, replace_phrases, word_set
+from voicebot.dialog.normalize import normalize, plain_words, replace_phrases, word_set
 
 INTENTS: tuple[str, ...] = (
     "activation_key",
@@ -99,7 +100,18 @@ TEXT_ME = "text_me"
 STOP_TEXTS = "stop_texts"
 # "I gave the wrong student number": not a catalogue topic, so "unknown" there.
 START_OVER = "start_over"
+# A Parent Portal question the district's help page does not answer (several children,
+# a second guardian, custody, an app, a browser): said plainly, with a person offered;
+# the catalogue calls that "support".
+NO_ANSWER = "no_answer"
+# Short answers: they count only as a short reply ("yes", "no thanks"), never as the
+# reading of a long opening ("hi yes so I was trying to get into the portal ...").
+SHORT_ANSWERS = frozenset({"yes", "no"})
+SHORT_REPLY_WORDS = 7
 UNKNOWN = "unknown"
+# The names `voicebot classify` prints: the catalogue's, and "support" for a portal question
+# the help page does not answer.
+CATALOGUE: tuple[str, ...] = (*INTENTS, "support")
 KNOWN_INTENTS: frozenset[str] = frozenset(INTENTS) | {
     OUT_OF_SCOPE,
     CALLBACK,
@@ -113,6 +125,7 @@ KNOWN_INTENTS: frozenset[str] = frozenset(INTENTS) | {
     TEXT_ME,
     STOP_TEXTS,
     START_OVER,
+    NO_ANSWER,
 }
 PUBLIC = {
     OUT_OF_SCOPE: UNKNOWN,
@@ -127,6 +140,7 @@ PUBLIC = {
     TEXT_ME: UNKNOWN,
     STOP_TEXTS: UNKNOWN,
     START_OVER: UNKNOWN,
+    NO_ANSWER: "support",
 }
 
 # Under this the dialog asks "Did you want help with X?" rather than answering.
@@ -154,6 +168,21 @@ SPECIFIC_DF = 2
 KEYWORD_GAPS = 1
 # How much a close runner-up lowers the confidence: full score once the lead is this big.
 CLEAR_LEAD: float = 0.2
+
+# A clause's reading is a need of its own at this score (a clause put as the problem, at
+# the lower one), when the whole utterance supports it at least WHOLE_SUPPORT: "what does
+# that mean" after a sentence about a used key is no question about usernames.
+NEED_MIN: float = 0.6
+PROBLEM_NEED_MIN: float = 0.45
+# "No answer here" and "not the portal" from one clause of several must be clear: a vague
+# clause ("I still can't get in") must not hide the request the help line can answer.
+OTHER_NEED_MIN: float = 0.75
+# Readings that end alike: "no answer here", "not the portal" and "the reset did not work"
+# all hand the caller to a person (or the school).
+_ALIKE = (frozenset({NO_ANSWER, OUT_OF_SCOPE}), frozenset({NO_ANSWER, RESET_FAILED}))
+WHOLE_SUPPORT: float = 0.28
+# Punctuation that ends a clause, before the words are normalised away.
+_CLAUSE_END = re.compile(r"[,.;:!?\n]+")
 
 MAX_INPUT_CHARS = 400  # longer speech or texts are cut: the question is at the start
 MAX_TOKENS = 60
@@ -196,6 +225,21 @@ class IntentMatch:
 
 
 @dataclass(frozen=True)
+class Need:
+    """One request found in a clause of a longer utterance ("... but now I forgot my
+    password"): the intent, its score in that clause, and whether the caller put it as
+    the problem that blocks them (after "but", "now", "it wants ...")."""
+
+    intent: str
+    score: float
+    problem: bool = False
+
+    @property
+    def public_intent(self) -> str:
+        return PUBLIC.get(self.intent, self.intent)
+
+
+@dataclass(frozen=True)
 class IntentFile:
     """The contents of one flows/intents/<language>.toml."""
 
@@ -205,6 +249,8 @@ class IntentFile:
     synonyms: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     examples: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     keywords: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    joiners: tuple[str, ...] = ()  # [needs] joiners: words between two requests
+    problem_words: tuple[str, ...] = ()  # [needs] problem_words: the request that blocks
 
 
 def _strings(value: object, where: str) -> tuple[str, ...]:
@@ -248,6 +294,9 @@ def load_intent_file(path: Path) -> IntentFile:
             raise IntentDataError(f"{where}.{sorted(extra)[0]}: unknown key")
         examples[intent] = _strings(spec.get("examples"), f"{where}.examples")
         keywords[intent] = _strings(spec.get("keywords"), f"{where}.keywords")
+    needs = raw.get("needs", {})
+    if not isinstance(needs, dict) or set(needs) - {"joiners", "problem_words"}:
+        raise IntentDataError(f"{name}: needs: expected a table of joiners and problem_words")
     return IntentFile(
         path=name,
         language=language,
@@ -255,6 +304,8 @@ def load_intent_file(path: Path) -> IntentFile:
         synonyms=synonyms,
         examples=examples,
         keywords=keywords,
+        joiners=_strings(needs.get("joiners"), f"{name}: needs.joiners"),
+        problem_words=_strings(needs.get("problem_words"), f"{name}: needs.problem_words"),
     )
 
 
@@ -421,6 +472,11 @@ class IntentMatcher:
             word for f in files for phrase in f.language_words for word in normalize(phrase).split()
         )
         self._fuzzy_vocab = [w for w in self._fuzzy_vocab if w not in self._plain_words]
+        # (word by word, not normalised: "y" alone would be read as a yes)
+        self._joiners = frozenset(w for f in files for p in f.joiners for w in plain_words(p))
+        self._problem_words = frozenset(
+            w for f in files for p in f.problem_words for w in plain_words(p)
+        )
 
     # ---- loading --------------------------------------------------------------------
 
@@ -622,7 +678,7 @@ class IntentMatcher:
         at "enter the code", "the code didn't come" is about the texted code, although
         "code" alone is as much the activation key's word. Asking for a person always
         wins. ``allowed``: only these intents are considered (the ones that mean something
-        at the question asked)."""
+        at the question asked). A long utterance is never a bare yes or no."""
         try:
             if not isinstance(text, str):
                 return IntentMatch(UNKNOWN, 0.0, None)
@@ -631,33 +687,93 @@ class IntentMatcher:
                 return IntentMatch(UNKNOWN, 0.0, None)
             language = self.language_of(normalized)
             hits: set[str] = set()
-            ranked = self._scores(self._query_tokens(normalized), hits)
+            tokens = self._query_tokens(normalized)
+            ranked = self._scores(tokens, hits)
             if allowed is not None:
                 ranked = [(name, score) for name, score in ranked if name in allowed]
-            if not ranked:
-                return IntentMatch(UNKNOWN, 0.0, language)
-            asked = AGENT in hits and CALLBACK not in hits  # "have a person call me": a callback
-            person = dict(ranked).get(AGENT) if asked else None
-            if person is not None:
-                # "... I can't log in, get me a person": asked in so many words, a person
-                # wins over whatever else a long sentence is about.
-                return IntentMatch(AGENT, round(max(min(1.0, person), CONFIRM_BELOW), 4), language)
-            intent, top = ranked[0]
-            if expected and intent not in expected and intent not in (AGENT, CALLBACK):
-                for name, score in ranked[1:]:
-                    if score < max(UNKNOWN_BELOW, top - CONTEXT_MARGIN):
-                        break
-                    if name in expected:
-                        return IntentMatch(name, round(min(1.0, score), 4), language)
-            second = ranked[1][1] if len(ranked) > 1 else 0.0
-            if top < UNKNOWN_BELOW:
-                return IntentMatch(UNKNOWN, round(top, 4), language)
-            lead = min(1.0, (top - second) / CLEAR_LEAD)
-            confidence = round(min(1.0, top) * (0.6 + 0.4 * lead), 4)
-            if intent == OUT_OF_SCOPE and confidence < CONFIRM_BELOW:
-                # "Did you want help with something other than the portal?" is no
-                # question to ask: a weak out-of-scope guess is simply not understood.
-                return IntentMatch(UNKNOWN, confidence, language)
-            return IntentMatch(intent, confidence, language)
+            if len(normalized.split()) > SHORT_REPLY_WORDS:
+                ranked = [(name, score) for name, score in ranked if name not in SHORT_ANSWERS]
+            return self._decide(ranked, hits, expected, language)
         except Exception:  # pragma: no cover - a caller must never hit an error here
             return IntentMatch(UNKNOWN, 0.0, None)
+
+    def _decide(
+        self,
+        ranked: list[tuple[str, float]],
+        hits: set[str],
+        expected: Collection[str],
+        language: str | None,
+    ) -> IntentMatch:
+        """The best reading of the scores, as a confidence."""
+        if not ranked:
+            return IntentMatch(UNKNOWN, 0.0, language)
+        asked = AGENT in hits and CALLBACK not in hits  # "have a person call me": a callback
+        person = dict(ranked).get(AGENT) if asked else None
+        if person is not None:
+            # "... I can't log in, get me a person": asked in so many words, a person wins
+            # over whatever else a long sentence is about.
+            return IntentMatch(AGENT, round(max(min(1.0, person), CONFIRM_BELOW), 4), language)
+        intent, top = ranked[0]
+        if expected and intent not in expected and intent not in (AGENT, CALLBACK):
+            for name, score in ranked[1:]:
+                if score < max(UNKNOWN_BELOW, top - CONTEXT_MARGIN):
+                    break
+                if name in expected:
+                    return IntentMatch(name, round(min(1.0, score), 4), language)
+        # Readings that end alike (a person, or the school): one close behind the other
+        # takes nothing from the confidence that it is one of them.
+        rivals = [score for name, score in ranked[1:] if {name, intent} not in _ALIKE]
+        second = rivals[0] if rivals else 0.0
+        if top < UNKNOWN_BELOW:
+            return IntentMatch(UNKNOWN, round(top, 4), language)
+        lead = min(1.0, (top - second) / CLEAR_LEAD)
+        confidence = round(min(1.0, top) * (0.6 + 0.4 * lead), 4)
+        if intent in (OUT_OF_SCOPE, NO_ANSWER) and confidence < CONFIRM_BELOW:
+            # "Did you want help with something other than the portal?" is no question to
+            # ask: a weak out-of-scope (or no-answer) guess is simply not understood.
+            return IntentMatch(UNKNOWN, confidence, language)
+        return IntentMatch(intent, confidence, language)
+
+    # ---- several needs in one breath ---------------------------------------------------
+
+    def clauses(self, text: str) -> list[tuple[str, bool]]:
+        """The clauses of an utterance, split at punctuation and at joining words ("but",
+        "and", "pero", "y"), each normalised, with whether it is put as the problem."""
+        out: list[tuple[str, bool]] = []
+        for piece in _CLAUSE_END.split(text[:MAX_INPUT_CHARS]):
+            words: list[str] = []
+            problem = False
+            for word in normalize(piece).split():
+                if word in self._joiners:
+                    if words:
+                        out.append((" ".join(words), problem))
+                    words, problem = [], word in self._problem_words
+                    continue
+                problem = problem or word in self._problem_words
+                words.append(word)
+            if words:
+                out.append((" ".join(words), problem))
+        return out
+
+    def needs(self, text: str) -> list[Need]:
+        """Every request an utterance makes, one per clause that reads clearly as one and
+        that the whole utterance supports, strongest first; none for a one-clause one."""
+        try:
+            clauses = self.clauses(text) if isinstance(text, str) else []
+            if len(clauses) < 2:
+                return []
+            whole = dict(self.scores(text))
+            found: dict[str, Need] = {}
+            for clause, problem in clauses:
+                match = self.classify(clause)
+                least = PROBLEM_NEED_MIN if problem else NEED_MIN
+                if match.intent in (NO_ANSWER, OUT_OF_SCOPE):
+                    least = OTHER_NEED_MIN
+                if match.score < least or whole.get(match.intent, 0.0) < WHOLE_SUPPORT:
+                    continue
+                known = found.get(match.intent)
+                if known is None or (match.score, problem) > (known.score, known.problem):
+                    found[match.intent] = Need(match.intent, match.score, problem)
+            return sorted(found.values(), key=lambda need: (-need.score, need.intent))
+        except Exception:  # pragma: no cover - a caller must never hit an error here
+            return []

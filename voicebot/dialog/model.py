@@ -47,6 +47,7 @@ class State:
     topic: str = ""  # the last topic answered, for texting it and for the agent
     topics: list[str] = field(default_factory=list)  # topics asked about, oldest first
     pending: str = ""  # a state awaiting the caller's confirmation
+    also: str = ""  # a second request made in the same breath, offered after the answer
     replay: list[str] = field(default_factory=list)  # prompt keys said last turn, for "repeat"
     transfer_reason: str = ""
     verified: bool = False

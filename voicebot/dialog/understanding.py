@@ -8,7 +8,7 @@ Pure: the classifier comes in through the small Classifier interface.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -22,12 +22,24 @@ class Match(Protocol):
     language: str | None
 
 
+class Need(Protocol):
+    intent: str
+    score: float
+    problem: bool  # put as the problem that blocks the caller ("but now ...")
+
+
 class Classifier(Protocol):
     def classify(
         self, text: str, expected: Collection[str] = (), allowed: Collection[str] | None = None
     ) -> Match: ...
 
+    def needs(self, text: str) -> Sequence[Need]: ...
+
     def knows(self, word: str) -> bool: ...
+
+
+# Asked for in so many words, a person wins over anything else a sentence is about.
+PERSON = frozenset({"agent", "callback"})
 
 
 @dataclass(frozen=True)
@@ -51,6 +63,7 @@ class Choice:
     intent: str
     weak: bool = False  # understood, but not clearly: confirm before answering
     language: str | None = None  # the conversation switches to this language
+    also: str = ""  # a second request in the same breath: offered after the answer
 
 
 @dataclass(frozen=True)
@@ -130,10 +143,56 @@ def _worded(
         return Choice(
             "@spanish" if spanish and not context.first else None, "greeting", False, language
         )
-    weak = match.score < limits.confirm_below or (
+    intent, score, also = match.intent, match.score, ""
+    if not question.collect and intent not in PERSON:
+        first, other = _needs(flow, classifier, context, text, match, limits)
+        if first is not None:
+            intent, score = first.intent, first.score
+            target = target_of(flow, question, intent)
+            also = target_of(flow, question, other.intent) or "" if other else ""
+    weak = score < limits.confirm_below or (
         context.confidence is not None and context.confidence < limits.speech_confidence_floor
     )
-    return Choice(target, match.intent, weak, language)
+    return Choice(target, intent, weak, language, also)
+
+
+@dataclass(frozen=True)
+class _Reading:
+    intent: str
+    score: float
+    problem: bool = False
+
+
+def _needs(
+    flow: Flow,
+    classifier: Classifier,
+    context: Context,
+    text: str,
+    whole: Match,
+    limits: Thresholds,
+) -> tuple[Need | None, Need | None]:
+    """Two requests in one breath: the one to answer first and the one to offer next.
+
+    The one put as the problem ("but now I forgot my password", "it wants the student
+    number") comes first; then the flow's priority (later steps of getting into the portal
+    before earlier ones, a key already used last). (None, None) for a single request."""
+    found: list[Need] = [n for n in classifier.needs(text) if _is_topic(flow, context, n.intent)]
+    strong = whole.score >= limits.confirm_below and _is_topic(flow, context, whole.intent)
+    if found and strong and all(n.intent != whole.intent for n in found):
+        found.append(_Reading(whole.intent, whole.score))
+    if not found:
+        return None, None
+    rank = {intent: index for index, intent in enumerate(flow.priority)}
+    found.sort(key=lambda n: (not n.problem, rank.get(n.intent, len(rank)), -n.score))
+    first, covered = found[0], flow.covers.get(found[0].intent, ())
+    others = [n for n in found[1:] if n.intent not in covered and n.intent != first.intent]
+    return first, (others[0] if others else None)
+
+
+def _is_topic(flow: Flow, context: Context, intent: str) -> bool:
+    """An intent with an answer of its own here: a topic the flow labels, or one ranked."""
+    target = target_of(flow, context.question, intent)
+    return bool(target) and (bool(flow.label(target, context.lang)) or intent in flow.priority)
 
 
 def _language(flow: Flow, context: Context, match: Match, understood: bool) -> str | None:
@@ -147,3 +206,54 @@ def _language(flow: Flow, context: Context, match: Match, understood: bool) -> s
         return None
     free = context.lang == flow.languages[0] or (context.channel == "sms" and context.turn <= 2)
     return match.language if free else None
+
+
+# ---- the same decision, explained (voicebot classify --verbose, --eval of scenarios) -----
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the dialog does with an opening request, and why."""
+
+    choice: Choice
+    action: str  # "answer", "confirm", "ask which", "offer a person", "hand over", ...
+    needs: tuple[tuple[str, float, bool], ...]  # every need found: intent, score, problem
+
+
+def opening(flow: Flow, channel: str, lang: str) -> Context:
+    """Where an opening request is made: the first text of a thread, or at a call's menu."""
+    home = flow.states[flow.special["on_home"]]
+    return Context(
+        question=home, step=home.name, lang=lang, channel=channel, first=channel == "sms"
+    )
+
+
+def decide(
+    flow: Flow,
+    classifier: Classifier,
+    text: str,
+    context: Context,
+    limits: Thresholds = Thresholds(),
+) -> Decision:
+    """The dialog's choice for `text` (:func:`choose`, not a copy), and what it leads to."""
+    choice = choose(flow, classifier, context, text, "", limits)
+    needs = tuple((n.intent, n.score, n.problem) for n in classifier.needs(text))
+    return Decision(choice, _action(flow, choice, context.lang), needs)
+
+
+def _action(flow: Flow, choice: Choice, lang: str) -> str:
+    target = choice.target
+    if target is None:
+        return "not understood"
+    if target.startswith("@"):
+        return target[1:]
+    if choice.weak and flow.label(target, lang):
+        return "confirm"
+    spec = flow.states[target]
+    if spec.type in ("transfer", "callback"):
+        return "hand over"
+    if spec.type == "ask":
+        onward = set(spec.keys.values()) | set(spec.on.values())
+        transfers = any(flow.states[t].type == "transfer" for t in onward if t in flow.states)
+        return "offer a person" if transfers else "ask which"
+    return "answer"

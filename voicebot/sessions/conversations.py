@@ -32,6 +32,10 @@ from voicebot.sessions.store import SessionStore
 
 log = logging.getLogger("voicebot.turn")
 
+# Turns whose words go on the statistics page's list of questions to teach the help line:
+# not understood, or a portal question the district's help page does not answer.
+UNANSWERED = frozenset({"unknown", "no_answer"})
+
 T = TypeVar("T")
 
 
@@ -159,11 +163,13 @@ class Conversations:
         turn comes back as said: "I've sent a text" becomes "I can't send a text to this
         number" when it could not go (the number texted STOP, or Twilio refused it).
 
-        ``asked``: the state the caller answered (None: a first text). Words not understood
-        are kept as a question only where the flow invites questions (keep_unrecognised):
-        elsewhere they may be a student number, a birth date or a child's name."""
+        ``asked``: the state the caller answered (None: a first text). Words not understood,
+        and portal questions the help page does not answer, are kept as questions to teach
+        it, only where the flow invites questions (keep_unrecognised): elsewhere they may be
+        a student number, a birth date or a child's name."""
         state = turn.state
-        if turn.intent == "unknown" and event.text and self._invites_questions(asked):
+        unanswered = turn.intent in UNANSWERED
+        if unanswered and event.text and self._invites_questions(asked):
             # kept only if number-free, with the roster's names hidden
             self._keep(
                 "note_unrecognised",
