@@ -8,7 +8,7 @@ intent matcher and the student records: no HTTP, Flask, Redis or SQL in these te
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -29,6 +29,7 @@ class FakeMatch:
     intent: str
     score: float
     language: str | None
+    ranked: tuple[tuple[str, float], ...] = ()
 
 
 UNKNOWN = FakeMatch("unknown", 0.0, None)
@@ -66,7 +67,7 @@ class FakeClassifier:
             return UNKNOWN
         return FakeMatch(*entry)
 
-    def needs(self, text: str) -> list[Any]:
+    def needs(self, text: str, whole: Sequence[tuple[str, float]] = ()) -> list[Any]:
         """Several requests in one utterance: none here, every utterance asks one thing."""
         return []
 

@@ -33,7 +33,7 @@ import math
 import re
 import tomllib
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -217,6 +217,9 @@ class IntentMatch:
     intent: str
     score: float
     language: str | None
+    # Every intent's raw score for the whole utterance: what the clauses of a long one are
+    # weighed against (needs), without scoring the whole again.
+    ranked: tuple[tuple[str, float], ...] = field(default=(), compare=False, repr=False)
 
     @property
     def public_intent(self) -> str:
@@ -688,12 +691,13 @@ class IntentMatcher:
             language = self.language_of(normalized)
             hits: set[str] = set()
             tokens = self._query_tokens(normalized)
-            ranked = self._scores(tokens, hits)
+            ranked = whole = self._scores(tokens, hits)
             if allowed is not None:
                 ranked = [(name, score) for name, score in ranked if name in allowed]
             if len(normalized.split()) > SHORT_REPLY_WORDS:
                 ranked = [(name, score) for name, score in ranked if name not in SHORT_ANSWERS]
-            return self._decide(ranked, hits, expected, language)
+            match = self._decide(ranked, hits, expected, language)
+            return replace(match, ranked=tuple(whole))
         except Exception:  # pragma: no cover - a caller must never hit an error here
             return IntentMatch(UNKNOWN, 0.0, None)
 
@@ -755,21 +759,30 @@ class IntentMatcher:
                 out.append((" ".join(words), problem))
         return out
 
-    def needs(self, text: str) -> list[Need]:
+    def _clause(self, normalized: str) -> IntentMatch:
+        """One clause's reading: as classify, on words normalised already."""
+        hits: set[str] = set()
+        ranked = self._scores(self._query_tokens(normalized), hits)
+        if len(normalized.split()) > SHORT_REPLY_WORDS:
+            ranked = [(name, score) for name, score in ranked if name not in SHORT_ANSWERS]
+        return self._decide(ranked, hits, (), None)
+
+    def needs(self, text: str, whole: Sequence[tuple[str, float]] = ()) -> list[Need]:
         """Every request an utterance makes, one per clause that reads clearly as one and
-        that the whole utterance supports, strongest first; none for a one-clause one."""
+        that the whole utterance supports, strongest first; none for a one-clause one.
+        ``whole``: the whole utterance's scores, when classify has worked them out."""
         try:
             clauses = self.clauses(text) if isinstance(text, str) else []
             if len(clauses) < 2:
                 return []
-            whole = dict(self.scores(text))
+            support = dict(whole or self.scores(text))
             found: dict[str, Need] = {}
             for clause, problem in clauses:
-                match = self.classify(clause)
+                match = self._clause(clause)
                 least = PROBLEM_NEED_MIN if problem else NEED_MIN
                 if match.intent in (NO_ANSWER, OUT_OF_SCOPE):
                     least = OTHER_NEED_MIN
-                if match.score < least or whole.get(match.intent, 0.0) < WHOLE_SUPPORT:
+                if match.score < least or support.get(match.intent, 0.0) < WHOLE_SUPPORT:
                     continue
                 known = found.get(match.intent)
                 if known is None or (match.score, problem) > (known.score, known.problem):

@@ -20,6 +20,7 @@ class Match(Protocol):
     intent: str
     score: float
     language: str | None
+    ranked: Sequence[tuple[str, float]]  # every intent's score for the whole utterance
 
 
 class Need(Protocol):
@@ -33,7 +34,7 @@ class Classifier(Protocol):
         self, text: str, expected: Collection[str] = (), allowed: Collection[str] | None = None
     ) -> Match: ...
 
-    def needs(self, text: str) -> Sequence[Need]: ...
+    def needs(self, text: str, whole: Sequence[tuple[str, float]] = ()) -> Sequence[Need]: ...
 
     def knows(self, word: str) -> bool: ...
 
@@ -64,6 +65,7 @@ class Choice:
     weak: bool = False  # understood, but not clearly: confirm before answering
     language: str | None = None  # the conversation switches to this language
     also: str = ""  # a second request in the same breath: offered after the answer
+    needs: tuple[Need, ...] = ()  # every request found, in the order they are answered
 
 
 @dataclass(frozen=True)
@@ -144,16 +146,17 @@ def _worded(
             "@spanish" if spanish and not context.first else None, "greeting", False, language
         )
     intent, score, also = match.intent, match.score, ""
+    needs: tuple[Need, ...] = ()
     if not question.collect and intent not in PERSON:
-        first, other = _needs(flow, classifier, context, text, match, limits)
-        if first is not None:
-            intent, score = first.intent, first.score
+        needs = _needs(flow, classifier, context, text, match, limits)
+        if needs:
+            intent, score = needs[0].intent, needs[0].score
             target = target_of(flow, question, intent)
-            also = target_of(flow, question, other.intent) or "" if other else ""
+            also = _also(flow, question, needs)
     weak = score < limits.confirm_below or (
         context.confidence is not None and context.confidence < limits.speech_confidence_floor
     )
-    return Choice(target, intent, weak, language, also)
+    return Choice(target, intent, weak, language, also, needs)
 
 
 @dataclass(frozen=True)
@@ -170,23 +173,29 @@ def _needs(
     text: str,
     whole: Match,
     limits: Thresholds,
-) -> tuple[Need | None, Need | None]:
-    """Two requests in one breath: the one to answer first and the one to offer next.
-
-    The one put as the problem ("but now I forgot my password", "it wants the student
-    number") comes first; then the flow's priority (later steps of getting into the portal
-    before earlier ones, a key already used last). (None, None) for a single request."""
-    found: list[Need] = [n for n in classifier.needs(text) if _is_topic(flow, context, n.intent)]
+) -> tuple[Need, ...]:
+    """Several requests in one breath, in the order they are answered: the one put as the
+    problem ("but now I forgot my password", "it wants the student number") first; then
+    the flow's priority (later steps of getting into the portal before earlier ones, a key
+    already used last). Empty for a single request."""
+    found: list[Need] = [
+        n for n in classifier.needs(text, whole.ranked) if _is_topic(flow, context, n.intent)
+    ]
     strong = whole.score >= limits.confirm_below and _is_topic(flow, context, whole.intent)
     if found and strong and all(n.intent != whole.intent for n in found):
         found.append(_Reading(whole.intent, whole.score))
-    if not found:
-        return None, None
     rank = {intent: index for index, intent in enumerate(flow.priority)}
     found.sort(key=lambda n: (not n.problem, rank.get(n.intent, len(rank)), -n.score))
-    first, covered = found[0], flow.covers.get(found[0].intent, ())
-    others = [n for n in found[1:] if n.intent not in covered and n.intent != first.intent]
-    return first, (others[0] if others else None)
+    return tuple(found)
+
+
+def _also(flow: Flow, question: StateSpec, needs: tuple[Need, ...]) -> str:
+    """The request to offer after the first one's answer, unless that answer covers it."""
+    covered = flow.covers.get(needs[0].intent, ())
+    for need in needs[1:]:
+        if need.intent not in covered and need.intent != needs[0].intent:
+            return target_of(flow, question, need.intent) or ""
+    return ""
 
 
 def _is_topic(flow: Flow, context: Context, intent: str) -> bool:
@@ -237,7 +246,7 @@ def decide(
 ) -> Decision:
     """The dialog's choice for `text` (:func:`choose`, not a copy), and what it leads to."""
     choice = choose(flow, classifier, context, text, "", limits)
-    needs = tuple((n.intent, n.score, n.problem) for n in classifier.needs(text))
+    needs = tuple((n.intent, n.score, n.problem) for n in choice.needs)
     return Decision(choice, _action(flow, choice, context.lang), needs)
 
 
