@@ -93,6 +93,7 @@ REQUIRED_PROMPTS = (
     "date_whole",
     "text_unavailable",
     "text_opted_out",
+    "text_limit",
     "callback_unavailable",
     "support_open_now",
     "support_closed_now",
@@ -212,6 +213,8 @@ class Flow:
     priority: tuple[str, ...] = ()
     # intent -> the intents its answer already covers (not offered again after it)
     covers: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # intent -> requests that, made together, are that one request ("username and password")
+    together: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def text(self, key: str, lang: str, channel: str) -> str:
         """The template for a prompt; SMS falls back to the voice wording when it has none."""
@@ -369,7 +372,8 @@ def load_flow(directory: Path, languages: tuple[str, ...] = ("en",)) -> Flow:
         labels=labels,
         languages=languages,
         priority=_priority(raw.get("priority"), name),
-        covers=_covers(raw.get("covers"), name),
+        covers=_covers(raw.get("covers"), f"{name}: covers"),
+        together=_covers(raw.get("together"), f"{name}: together"),
     )
     _check(flow, name)
     return flow
@@ -385,14 +389,14 @@ def _priority(value: Any, name: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _covers(value: Any, name: str) -> dict[str, tuple[str, ...]]:
-    """[covers]: intent -> intents its answer already covers (names checked like priority)."""
+def _covers(value: Any, where: str) -> dict[str, tuple[str, ...]]:
+    """[covers] and [together]: intent -> intents (names checked like priority's)."""
     if value is None:
         return {}
     if not isinstance(value, dict) or not all(
         isinstance(v, list) and all(isinstance(i, str) for i in v) for v in value.values()
     ):
-        raise FlowError(f"{name}: covers: must be a table of intent = [intents it covers]")
+        raise FlowError(f"{where}: must be a table of intent = [other intents]")
     return {str(k): tuple(v) for k, v in value.items()}
 
 

@@ -55,8 +55,9 @@ def _check_intent_names(flow: Flow) -> None:
             known = ", ".join(sorted(KNOWN_INTENTS - {UNKNOWN}))
             raise FlowError(f"help-line.toml: {where}: not an intent (known: {known})")
     ranked = [("priority", name) for name in flow.priority]
-    for intent, covered in flow.covers.items():
-        ranked += [(f"covers.{intent}", name) for name in (intent, *covered)]
+    for table, entries in (("covers", flow.covers), ("together", flow.together)):
+        for intent, others in entries.items():
+            ranked += [(f"{table}.{intent}", name) for name in (intent, *others)]
     for where, name in ranked:
         if name not in flow.intents:
             raise FlowError(

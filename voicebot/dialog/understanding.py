@@ -184,9 +184,23 @@ def _needs(
     strong = whole.score >= limits.confirm_below and _is_topic(flow, context, whole.intent)
     if found and strong and all(n.intent != whole.intent for n in found):
         found.append(_Reading(whole.intent, whole.score))
+    found = _together(flow, found)
     rank = {intent: index for index, intent in enumerate(flow.priority)}
     found.sort(key=lambda n: (not n.problem, rank.get(n.intent, len(rank)), -n.score))
     return tuple(found)
+
+
+def _together(flow: Flow, found: list[Need]) -> list[Need]:
+    """Requests made together that are one request ("my username and my password": both
+    forgotten) become that one, at the weakest of their scores."""
+    for intent, parts in flow.together.items():
+        named = [n for n in found if n.intent in parts]
+        if len({n.intent for n in named}) == len(parts) and parts:
+            score = min(n.score for n in named)
+            problem = any(n.problem for n in named)
+            found = [n for n in found if n.intent not in parts and n.intent != intent]
+            found.append(_Reading(intent, score, problem))
+    return found
 
 
 def _also(flow: Flow, question: StateSpec, needs: tuple[Need, ...]) -> str:
