@@ -6,6 +6,7 @@ stand-in is used. The constants and helper classes are in tests/helpers.py.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from flask import Flask
 from tests.helpers import AUTH_TOKEN, ROSTER, Call, Outbox, Thread, settings_in
 from voicebot.app import create_app
 from voicebot.cli.simulator import SignedClient
-from voicebot.config import Settings
+from voicebot.config import REPO_ROOT, Settings
 from voicebot.records.roster import import_roster
 from voicebot.services import services
 
@@ -56,3 +57,11 @@ def call(twilio: SignedClient) -> Call:
 @pytest.fixture
 def thread(twilio: SignedClient) -> Thread:
     return Thread(twilio)
+
+
+@pytest.fixture
+def flows_copy(tmp_path: Path) -> Path:
+    """A copy of flows/ to break on purpose."""
+    target = tmp_path / "flows"
+    shutil.copytree(REPO_ROOT / "flows", target)
+    return target

@@ -155,3 +155,10 @@ class Thread:
             "NumMedia": "0",
         } | extra
         return Reply(self.twilio.post("/sms", fields))
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Change one place of a copied flows/ file, failing loudly if it is not there."""
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))

@@ -7,12 +7,12 @@ from __future__ import annotations
 import ast
 import inspect
 import re
-import shutil
 import textwrap
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import edit
 from voicebot.config import REPO_ROOT
 from voicebot.dialog.flow import (
     COMMANDS,
@@ -31,19 +31,6 @@ from voicebot.dialog.flow import (
 
 FLOWS = REPO_ROOT / "flows"
 DOCS = REPO_ROOT / "docs" / "flows.md"
-
-
-@pytest.fixture
-def flows_copy(tmp_path: Path) -> Path:
-    target = tmp_path / "flows"
-    shutil.copytree(FLOWS, target)
-    return target
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new, 1))
 
 
 def section(title: str) -> str:

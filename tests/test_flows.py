@@ -8,24 +8,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.helpers import edit
 from voicebot.cli import main
 from voicebot.config import REPO_ROOT
 from voicebot.dialog.flow import FlowError, load_flow, reachable
 
 FLOWS = REPO_ROOT / "flows"
-
-
-@pytest.fixture
-def flows_copy(tmp_path: Path) -> Path:
-    target = tmp_path / "flows"
-    shutil.copytree(FLOWS, target)
-    return target
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new, 1))
 
 
 def test_the_shipped_flows_are_valid_and_every_state_is_reachable() -> None:
