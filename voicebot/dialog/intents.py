@@ -170,13 +170,15 @@ KEYWORD_GAPS = 1
 CLEAR_LEAD: float = 0.2
 
 # A clause's reading is a need of its own at this score (a clause put as the problem, at
-# the lower one), when the whole utterance supports it at least WHOLE_SUPPORT: "what does
-# that mean" after a sentence about a used key is no question about usernames.
+# the lower one), when the whole utterance supports it at least WHOLE_SUPPORT (a clause put
+# as the problem needs no such support): "what does that mean" after a sentence about a
+# used key is no question about usernames.
 NEED_MIN: float = 0.6
 PROBLEM_NEED_MIN: float = 0.45
 # "No answer here" and "not the portal" from one clause of several must be clear: a vague
 # clause ("I still can't get in") must not hide the request the help line can answer.
 OTHER_NEED_MIN: float = 0.75
+OTHER_NEED_WORDS = 3
 # Readings that end alike: "no answer here", "not the portal" and "the reset did not work"
 # all hand the caller to a person (or the school).
 _ALIKE = (frozenset({NO_ANSWER, OUT_OF_SCOPE}), frozenset({NO_ANSWER, RESET_FAILED}))
@@ -732,7 +734,7 @@ class IntentMatcher:
             return IntentMatch(UNKNOWN, round(top, 4), language)
         lead = min(1.0, (top - second) / CLEAR_LEAD)
         confidence = round(min(1.0, top) * (0.6 + 0.4 * lead), 4)
-        if intent in (OUT_OF_SCOPE, NO_ANSWER) and confidence < CONFIRM_BELOW:
+        if intent in (OUT_OF_SCOPE, NO_ANSWER, STOP_TEXTS) and confidence < CONFIRM_BELOW:
             # "Did you want help with something other than the portal?" is no question to
             # ask: a weak out-of-scope (or no-answer) guess is simply not understood.
             return IntentMatch(UNKNOWN, confidence, language)
@@ -781,8 +783,11 @@ class IntentMatcher:
                 match = self._clause(clause)
                 least = PROBLEM_NEED_MIN if problem else NEED_MIN
                 if match.intent in (NO_ANSWER, OUT_OF_SCOPE):
-                    least = OTHER_NEED_MIN
-                if match.score < least or support.get(match.intent, 0.0) < WHOLE_SUPPORT:
+                    # a question of its own, not a fragment ("... and email in the portal")
+                    words = [w for w in clause.split() if w not in STOPWORDS]
+                    least = OTHER_NEED_MIN if len(words) >= OTHER_NEED_WORDS else 2.0
+                supported = problem or support.get(match.intent, 0.0) >= WHOLE_SUPPORT
+                if match.score < least or not supported:
                     continue
                 known = found.get(match.intent)
                 if known is None or (match.score, problem) > (known.score, known.problem):
