@@ -48,7 +48,11 @@ def create_app(token: str | None = None, store: SessionStore | None = None) -> F
     log = logging.getLogger("voicebot.turn")
     app = Flask(__name__)
     settings = SimpleNamespace(
-        twilio_auth_token=token or os.environ["TWILIO_AUTH_TOKEN"], public_url=""
+        twilio_auth_token=token or os.environ["TWILIO_AUTH_TOKEN"],
+        twilio_previous_auth_token="",
+        public_url="",
+        max_request_bytes=32 * 1024,  # the signature check's limits, as in config/default.toml
+        max_form_fields=200,
     )
     app.extensions["voicebot"] = SimpleNamespace(settings=settings)
     metrics.init_app(app)

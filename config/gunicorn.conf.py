@@ -13,8 +13,11 @@ occurred", so every time limit here is well below that. Environment:
   PROMETHEUS_MULTIPROC_DIR  where workers write their metric values; a fresh temporary folder
                        when unset (set before any worker imports prometheus_client)
   LOG_LEVEL            default INFO; gunicorn's own lines are JSON like the app's
-  VOICEBOT_SECRET_KEY  signs the agents' console sessions; when unset, one key is made here
-                       for all of this server's workers
+  VOICEBOT_SECRET_KEY  signs the agents' console sessions and keys SMS conversation ids;
+                       when unset (here and in the config file), one key is made here for
+                       all of this server's workers
+  VOICEBOT_TRUSTED_PROXIES  forwarded headers are read by the app only (ProxyFix, per this
+                       setting), never by gunicorn itself
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import secrets
 import shutil
 import tempfile
 
-from voicebot.config import load_settings
+from voicebot.config import Settings, load_settings
 from voicebot.ops.logs import gunicorn_logconfig, skip_unused_record_fields
 
 
@@ -46,16 +49,18 @@ worker_class = "sync"
 workers = _int("WEB_CONCURRENCY", min(4, max(2, 2 * (os.cpu_count() or 1))))
 
 
-def _redis_configured() -> bool:
-    """REDIS_URL, or storage.redis_url in the config file. A config that does not load says
-    yes: the app then stops start-up itself, with the key that is wrong."""
+def _settings() -> Settings | None:
+    """The help line's settings, or None when they do not load: the app then stops start-up
+    itself, in each worker, with the key that is wrong."""
     try:
-        return bool(load_settings().redis_url)
+        return load_settings()
     except Exception:
-        return True
+        return None
 
 
-_has_redis = _redis_configured()
+_loaded = _settings()
+# REDIS_URL, or storage.redis_url in the config file; a config that does not load says yes.
+_has_redis = _loaded is None or bool(_loaded.redis_url)
 if not _has_redis:
     # Without Redis each worker keeps conversations in its own memory, and a call whose next
     # turn reaches another worker starts over: one worker only, whatever WEB_CONCURRENCY says.
@@ -64,12 +69,24 @@ timeout = 10  # a worker silent this long is killed and replaced: below Twilio's
 graceful_timeout = 10  # on restart/deploy, in-flight turns get this long to finish
 keepalive = _int("GUNICORN_KEEPALIVE", 5)
 backlog = 2048
+# Request head limits: Twilio sends a short URL and a dozen headers. Bodies are bounded by the
+# app ([server] max_request_bytes, refused with 413 before they are read).
+limit_request_line = 4094
+limit_request_fields = 64
+limit_request_field_size = 8190
+# X-Forwarded-Proto and the like are believed in one place only: the app's ProxyFix, and only
+# from the number of proxies [server] trusted_proxies names. gunicorn's own default would
+# believe them from any local process (and from anything on a Unix socket).
+forwarded_allow_ips = ""
+secure_scheme_headers: dict[str, str] = {}
 preload_app = False  # the app is built in each worker, after the metrics folder is set
 if os.path.isdir("/dev/shm"):
     worker_tmp_dir = "/dev/shm"  # heartbeat files off a possibly slow container disk
 
 # Access log: path without the query string, status, bytes, milliseconds; no referer, no
-# headers (X-Twilio-Signature), no form data.
+# headers (X-Twilio-Signature), no form data. The address (X-Forwarded-For's, behind
+# ProxyFix) and the path are client text: logconfig_dict scrubs each field as the app's own
+# lines are scrubbed (voicebot.policy.redact.AccessLogFilter), digits in a path included.
 accesslog = "-"
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
@@ -82,14 +99,15 @@ control_socket_disable = True
 
 # ---- the agents' console key --------------------------------------------------------------
 
-if not os.environ.get("VOICEBOT_SECRET_KEY", "").strip():
-    # Each worker making its own key would sign agents out whenever their next request
-    # reached another worker; one key made here, before the workers start, is shared.
+if not (_loaded.secret_key if _loaded else os.environ.get("VOICEBOT_SECRET_KEY", "").strip()):
+    # Each worker making its own key would sign agents out, and start texters' conversations
+    # over, whenever their next request reached another worker; one key made here, before the
+    # workers start, is shared.
     os.environ["VOICEBOT_SECRET_KEY"] = secrets.token_hex(32)
     logging.getLogger("voicebot.agents").warning(
-        "VOICEBOT_SECRET_KEY is not set: agents' console sessions use a key made at start-up "
-        "and end when this server restarts (or reach another server); set it, the same on "
-        "every server, in production"
+        "VOICEBOT_SECRET_KEY is not set: agents' console sessions and SMS conversations use a "
+        "key made at start-up and end when this server restarts (or reach another server); "
+        "set it, the same on every server, in production"
     )
 
 # ---- Prometheus multi-process mode --------------------------------------------------------

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -162,3 +164,18 @@ def edit(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     assert old in text, f"{old!r} not in {path}"
     path.write_text(text.replace(old, new, 1))
+
+
+def upgrade_database(environ: dict[str, str]) -> None:
+    """`voicebot db upgrade` in a fresh interpreter, as a deployment runs it before serving."""
+    from voicebot.config import REPO_ROOT
+
+    upgrade = subprocess.run(
+        [sys.executable, "-m", "voicebot.cli", "db", "upgrade"],
+        cwd=REPO_ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert upgrade.returncode == 0, upgrade.stdout + upgrade.stderr

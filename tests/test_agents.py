@@ -114,7 +114,7 @@ def test_many_failed_sign_ins_from_one_address_refuse_that_address_only(
 
 @pytest.mark.parametrize("public_url", ["", "https://help.example.org"])
 def test_the_address_behind_a_proxy_is_the_one_counted(settings: Settings, public_url: str) -> None:
-    app = create_app(settings, upgrade_db=True, public_url=public_url)
+    app = create_app(settings, upgrade_db=True, public_url=public_url, trusted_proxies=1)
     wire(app).add_agent("amy", hash_password(PASSWORD))
     client = app.test_client()
     proxy = {"REMOTE_ADDR": "10.0.0.1"}

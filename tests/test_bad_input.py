@@ -14,7 +14,7 @@ from voicebot.services import services
 HOSTILE = [
     "",
     " ",
-    "x" * 100_000,
+    "x" * 20_000,  # (larger is not Twilio's: refused with 413, tests/test_hardening_requests.py)
     "\x00\x01\x02\xff binary \x7f",
     "😀🎉🤖 activation 🔑",
     "<Say>hacked</Say><Dial>+19005551234</Dial>",
@@ -69,8 +69,11 @@ def test_a_call_with_missing_fields_still_gets_the_menu(twilio) -> None:  # type
 
 
 def test_a_text_with_missing_fields_still_gets_an_answer(twilio) -> None:  # type: ignore[no-untyped-def]
+    """Valid TwiML, not a fault; empty, because a text without From is refused (issue 20:
+    tests/test_hardening_sms.py)."""
     reply = twilio.post("/sms", {})
-    assert reply.status_code == 200 and "<Message>" in reply.get_data(as_text=True)
+    body = reply.get_data(as_text=True)
+    assert reply.status_code == 200 and "<Response" in body and "<Message>" not in body
 
 
 def test_an_anonymous_caller_is_helped(twilio) -> None:  # type: ignore[no-untyped-def]

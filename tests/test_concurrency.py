@@ -115,7 +115,8 @@ def text_at_once(app: Flask, bodies: list[str], message_sids: list[str]) -> list
 
 
 def turn_of(app: Flask) -> int:
-    state = services(app).store.load(conversation_id(CALLER, HELPLINE, AUTH_TOKEN))
+    key = services(app).settings.secret_key
+    state = services(app).store.load(conversation_id(CALLER, HELPLINE, key))
     assert state is not None, "the conversation is kept between texts"
     return state.turn
 

@@ -119,7 +119,7 @@ def test_documents_speak_of_the_project_as_it_is() -> None:
 def test_command_checker_catches_mistakes() -> None:
     assert _check_command("voicebot flows check [--dir COPY]") == []
     assert _check_command("voicebot flows draw")
-    assert _check_command("voicebot audit")
+    assert _check_command("voicebot audit import")
     assert _check_command("voicebot chat [--phone]")
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from twilio.request_validator import RequestValidator
 
-from tests.helpers import AUTH_TOKEN, CALLER, HELPLINE, SUPPORT
+from tests.helpers import AUTH_TOKEN, CALLER, HELPLINE, SUPPORT, upgrade_database
 from tests.test_failsafe import REDIS_SERVER, RedisServer, free_port
 from voicebot.cli.simulator import Heard, read_twiml
 from voicebot.config import REPO_ROOT
@@ -137,21 +137,15 @@ def server_environment(tmp_path: Path, redis_server: RedisServer) -> dict[str, s
         "WEB_CONCURRENCY": "1",
     }
     environ.pop("PORT", None)
-    upgrade = subprocess.run(
-        [sys.executable, "-m", "voicebot.cli", "db", "upgrade"],
-        cwd=REPO_ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert upgrade.returncode == 0, upgrade.stdout + upgrade.stderr
+    upgrade_database(environ)
     return environ
 
 
 @pytest.fixture
 def servers(tmp_path: Path, redis_server: RedisServer) -> Iterator[tuple[Server, Server]]:
-    environ = server_environment(tmp_path, redis_server)
+    # Several servers share one VOICEBOT_SECRET_KEY, as a deployment of several must: it keys
+    # the SMS conversation ids (and signs the agents' sessions).
+    environ = server_environment(tmp_path, redis_server) | {"VOICEBOT_SECRET_KEY": "s" * 64}
     pair = (Server(environ, tmp_path / "a.log"), Server(environ, tmp_path / "b.log"))
     try:
         for server in pair:

@@ -73,7 +73,7 @@ def _by_call(app: Flask, twilio: SignedClient, scenario: Scenario) -> Heard:
 def _by_text(app: Flask, twilio: SignedClient, scenario: Scenario) -> Heard:
     thread = Thread(twilio)
     reply: Reply = thread.text(scenario.utterance)
-    token = services(app).settings.twilio_auth_token
+    token = services(app).settings.secret_key
     conversation = conversation_id(CALLER, HELPLINE, token)
     confirmed = _state(app, conversation).step == "confirm"
     if confirmed:

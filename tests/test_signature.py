@@ -82,7 +82,8 @@ def test_a_correct_signature_is_accepted(twilio) -> None:  # type: ignore[no-unt
     assert twilio.post("/voice", FIELDS).status_code == 200
 
 
-def test_behind_a_proxy_the_forwarded_url_is_the_one_checked(app) -> None:  # type: ignore[no-untyped-def]
+def test_behind_a_proxy_the_forwarded_url_is_the_one_checked(settings) -> None:  # type: ignore[no-untyped-def]
+    app = create_app(settings, upgrade_db=True, trusted_proxies=1)  # a proxy said to be there
     public = "https://helpline.example.org/voice"
     signature = RequestValidator(AUTH_TOKEN).compute_signature(public, FIELDS)
     headers = {

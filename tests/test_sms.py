@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import AUTH_TOKEN, CALLER, Thread
+from tests.helpers import CALLER, Thread
 from tests.topics import SSN_LAST4, TOPICS, Topic
 from voicebot.channels.segments import is_gsm7, segments
 from voicebot.services import services
@@ -158,7 +158,8 @@ def test_a_text_conversation_expires_after_30_idle_minutes(thread: Thread, app) 
     from voicebot.channels.sms import conversation_id
 
     thread.text("MENU")
-    ttl = services(app).store.ttl(conversation_id(CALLER, HELPLINE, AUTH_TOKEN))
+    key = services(app).settings.secret_key
+    ttl = services(app).store.ttl(conversation_id(CALLER, HELPLINE, key))
     assert 29 * 60 < ttl <= 30 * 60
 
 

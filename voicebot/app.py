@@ -7,6 +7,8 @@ As in Flask's tutorial and CTFd: `create_app` builds the services, then calls ea
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 from typing import Any
 
 from flask import Flask
@@ -27,15 +29,17 @@ def create_app(
     settings = settings or load_settings()
     if overrides:
         settings = settings.with_overrides(**overrides)
+    settings = _with_secret_key(settings)
     app = Flask(__name__, instance_path=str(settings.instance_dir))
-    app.config.update(TESTING=settings.testing, MAX_CONTENT_LENGTH=1024 * 1024)
-    # Behind one proxy or tunnel: the client's address from X-Forwarded-For (the agents'
-    # sign-in counts failures per address) and, unless VOICEBOT_PUBLIC_URL says it, the public
-    # URL Twilio signed, rebuilt from the other X-Forwarded-* headers.
-    rebuild = 0 if settings.public_url else 1
-    app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-        app.wsgi_app, x_for=1, x_proto=rebuild, x_host=rebuild, x_port=rebuild, x_prefix=rebuild
+    app.config.update(
+        TESTING=settings.testing,
+        SECRET_KEY=settings.secret_key,
+        # Twilio's webhooks are a few KB: larger bodies are refused (413) before being read.
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        MAX_FORM_MEMORY_SIZE=settings.max_request_bytes,
+        MAX_FORM_PARTS=settings.max_form_fields,
     )
+    _trust_proxies(app, settings)
     services.init_app(app, services.build_services(settings, upgrade_db=upgrade_db))
     metrics.init_app(app)
     health.init_app(app)
@@ -46,3 +50,34 @@ def create_app(
     logging.getLogger("voicebot").setLevel(logging.INFO)
     redact.install("voicebot")  # every path (serve, chat, tests) logs scrubbed records
     return app
+
+
+def _with_secret_key(settings: Settings) -> Settings:
+    """VOICEBOT_SECRET_KEY, or a key made for this process: the agents' sessions and the SMS
+    conversation ids need one, and a fixed default would be known to everyone. (Commands that
+    serve no console, chat and flows test, set the variable after reading the settings.)"""
+    if settings.secret_key:
+        return settings
+    late = os.environ.get("VOICEBOT_SECRET_KEY", "").strip()
+    if late:
+        return settings.with_overrides(secret_key=late)
+    logging.getLogger("voicebot.agents").warning(
+        "VOICEBOT_SECRET_KEY is not set: agents' sessions and SMS conversations use a random "
+        "key that ends with this process (and is not shared between workers); set it in "
+        "production"
+    )
+    return settings.with_overrides(secret_key=secrets.token_hex(32))
+
+
+def _trust_proxies(app: Flask, settings: Settings) -> None:
+    """X-Forwarded-* only from the proxies the operator says are there: anyone can send those
+    headers, and they decide the address the agents' sign-in throttle counts and, without
+    VOICEBOT_PUBLIC_URL, the URL a Twilio signature is checked against (a request signed for
+    another host of the same Twilio account must not pass here)."""
+    hops = settings.trusted_proxies
+    if not hops:
+        return
+    rebuild = 0 if settings.public_url else hops  # the public URL, when set, is the only one
+    app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+        app.wsgi_app, x_for=hops, x_proto=rebuild, x_host=rebuild, x_port=rebuild, x_prefix=rebuild
+    )

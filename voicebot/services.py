@@ -14,7 +14,13 @@ from pathlib import Path
 from flask import Flask, current_app
 from sqlalchemy import Engine
 
-from voicebot.channels.outbound import Outbound, OutboxFile, Transport, TwilioMessages
+from voicebot.channels.outbound import (
+    Outbound,
+    OutboxFile,
+    TextLimits,
+    Transport,
+    TwilioMessages,
+)
 from voicebot.channels.segments import plain
 from voicebot.config import Settings
 from voicebot.config.facts import district_facts
@@ -116,8 +122,10 @@ def build_services(settings: Settings, upgrade_db: bool = False) -> Services:
     sessions = db.make_sessions(engine)
     optouts = OptOuts(sessions)
     handoffs = Handoffs(sessions)
-    outbound = Outbound(_transport(settings), optouts, guard)
     store = SessionStore(connect(settings.redis_url))
+    # Texts per number are counted in the store's Redis: shared by every web process.
+    limits = TextLimits(settings.texts_per_hour, settings.texts_per_day)
+    outbound = Outbound(_transport(settings), optouts, guard, store.redis, limits)
     dialog = Dialog(
         flow=flow,
         classifier=matcher,

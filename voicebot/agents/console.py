@@ -4,11 +4,26 @@ Security, in one place:
 
 * **Sign-in** with a name and password from ``voicebot agents add NAME``; passwords are
   hashed with Werkzeug's scrypt (``werkzeug.security``). Five failed sign-ins lock the
-  account for fifteen minutes; twenty from one address (any names) refuse that address for
-  fifteen minutes, counted in Redis; the page never says whether a name exists.
+  account for fifteen minutes; twenty tries that fail from one address (any names, any kind
+  of failure) refuse that address for fifteen minutes: each try is counted in Redis by one
+  Lua script before any hashing, and a success gives its try back. The page never says
+  whether a name exists, and its timing does not either: every answer (a name that does not
+  exist, a locked account, a wrong or the right password) does one scrypt check, and every
+  refusal the same counting.
+* **Lockouts cannot keep an agent out**: the addresses an agent signed in from in the last
+  30 days are remembered in Redis as keyed hashes (:mod:`voicebot.agents.gate`). The right
+  password from one of them signs a locked agent in and lifts the lock, unless five wrong
+  passwords for that agent came from that address within the lock's fifteen minutes. From
+  any other address a locked account is refused with the same message as a wrong password.
+  So a stranger can still lock an agent out of new places (a hotel, a new phone network),
+  not out of the school or home they work from.
 * **Sessions** are Flask's signed cookie: HttpOnly, SameSite=Lax, Secure (except in tests
   and on plain http to localhost), twelve hours at most, cleared at sign-in (no fixation)
-  and dropped when the agent's password changes.
+  and dropped when the agent's password changes or the account is removed (the cookie holds
+  a fingerprint of the password hash). The cookie also holds a random session id that must
+  be open in Redis (``vb:console:session:<id>``, twelve hours) on every request; signing out
+  deletes it, so a copy of the cookie stops working then. Redis unreachable: pages answer
+  503 and keep the cookie.
 * **CSRF**: every POST under /agents needs a token (Flask-WTF's ``generate_csrf`` /
   ``validate_csrf``, applied in this blueprint only, so Twilio's webhooks are untouched)
   and, when the browser sends one, a same-origin ``Origin`` header.
@@ -21,14 +36,13 @@ Security, in one place:
 
 The secret key comes from ``VOICEBOT_SECRET_KEY`` (or the app's own SECRET_KEY); without one a
 random key is made per process, with a warning: sessions then end on restart and are not
-shared between workers.
+shared between workers, and known addresses (hashed with it) are forgotten.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import secrets
 import time
 from datetime import UTC, datetime, timedelta
@@ -36,6 +50,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+import redis as redis_lib
 from flask import (
     Blueprint,
     Flask,
@@ -56,7 +71,8 @@ from markupsafe import Markup
 from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import ValidationError
 
-from voicebot.records.handoffs import Handoffs, console_safe, is_locked
+from voicebot.agents import gate
+from voicebot.records.handoffs import Agent, Handoffs, console_safe, is_locked
 from voicebot.services import services
 
 log = logging.getLogger("voicebot.agents")
@@ -78,8 +94,9 @@ SESSION_HOURS = 12  # a sign-in lasts one shift, however often the list refreshe
 REFRESH_SECONDS = 10
 LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 PUBLIC_ENDPOINTS = {"agents.sign_in", "agents.static"}
-# Compared against when a name is unknown, so a wrong name takes as long as a wrong password.
-_DUMMY_HASH = generate_password_hash(secrets.token_hex(16))
+# Compared against when a name is unknown, so a wrong name takes as long as a wrong password
+# (made like agents' hashes, so it costs the same).
+_DUMMY_HASH = generate_password_hash(secrets.token_hex(16), method="scrypt")
 
 
 def hash_password(password: str) -> str:
@@ -115,16 +132,10 @@ class ConsoleSessionInterface(SecureCookieSessionInterface):
 
 
 def init_app(app: Flask) -> None:
-    """The console's blueprint, its session cookie and its secret key."""
-    key = os.environ.get("VOICEBOT_SECRET_KEY") or app.config.get("SECRET_KEY")
-    if not key:
-        log.warning(
-            "VOICEBOT_SECRET_KEY is not set: agents' sessions use a random key that ends "
-            "with this process (and is not shared between workers); set it in production"
-        )
-        key = secrets.token_hex(32)
+    """The console's blueprint and its session cookie, signed with the settings' secret key
+    (VOICEBOT_SECRET_KEY, or the one create_app made, with its warning)."""
     app.config.update(
-        SECRET_KEY=key,
+        SECRET_KEY=services(app).settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_NAME="vb_agent",
@@ -138,6 +149,10 @@ def init_app(app: Flask) -> None:
 
 def _handoffs() -> Handoffs:
     return services().handoffs
+
+
+def _redis() -> redis_lib.Redis:
+    return services().store.redis
 
 
 def _fingerprint(password_hash: str) -> str:
@@ -167,7 +182,11 @@ def _guard() -> Any:
             raise CSRFError(str(exc.args[0] if exc.args else "CSRF check failed")) from exc
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
-    agent = _signed_in_agent()
+    try:
+        agent = _signed_in_agent()
+    except redis_lib.RedisError:  # the cookie is kept: the session may well be fine
+        log.exception("agents: could not check a session")
+        return render_template("agents/error.html", message=UNAVAILABLE), 503
     if agent is None:
         session.clear()
         if request.endpoint == "agents.live_fragment" or request.method != "GET":
@@ -177,14 +196,18 @@ def _guard() -> Any:
     return None
 
 
-def _signed_in_agent():  # type: ignore[no-untyped-def]
-    agent_id = session.get("agent_id")
-    if not isinstance(agent_id, int):
+def _signed_in_agent() -> Agent | None:
+    """The cookie's agent, if its session is still open on the server (not signed out),
+    within its shift, and opened with the agent's current password."""
+    agent_id, session_id = session.get("agent_id"), session.get("sid")
+    if not isinstance(agent_id, int) or not isinstance(session_id, str):
         return None
     since = session.get("since")
     # (a minute's grace before: another server's clock may run a little ahead)
     if not isinstance(since, int) or not -60 <= time.time() - since < SESSION_HOURS * 3600:
         return None  # a shift's sign-in: the list's refreshes must not keep it open for ever
+    if gate.session_agent(_redis(), session_id) != agent_id:
+        return None  # signed out (a copy of the cookie must not outlive it), or expired
     agent = _handoffs().agent_by_id(agent_id)
     if agent is None or session.get("agent_key") != _fingerprint(agent.password_hash):
         return None
@@ -270,34 +293,70 @@ FAILED = (
     "After 5 failed tries an account is locked for 15 minutes."
 )
 TOO_MANY = "Too many failed sign-ins from this network. Please try again in 15 minutes."
+UNAVAILABLE = "The console cannot reach its session store just now. Please try again shortly."
 
 
-def _address_key() -> str:
-    """Where failed sign-ins from this address are counted (the address itself is hashed).
-    Behind a proxy it is the client's, from X-Forwarded-For (ProxyFix, see create_app)."""
-    address = (request.remote_addr or "unknown").encode()
-    return "vb:signin:" + hashlib.sha256(address).hexdigest()[:24]
-
-
-def _address_refused() -> bool:
-    """Too many failures from here lately. Redis down: not refused (the per-account lock
-    still holds), and the operator sees why in the log."""
+def _refused(agent: Agent | None, where: str, why: str) -> tuple[str, int]:
+    """Every wrong name or password does the same work: a per-account count in SQL (none
+    for a name that does not exist, or while locked) and one per (agent, address) in Redis."""
+    _handoffs().sign_in_failed(agent.id if agent else 0, MAX_FAILURES, LOCK_FOR)
     try:
-        counted = services().store.redis.get(_address_key())
-        return int(counted or 0) >= ADDRESS_FAILURES
-    except Exception:
-        log.exception("agents: could not read the sign-in count for this address")
+        gate.count_miss(_redis(), where, LOCK_FOR)
+    except redis_lib.RedisError:
+        log.exception("agents: could not count a wrong password for this address")
+    if agent is None:
+        log.info("agents: sign-in refused (unknown name)")
+    else:
+        log.warning("agents: sign-in refused for agent %s (%s)", agent.id, why)
+    return render_template("agents/login.html", error=FAILED), 401
+
+
+def _lock_lifted(agent: Agent, where: str) -> bool:
+    """A locked agent with the right password from an address they signed in from before
+    (and few wrong passwords from there lately) gets in. Redis down: it stays locked."""
+    try:
+        return gate.may_lift_lock(_redis(), agent.id, where, MAX_FAILURES)
+    except redis_lib.RedisError:
+        log.exception("agents: could not read the known addresses")
         return False
 
 
-def _count_address_failure() -> None:
+def _open_session(agent: Agent, where: str, lifted: bool) -> Any:
+    """A fresh cookie (no fixation) holding a new server-side session id."""
+    redis = _redis()
     try:
-        pipe = services().store.redis.pipeline()
-        pipe.set(_address_key(), 0, ex=int(LOCK_FOR.total_seconds()), nx=True)
-        pipe.incr(_address_key())
-        pipe.execute()
-    except Exception:
-        log.exception("agents: could not count a failed sign-in for this address")
+        session_id = gate.open_session(redis, agent.id, timedelta(hours=SESSION_HOURS))
+        previous = session.get("sid")
+        if isinstance(previous, str):
+            gate.close_session(redis, previous)  # this browser's earlier sign-in ends
+    except redis_lib.RedisError:
+        log.exception("agents: could not open a session for agent %s", agent.id)
+        return render_template("agents/error.html", message=UNAVAILABLE), 503
+    _handoffs().sign_in_succeeded(agent.id)  # also lifts a lockout
+    try:
+        gate.give_back_try(redis, request.remote_addr or "unknown")
+        gate.remember(redis, agent.id, where)
+    except redis_lib.RedisError:
+        log.exception("agents: could not note a sign-in for this address")
+    session.clear()
+    session.permanent = True
+    session["agent_id"] = agent.id
+    session["agent_key"] = _fingerprint(agent.password_hash)
+    session["since"] = int(time.time())
+    session["sid"] = session_id
+    note = " from a known address (lock lifted)" if lifted else ""
+    log.info("agents: agent %s signed in%s", agent.id, note)
+    return redirect(url_for("agents.live"), code=303)
+
+
+def _take_try(address: str) -> bool:
+    """Counts this try from this address, or says it is one too many. Redis down: taken
+    (the per-account lock still holds), and the operator sees why in the log."""
+    try:
+        return gate.take_try(_redis(), address, ADDRESS_FAILURES, LOCK_FOR)
+    except redis_lib.RedisError:
+        log.exception("agents: could not count a sign-in try for this address")
+        return True
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -306,39 +365,41 @@ def sign_in() -> Any:
         return render_template(
             "agents/login.html", error=NEEDS_HTTPS if _over_plain_http() else None
         )
-    if _address_refused():  # before any password hashing: that is what a flood costs us
+    # Behind a proxy the address is the client's, from X-Forwarded-For (ProxyFix, create_app).
+    address = request.remote_addr or "unknown"
+    if not _take_try(address):  # before any password hashing: that is what a flood costs us
         log.warning("agents: sign-in refused (too many failures from this address)")
         return render_template("agents/login.html", error=TOO_MANY), 429
     name = request.form.get("name", "").strip()[:64]
     password = request.form.get("password", "")[:1024]
-    handoffs = _handoffs()
-    agent = handoffs.agent(name) if name else None
-    if agent is None:
-        check_password_hash(_DUMMY_HASH, password)
-        _count_address_failure()
-        log.info("agents: sign-in refused (unknown name)")
+    agent = _handoffs().agent(name) if name else None
+    # One scrypt check on every path (unknown name, locked, wrong or right password), so the
+    # time of the answer does not tell a locked agent from a name that does not exist.
+    right = check_password_hash(agent.password_hash if agent else _DUMMY_HASH, password)
+    where = gate.pseudonym(
+        current_app.secret_key or "",
+        agent.id if agent else 0,
+        agent.created_at if agent else None,
+        address,
+    )
+    locked = agent is not None and is_locked(agent)
+    if agent is None or not right:
+        return _refused(agent, where, "locked" if locked else "password")
+    if locked and not _lock_lifted(agent, where):
+        log.warning("agents: sign-in refused for agent %s (locked, new address)", agent.id)
         return render_template("agents/login.html", error=FAILED), 401
-    if is_locked(agent):
-        _count_address_failure()
-        log.warning("agents: sign-in refused for agent %s (locked)", agent.id)
-        return render_template("agents/login.html", error=FAILED), 401
-    if not check_password_hash(agent.password_hash, password):
-        handoffs.sign_in_failed(agent.id, MAX_FAILURES, LOCK_FOR)
-        _count_address_failure()
-        log.warning("agents: sign-in refused for agent %s (password)", agent.id)
-        return render_template("agents/login.html", error=FAILED), 401
-    handoffs.sign_in_succeeded(agent.id)
-    session.clear()
-    session.permanent = True
-    session["agent_id"] = agent.id
-    session["agent_key"] = _fingerprint(agent.password_hash)
-    session["since"] = int(time.time())
-    log.info("agents: agent %s signed in", agent.id)
-    return redirect(url_for("agents.live"), code=303)
+    return _open_session(agent, where, lifted=locked)
 
 
 @bp.post("/logout")
 def sign_out() -> Any:
+    """Ends the session on the server too: a copy of the cookie stops working now."""
+    session_id = session.get("sid")
+    if isinstance(session_id, str):
+        try:
+            gate.close_session(_redis(), session_id)
+        except redis_lib.RedisError:
+            log.exception("agents: could not end a session on the server")
     session.clear()
     return redirect(url_for("agents.sign_in"), code=303)
 

@@ -12,8 +12,9 @@ import unicodedata
 from flask import request
 
 # Errors a Twilio route answers as themselves; any other fault still gets a spoken or texted
-# answer (a bad signature must stay a 403, a wrong path a 404, a GET a 405).
-PASS_THROUGH = frozenset({403, 404, 405})
+# answer (a bad signature must stay a 403, a wrong path a 404, a GET a 405, a body too large
+# to be Twilio's a 413: no apology, no transfer, no fallback counted for what is not a call).
+PASS_THROUGH = frozenset({403, 404, 405, 413})
 
 MAX_TEXT = 1600  # Twilio's own limit for an SMS body; speech results are far shorter
 

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import logging
 import time
+import unicodedata
 
 from flask import Blueprint, Flask, Response
 from twilio.twiml.messaging_response import MessagingResponse
@@ -30,6 +31,18 @@ bp = Blueprint("sms", __name__, url_prefix="/sms")
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
 START_WORDS = {"START", "UNSTOP", "YES"}
 HELP_WORDS = {"HELP", "INFO"}
+# Spanish keywords, matched the same way (one word; case, accents and ! . folded). On long
+# codes Twilio acts only on its own English list above unless Advanced Opt-Out is set up with
+# Spanish keywords (then OptOutType says so): it passes PARAR and the rest through to us
+# untouched and would keep delivering to that number. So we record the opt-out ourselves, and
+# nothing the help line sends ever goes to that number again until it texts START or COMENZAR.
+# BAJA ("darse de baja", unsubscribe) is included: it is the usual Spanish opt-out word, and a
+# lone "baja" has no other meaning in this help line; wrongly stopping costs a COMENZAR, while
+# ignoring a real opt-out breaks carrier rules (and the law). COMENZAR mirrors START; "SI" does
+# not mirror YES: a lone "si" usually answers an old question, and opting in must be clear.
+STOP_WORDS_ES = {"PARAR", "CANCELAR", "ALTO", "DETENER", "BAJA"}
+START_WORDS_ES = {"COMENZAR"}
+HELP_WORDS_ES = {"AYUDA"}
 LETTERS = "abcdefghijklmnop"
 
 
@@ -60,25 +73,53 @@ def conversation_id(sender: str, recipient: str, key: str) -> str:
     """A stable key per (From, To) that keeps phone numbers out of Redis keys and logs.
 
     Keyed (HMAC), because a plain hash of a phone number is reversed by trying them all; and
-    written in letters only, so log redaction of digit runs leaves it readable.
+    written in letters only, so log redaction of digit runs leaves it readable. The key is
+    VOICEBOT_SECRET_KEY, not Twilio's auth token: rotating the token must not end every thread.
     """
     digest = hmac.new(key.encode(), f"{sender}|{recipient}".encode(), hashlib.sha256).digest()
     return "sms:" + "".join(LETTERS[b >> 4] + LETTERS[b & 15] for b in digest[:12])
 
 
+def _word(body: str) -> str:
+    """The message as a keyword would be written: trimmed of ! . and the Spanish ¡, accents
+    dropped, upper case ("¡Párar!" -> "PARAR")."""
+    word = body.strip().strip(".!\u00a1").strip()
+    bare = "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
+    return bare.upper()
+
+
 def _keyword(body: str, form: dict[str, str]) -> str:
-    """The carrier keyword a message is, if it is one word and one of them."""
+    """The carrier keyword a message is, if it is one word and one of them: STOP, START,
+    HELP, or YES (an opt-in only from a number that opted out; else an ordinary message)."""
     opt_type = clean_text(form.get("OptOutType", "")).upper()
     if opt_type in ("STOP", "START", "HELP"):
         return opt_type
-    word = body.strip().strip(".!").upper()
-    if word in STOP_WORDS:
+    word = _word(body)
+    if word in STOP_WORDS or word in STOP_WORDS_ES:
         return "STOP"
-    if word in HELP_WORDS:
+    if word in HELP_WORDS or word in HELP_WORDS_ES:
         return "HELP"
+    if word == "YES" or word in START_WORDS_ES:
+        # Twilio answers neither a subscribed YES nor COMENZAR: the dialog does.
+        return "YES"
     if word in START_WORDS:
-        return "START" if word != "YES" else "YES"
+        return "START"
     return ""
+
+
+def _help_language(body: str, conversation: str | None) -> str:
+    """AYUDA is answered in Spanish; HELP and INFO in the thread's language (read without
+    the turn lock: nothing is written), else the default. No conversation: the fallback
+    URL, which reads no Redis."""
+    svc = services()
+    languages = svc.flow.languages
+    if _word(body) in HELP_WORDS_ES and "es" in languages:
+        return "es"
+    if conversation is not None:
+        state = svc.store.load(conversation)
+        if state is not None and state.lang in languages:
+            return state.lang
+    return svc.settings.default_language
 
 
 @bp.post("")
@@ -88,15 +129,21 @@ def incoming_text() -> Response:
     form = form_fields()
     body = clean_text(form.get("Body", ""))
     sender = caller_number(form.get("From"))
+    if not sender:  # Twilio always sends the texter's number: a forgery or a tool, refused
+        message_sid = clean_text(form.get("MessageSid", ""))[:64]
+        log.info("text refused: From is not a phone number", extra={"message_sid": message_sid})
+        return _reply(None)  # no shared "unknown" thread, no answer; the body is not logged
     recipient = caller_number(form.get("To")) or clean_text(form.get("To", ""))[:32]
     keyword = _keyword(body, form)
-    conversation = conversation_id(sender or "unknown", recipient, svc.settings.twilio_auth_token)
+    conversation = conversation_id(sender, recipient, svc.settings.secret_key)
     if keyword == "STOP":
         if sender:
             svc.optouts.add(sender)
         svc.store.clear(conversation)
         log.info("opt-out recorded")
-        return _reply(None)  # Twilio confirms the opt-out itself; we send nothing
+        # Twilio (or, for PARAR and the other Spanish words, the carrier or Advanced
+        # Opt-Out) confirms the opt-out; we send nothing
+        return _reply(None)
     opted_out = bool(sender) and svc.optouts.has(sender)  # type: ignore[arg-type]
     if keyword in ("START", "YES") and opted_out:
         svc.optouts.remove(sender)
@@ -107,7 +154,7 @@ def incoming_text() -> Response:
     if opted_out:
         return _reply(None)  # nothing is ever sent to a number that opted out
     if keyword == "HELP":
-        lang = svc.settings.default_language
+        lang = _help_language(body, conversation)
         return _reply(svc.dialog.prompt("sms_help", lang, "sms"))
     message_id = clean_text(form.get("MessageSid", ""))[:64]
     now = time.time()
@@ -132,6 +179,27 @@ def incoming_text() -> Response:
         status=200,
         mimetype="text/xml",
     )
+
+
+@bp.post("/fallback")
+@twilio_only
+def fallback() -> Response:
+    """The number's SMS Fallback URL: Twilio comes here when the text webhook failed or
+    took over 15 s. Answered from the settings and the loaded flow alone, never Redis or the
+    database: the support number (HELP gets the usual help text). STOP and START get
+    nothing, as on the main route; Twilio itself records those and confirms them (a Spanish
+    opt-out word that lands here is not recorded by us: no database here)."""
+    form = form_fields()
+    body = clean_text(form.get("Body", ""))
+    keyword = _keyword(body, form)
+    if keyword in ("STOP", "START"):
+        return _reply(None)
+    metrics.count_fallback("sms")
+    log.warning("sms fallback URL called by Twilio; replying with the support number")
+    svc = services()
+    if keyword == "HELP":
+        return _reply(svc.dialog.prompt("sms_help", _help_language(body, None), "sms"))
+    return _reply(svc.dialog.prompt("sms_error", svc.settings.default_language, "sms"))
 
 
 def render(turn: Turn) -> str:

@@ -120,6 +120,18 @@ def dial_result() -> Response:
     return _run("dial_result")
 
 
+@bp.post("/fallback")
+@twilio_only
+def fallback() -> Response:
+    """The number's Fallback URL: Twilio comes here when a call webhook failed or took over
+    15 s (Redis hanging, say). Answered from the settings and the loaded flow alone, never
+    Redis or the database, so it still works when they are what failed."""
+    metrics.count_fallback("voice")
+    code = clean_text(request.form.get("ErrorCode", ""))[:8]
+    log.warning("voice fallback URL called by Twilio (error %s); transferring", code or "?")
+    return _twiml(fallback_response())
+
+
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
 # How long a call waits for an answer after "Sure, take your time" (a parent fetching a
 # report card), instead of the usual few seconds of silence.

@@ -9,7 +9,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from voicebot.cli.common import settings_or_exit
-from voicebot.config import REPO_ROOT, ConfigError, require_for_serving
+from voicebot.config import REPO_ROOT, ConfigError, Settings, require_for_serving
 from voicebot.dialog.flow import FlowError
 from voicebot.services import load_checked
 
@@ -69,6 +69,21 @@ def _warn_if_database_is_open_to_others(url: str) -> None:
         )
 
 
+def _warn_if_the_public_url_is_unknown(settings: Settings) -> None:
+    """Without VOICEBOT_PUBLIC_URL or trusted proxies, Twilio's signatures are checked against
+    the URL this server sees: right only when Twilio reaches it directly. Behind a proxy or
+    tunnel every webhook would be refused, and callers would hear Twilio's error message."""
+    if settings.public_url or settings.trusted_proxies:
+        return
+    click.echo(
+        "warning: VOICEBOT_PUBLIC_URL is not set (nor VOICEBOT_TRUSTED_PROXIES): Twilio's "
+        "signatures are checked against the URL this server sees (http://host:port/...), so "
+        "behind a proxy or tunnel every webhook is refused (403); set VOICEBOT_PUBLIC_URL to "
+        "the base URL in the Twilio console",
+        err=True,
+    )
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=None, help="default: PORT, else 8000")
@@ -99,6 +114,7 @@ def serve(host: str, port: int | None, workers: int | None) -> None:
     if settings.redis_url:
         _warn_if_redis_is_down(settings.redis_url)
     _warn_if_database_is_open_to_others(settings.database_url)
+    _warn_if_the_public_url_is_unknown(settings)
     # gunicorn in a fresh interpreter, not in this one: this process has already imported
     # prometheus_client, before config/gunicorn.conf.py could set PROMETHEUS_MULTIPROC_DIR,
     # so its workers would keep their metrics to themselves and /metrics would be empty.

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from voicebot.config import sections, values
-from voicebot.config.model import District, Settings
+from voicebot.config.model import District, Retention, Settings
 from voicebot.config.values import ConfigError
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "REPO_ROOT",
     "ConfigError",
     "District",
+    "Retention",
     "Settings",
     "load_raw",
     "load_settings",
@@ -49,9 +50,12 @@ DEFAULT_CONFIG = REPO_ROOT / "config" / "default.toml"
 # Environment variable -> (section, key). The 12-factor overrides operators expect.
 ENVIRONMENT = {
     "TWILIO_AUTH_TOKEN": ("twilio", "auth_token"),
+    "TWILIO_AUTH_TOKEN_PREVIOUS": ("twilio", "previous_auth_token"),
     "TWILIO_ACCOUNT_SID": ("twilio", "account_sid"),
     "TWILIO_NUMBER": ("twilio", "number"),
     "VOICEBOT_PUBLIC_URL": ("twilio", "public_url"),
+    "VOICEBOT_TRUSTED_PROXIES": ("server", "trusted_proxies"),
+    "VOICEBOT_SECRET_KEY": ("server", "secret_key"),
     "DATABASE_URL": ("storage", "database_url"),
     "REDIS_URL": ("storage", "redis_url"),
     "VOICEBOT_OUTBOX": ("storage", "outbox"),
@@ -152,6 +156,8 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
     hours, hours_text = sections.support_hours(raw, languages)
     voice = sections.voice(raw, languages)
     conversation = sections.conversation(raw)
+    limits = sections.limits(raw)
+    server = sections.server(raw)
     settings = Settings(
         support_hours=hours,
         support_hours_text=hours_text,
@@ -160,10 +166,16 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
         default_language=default_language,
         **voice,
         **conversation,
+        **limits,
+        **server,
+        retention=sections.retention(raw),
         redis_url=redis_url,
         database_url=database_url,
         outbox=outbox,
         twilio_auth_token=values.value(raw, "twilio", "auth_token", str, ""),
+        twilio_previous_auth_token=sections.secret(
+            raw, "twilio", "previous_auth_token", "TWILIO_AUTH_TOKEN_PREVIOUS"
+        ),
         twilio_account_sid=account_sid,
         twilio_number=values.phone(raw, "twilio", "number", required=False),
         public_url=public_url,

@@ -23,6 +23,19 @@ class District:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """[retention]: days each kind of record is kept before `voicebot purge` deletes it;
+    0 keeps it for good. The reasons for each default are in config/default.toml."""
+
+    verification_attempts: int = 365
+    disclosures: int = 2557  # seven years: FERPA's record of disclosures
+    transfers: int = 365
+    transcripts: int = 90
+    callbacks: int = 180
+    unrecognised_questions: int = 180
+
+
+@dataclass(frozen=True)
 class Settings:
     district: District
     languages: tuple[str, ...]
@@ -48,6 +61,16 @@ class Settings:
     instance_dir: Path
     support_hours: SupportHours = field(default_factory=SupportHours)
     support_hours_text: dict[str, str] = field(default_factory=dict)
+    texts_per_hour: int = 3  # [limits]: texts one phone number may get
+    texts_per_day: int = 10
+    # [twilio] previous_auth_token: the token before a rotation, still accepted ("": none)
+    twilio_previous_auth_token: str = ""
+    # [server]: VOICEBOT_SECRET_KEY ("": create_app makes one), proxies trusted, request limits
+    secret_key: str = ""
+    trusted_proxies: int = 0
+    max_request_bytes: int = 32 * 1024
+    max_form_fields: int = 200
+    retention: Retention = field(default_factory=Retention)  # [retention]: `voicebot purge`
     testing: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from voicebot.config.hours import HoursError, SupportHours, parse_hours
-from voicebot.config.model import District
+from voicebot.config.model import District, Retention
 from voicebot.config.values import ConfigError, Raw, phone, text, value
 
 
@@ -199,6 +199,62 @@ def _dial_timeout(raw: Raw) -> int:
     return seconds
 
 
+def limits(raw: Raw) -> dict[str, Any]:
+    """[limits]: how many texts one phone number may get, per hour and per day."""
+    per_hour = value(raw, "limits", "texts_per_hour", int, 3)
+    per_day = value(raw, "limits", "texts_per_day", int, 10)
+    if per_day < per_hour:
+        raise ConfigError(
+            f"[limits] texts_per_day: {per_day} is less than texts_per_hour ({per_hour})"
+        )
+    return dict(texts_per_hour=per_hour, texts_per_day=per_day)
+
+
+def server(raw: Raw) -> dict[str, Any]:
+    """[server], as the Settings fields it fills: which forwarded headers to believe, how
+    large a request may be, and the key that signs sessions and keys SMS threads."""
+    return dict(
+        trusted_proxies=_trusted_proxies(raw),
+        max_request_bytes=_at_least(raw, "max_request_bytes", 16 * 1024, _WHY_BYTES),
+        max_form_fields=_at_least(raw, "max_form_fields", 50, _WHY_FIELDS),
+        secret_key=secret(raw, "server", "secret_key", "VOICEBOT_SECRET_KEY"),
+    )
+
+
+def secret(raw: Raw, section: str, key: str, variable: str) -> str:
+    """A secret as text ("" when unset); a wrong one is named, never repeated."""
+    found = raw.get(section, {}).get(key, "")
+    if not isinstance(found, str):
+        raise ConfigError(f"{variable} / [{section}] {key}: must be text (value not shown)")
+    return found.strip()
+
+
+_WHY_BYTES = "a 1,600-character text with its fields takes up to about 16 KB"
+_WHY_FIELDS = "Twilio sends about 40 fields with a text carrying pictures"
+
+
+def _trusted_proxies(raw: Raw) -> int:
+    """How many proxies in front of the help line add X-Forwarded-* headers: 0 (none are
+    believed) to 5. Trusting one that is not there lets any client choose its address."""
+    found = raw.get("server", {}).get("trusted_proxies", 0)
+    if isinstance(found, str) and found.strip().isdigit():
+        found = int(found)
+    if not isinstance(found, int) or isinstance(found, bool) or not 0 <= found <= 5:
+        raise ConfigError(
+            f"VOICEBOT_TRUSTED_PROXIES / [server] trusted_proxies: a whole number from 0 to 5 "
+            f"(the proxies in front of the help line), got {found!r}"
+        )
+    return found
+
+
+def _at_least(raw: Raw, key: str, least: int, why: str) -> int:
+    """A limit that must not refuse Twilio's own requests."""
+    found = value(raw, "server", key, int)
+    if found < least:
+        raise ConfigError(f"[server] {key}: at least {least} ({why}), got {found}")
+    return found
+
+
 def conversation(raw: Raw) -> dict[str, Any]:
     """[sms] and [dialog], as the Settings fields they fill: how long a texted conversation
     lasts, how long a reply may be, how often a question is asked again."""
@@ -207,3 +263,30 @@ def conversation(raw: Raw) -> dict[str, Any]:
         sms_max_segments=value(raw, "sms", "max_segments", int),
         max_retries=value(raw, "dialog", "max_retries", int),
     )
+
+
+# The disclosure audit is the record of disclosures FERPA asks a district to keep as long as
+# the education records themselves: fewer days than this is far more likely a slip (months
+# written for days) than a policy, and what it deletes cannot be recovered.
+MIN_DISCLOSURE_DAYS = 365
+
+
+def retention(raw: Raw) -> Retention:
+    """[retention]: whole numbers of days, 0 for "never purged"."""
+    days = {}
+    for kind in Retention.__dataclass_fields__:
+        key = f"{kind}_days"
+        found = raw.get("retention", {}).get(key, getattr(Retention, kind))
+        if isinstance(found, str) and found.strip().isdigit():
+            found = int(found)
+        if not isinstance(found, int) or isinstance(found, bool) or found < 0:
+            raise ConfigError(
+                f"[retention] {key}: a whole number of days, 0 to keep for good, got {found!r}"
+            )
+        days[kind] = found
+    if 0 < days["disclosures"] < MIN_DISCLOSURE_DAYS:
+        raise ConfigError(
+            f"[retention] disclosures_days: at least {MIN_DISCLOSURE_DAYS} (or 0, never "
+            f"purged): the disclosure audit is a FERPA record, got {days['disclosures']}"
+        )
+    return Retention(**days)

@@ -109,22 +109,31 @@ def gunicorn_logconfig(level: str = "INFO") -> dict[str, Any]:
     """A logging.config dict for gunicorn's own loggers (error and access), in JSON too.
 
     The root logger gets no handler here: the app's ``configure`` call (voicebot.wsgi) adds
-    the one JSON handler for the application's records, so no line is written twice.
+    the one JSON handler for the application's records, so no line is written twice. Both
+    handlers scrub what a client sent (X-Forwarded-For, paths) as the app's own lines are
+    scrubbed (voicebot.policy.redact); the filters are named, not imported, because that
+    module imports this one.
     """
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "root": {"level": level, "handlers": []},
         "formatters": {"json": {"()": "voicebot.ops.logs.JsonFormatter"}},
+        "filters": {
+            "scrub_error": {"()": "voicebot.policy.redact.ServerLogFilter"},
+            "scrub_access": {"()": "voicebot.policy.redact.AccessLogFilter"},
+        },
         "handlers": {
             "error": {
                 "class": "logging.StreamHandler",
                 "formatter": "json",
+                "filters": ["scrub_error"],
                 "stream": "ext://sys.stderr",
             },
             "access": {
                 "class": "logging.StreamHandler",
                 "formatter": "json",
+                "filters": ["scrub_access"],
                 "stream": "ext://sys.stdout",
             },
         },

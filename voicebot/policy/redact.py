@@ -11,6 +11,8 @@ record from the ``voicebot`` loggers is scrubbed before any handler sees it:
 * control characters are removed, so caller text cannot forge log lines.
 
 Values passed with ``extra=`` are scrubbed too, on every logger of the tree (see :func:`install`).
+gunicorn's own lines (access and error) go through :class:`AccessLogFilter` and
+:class:`ServerLogFilter`, which ``gunicorn_logconfig`` puts on their handlers.
 
 Twilio SIDs (CA..., SM... followed by 32 hex digits) and hex digests of 16 or more characters
 are kept: operators need them to trace a call, and they are identifiers made up by Twilio or
@@ -19,11 +21,14 @@ the service, not anything the caller said.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 import threading
 import unicodedata
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from voicebot.ops.logs import STANDARD
 from voicebot.policy.guard import CleanTexts, find_secrets
@@ -139,14 +144,107 @@ class RedactingFilter(logging.Filter):
         # ("%s%s") can make one long number.
         record.msg = self.scrub(message)
         record.args = ()
-        if record.exc_info:
-            if not record.exc_text:
-                record.exc_text = logging.Formatter().formatException(record.exc_info)
-            record.exc_info = None  # exception args may hold what the caller said
-        if record.exc_text:
-            record.exc_text = scrub(record.exc_text, keep_newlines=True)
-        if record.stack_info:
-            record.stack_info = scrub(record.stack_info, keep_newlines=True)
+        _scrub_traces(record)
+
+
+def _scrub_traces(record: logging.LogRecord) -> None:
+    """The record's traceback and stack, rendered once and scrubbed line by line."""
+    if record.exc_info:
+        if not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        record.exc_info = None  # exception args may hold what the caller said
+    if record.exc_text:
+        record.exc_text = scrub(record.exc_text, keep_newlines=True)
+    if record.stack_info:
+        record.stack_info = scrub(record.stack_info, keep_newlines=True)
+
+
+# ---- gunicorn's own loggers (see voicebot.ops.logs.gunicorn_logconfig) --------------------
+
+# Access-line atoms the server makes itself (status, sizes, durations, time, pid): numbers,
+# never anything a client sent, so kept. Every other atom (%(h)s, %(U)s, %(r)s, headers...)
+# is client text and is scrubbed on its own: scrubbing the whole line would run the status,
+# size and duration together into one "[digits]".
+_SERVER_ATOMS = frozenset("sbBTDMLpt")
+
+
+def is_address(value: str) -> bool:
+    """An IP address alone, or host:port or an http(s) URL of one: kept in gunicorn's lines,
+    where the field is known to hold the peer's or the server's address."""
+    text = value.strip()
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        pass
+    try:
+        parts = urlsplit(text if "://" in text else "//" + text)
+        parts.port  # noqa: B018  (raises on a port that is not one)
+        host = parts.hostname or ""
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    plain = not (parts.path or parts.query or parts.fragment or parts.username)
+    return plain and parts.scheme in ("", "http", "https")
+
+
+class _ScrubbedAtoms:
+    """gunicorn's atoms as %-format reads them, each client value scrubbed when read."""
+
+    def __init__(self, atoms: Mapping[str, Any], scrubber: RedactingFilter) -> None:
+        self._atoms = atoms
+        self._scrubber = scrubber
+
+    def __getitem__(self, key: str) -> Any:
+        value = self._atoms[key]  # gunicorn's SafeAtoms: headers by any case, "-" if missing
+        if not isinstance(value, str) or key in _SERVER_ATOMS:
+            return value
+        if key == "h" and is_address(value):
+            return value
+        return self._scrubber.scrub(value)
+
+
+class AccessLogFilter(RedactingFilter):
+    """gunicorn's access lines scrubbed like the app's own, one field at a time.
+
+    %(h)s is X-Forwarded-For's value behind ProxyFix and %(U)s any path a client asks for,
+    so either can carry an SSN or a code. A line that is not gunicorn's (args not a mapping)
+    or whose format fails is scrubbed whole, as any other record.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "_voicebot_redacted", False):
+            return True
+        if isinstance(record.args, Mapping):
+            try:
+                record.msg = str(record.msg) % _ScrubbedAtoms(record.args, self)
+                record.args = ()
+                record._voicebot_redacted = True
+            except Exception:  # a bad access_log_format: the whole line, scrubbed
+                pass
+        return super().filter(record)
+
+
+class ServerLogFilter(RedactingFilter):
+    """gunicorn's error log: some lines quote a request (an invalid request line, a failed
+    request's path, the debug "GET /path"). The message and each text argument are scrubbed
+    apart; numbers passed as numbers (pids, counts) are gunicorn's own and kept.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "_voicebot_redacted", False) or not isinstance(record.args, tuple):
+            return super().filter(record)
+        record.msg = self.scrub(str(record.msg))
+        record.args = tuple(self._argument(value) for value in record.args)
+        _scrub_traces(record)
+        record._voicebot_redacted = True
+        return True
+
+    def _argument(self, value: Any) -> Any:
+        if type(value) in (int, float, bool) or value is None:
+            return value
+        text = str(value)
+        return text if is_address(text) else self.scrub(text)
 
 
 _lock = threading.Lock()

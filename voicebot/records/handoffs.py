@@ -574,10 +574,12 @@ class Handoffs:
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def sign_in_failed(self, agent_id: int, max_failures: int, lock_for: timedelta) -> None:
-        """Count a failed sign-in; the max_failures-th locks the account for lock_for."""
+        """Count a failed sign-in; the max_failures-th locks the account for lock_for.
+        Called for a name that does not exist too (agent_id 0), so that answer costs the
+        same query; a locked account counts nothing more (its lock would only grow)."""
         with self.sessions.begin() as session:
             agent = session.get(Agent, agent_id, with_for_update=True)
-            if agent is None:
+            if agent is None or is_locked(agent):
                 return
             agent.failed_logins = (agent.failed_logins or 0) + 1
             if agent.failed_logins >= max_failures:

@@ -110,7 +110,8 @@ student_guardians = Table(
 
 
 class Disclosure(Base):
-    """Audit: a student's last four digits were given to a verified caller (kept forever)."""
+    """Audit: a student's last four digits were given to a verified caller (kept for
+    [retention] disclosures_days: seven years unless the district says otherwise)."""
 
     __tablename__ = "disclosures"
 
@@ -118,7 +119,9 @@ class Disclosure(Base):
     student_id: Mapped[int] = mapped_column(
         ForeignKey("students.id", name="fk_disclosures_student"), index=True
     )
-    disclosed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    disclosed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
     channel: Mapped[str] = mapped_column(String(8))  # voice | sms
     phone: Mapped[str | None] = mapped_column(String(16), nullable=True)  # the caller, E.164
     method: Mapped[str] = mapped_column(String(16))  # how the caller was verified: dob+otp
@@ -135,7 +138,9 @@ class VerificationAttempt(Base):
     __tablename__ = "verification_attempts"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    attempted_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
     conversation: Mapped[str] = mapped_column(String(100))
     channel: Mapped[str] = mapped_column(String(8))
     phone: Mapped[str | None] = mapped_column(String(16), nullable=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Protocol, TypeVar
 
-from voicebot.channels.outbound import Outbound
+from voicebot.channels.outbound import Outbound, Sent
 from voicebot.dialog.engine import Dialog
 from voicebot.dialog.model import (
     VERIFICATION_NOTES,
@@ -180,20 +180,19 @@ class Conversations:
                 "set_outcome",
                 lambda h: h.set_outcome(state.handoff, event.dial_status or "unknown"),
             )
-        unsent: set[int] = set()
+        unsent: dict[int, Sent] = {}
         for index, action in enumerate(turn.actions):
             if isinstance(action, SendText) and event.caller:
-                if not self.outbound.send(event.caller, action.body):
-                    unsent.add(index + 1)  # the confirmation the dialog put right after it
+                sent = self.outbound.attempt(event.caller, action.body)
+                if sent is not Sent.SENT:
+                    unsent[index + 1] = sent  # the confirmation the dialog put right after it
             elif isinstance(action, Transfer):
                 state.handoff = self._hand_off(conversation, event, action, state) or 0
             elif isinstance(action, RequestCallback) and event.caller:
                 self._ask_callback(event.caller, action, state)
         if not unsent:
             return turn
-        # Said why when the reason is theirs to change: the number texted STOP.
-        stopped = bool(event.caller) and self.outbound.opted_out(event.caller or "")
-        return self._untold(turn, unsent, event.channel, stopped)
+        return self._untold(turn, unsent, event.channel, conversation)
 
     def _invites_questions(self, asked: State | None) -> bool:
         """A first text, or a question marked keep_unrecognised in the flow."""
@@ -202,15 +201,21 @@ class Conversations:
         question = self.dialog.flow.states.get(asked.step)
         return question is not None and question.keep_unrecognised
 
-    def _untold(self, turn: Turn, unsent: set[int], channel: str, stopped: bool) -> Turn:
-        """The turn with "I've sent a text" replaced where the text did not go."""
-        key = "text_opted_out" if stopped else "text_unavailable"
-        sorry = Say(self.dialog.prompt(key, turn.state.lang, channel), key=key)
+    def _untold(self, turn: Turn, unsent: dict[int, Sent], channel: str, conversation: str) -> Turn:
+        """The turn with "I've sent a text" replaced where the text did not go. Said why when
+        the caller can do something about it: the number texted STOP (START undoes it), or
+        it had its texts for now (support can help; said once a conversation, so a caller
+        asking again and again is not read the same explanation each time)."""
         actions = list(turn.actions)
-        for index in unsent:
+        for index, sent in unsent.items():
+            key = "text_unavailable"
+            if sent is Sent.OPTED_OUT:
+                key = "text_opted_out"
+            elif sent is Sent.LIMITED and self.outbound.first_limit_notice(conversation):
+                key = "text_limit"
             if index < len(actions) and isinstance(actions[index], Say):
                 said = actions[index].key  # type: ignore[union-attr]
-                actions[index] = sorry
+                actions[index] = Say(self.dialog.prompt(key, turn.state.lang, channel), key=key)
                 turn.state.replay = [key if k == said else k for k in turn.state.replay]
         return replace(turn, actions=tuple(actions))
 

@@ -16,7 +16,14 @@ Throttles, over 24 hours: 3 failed verifications of one student record lock that
 24 hours; 5 from one caller number lock the number. A verification fails when the details
 do not match, when its code is not entered right within 3 tries or 10 minutes, or when a
 code is entered with none pending. Codes sent and not yet used count against the limits
-too, so nobody can have a family's phone texted over and over.
+too, so nobody can have a family's phone texted over and over; checking the limits and
+counting a new code are one Lua script, so parallel requests cannot slip past them.
+
+A caller whose number is withheld cannot be locked by number, and must not be able to lock
+a family out: such callers get 3 verifications a day in all (by the withheld value Twilio
+sends, e.g. "anonymous"), refused after that like any other refusal, and their failures
+never count against the student record. Every text, codes included, also counts against
+the cap per phone number that Outbound keeps.
 
 The parts: codes (the Verifier, which decides), pending (the code waiting in Redis),
 throttles (failures and locks in Redis) and audit (the roster and the audit trail in SQL).
@@ -28,7 +35,13 @@ from voicebot.verification.audit import METHOD, Disclosure
 from voicebot.verification.codes import MESSAGE, CodeResult, Verifier
 from voicebot.verification.common import GONE, PREFIX
 from voicebot.verification.pending import CODE_DIGITS, CODE_TTL, MAX_TRIES
-from voicebot.verification.throttles import CALLER_LIMIT, LOCK_SECONDS, RECORD_LIMIT, WINDOW
+from voicebot.verification.throttles import (
+    CALLER_LIMIT,
+    LOCK_SECONDS,
+    RECORD_LIMIT,
+    WINDOW,
+    WITHHELD_LIMIT,
+)
 
 __all__ = [
     "CALLER_LIMIT",
@@ -42,6 +55,7 @@ __all__ = [
     "PREFIX",
     "RECORD_LIMIT",
     "WINDOW",
+    "WITHHELD_LIMIT",
     "CodeResult",
     "Disclosure",
     "Verifier",

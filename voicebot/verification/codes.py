@@ -16,7 +16,7 @@ from sqlalchemy.orm import sessionmaker
 
 from voicebot.channels.outbound import Outbound
 from voicebot.dialog.model import CodeResult  # the dialog's own enum: compared with `is`
-from voicebot.phones import caller_number
+from voicebot.phones import ANONYMOUS, caller_number
 from voicebot.verification.audit import Audit, Disclosure, Origin
 from voicebot.verification.common import GONE, Found, digits, log
 from voicebot.verification.pending import CODE_DIGITS, MAX_TRIES, PendingCodes, hash_code
@@ -25,6 +25,14 @@ from voicebot.verification.throttles import CALLER_LIMIT, RECORD_LIMIT, Throttle
 MESSAGE = (
     "Your APS Parent Portal help line code is {code}. It expires in 10 minutes. Don't share it."
 )
+
+
+def _withheld(caller: str | None) -> str:
+    """The bucket of a caller with no usable number: the withheld value Twilio sends
+    ("anonymous", "restricted", ...), or one shared bucket for None and anything else, so
+    made-up caller IDs cannot each open a budget of their own."""
+    value = (caller or "").strip().lower()
+    return value if value in ANONYMOUS and value else "withheld"
 
 
 def _birth_date(mmddyyyy: str) -> date | None:
@@ -73,27 +81,32 @@ class Verifier:
         locked, leave a decoy. Returns nothing either way, on purpose. ``message``: the text,
         with ``{code}``, in the caller's language (default: the English one)."""
         now = self.clock()
-        caller = caller_number(caller)  # E.164, or None when withheld or unusable
+        number = caller_number(caller)  # E.164, or None when withheld or unusable
         attempt = secrets.token_hex(8)
         student = self.audit.find(student_number)
         code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
         salt = secrets.token_bytes(16)
         digest = hash_code(code, salt)  # computed on every path: the same work whatever matched
-        outcome = self._decide(attempt, student, birth_date, caller, now)
+        if number is None and not self.throttles.try_withheld(_withheld(caller), attempt, now):
+            outcome = "withheld_limit"  # then a decoy, like every other refusal
+        else:
+            outcome = self._decide(attempt, student, birth_date, number, now)
         real = outcome == "code_sent"
         self.codes.store(conversation, digest, salt, now, attempt, student if real else None)
         if real and student is not None:
-            self.throttles.add_pending(attempt, student.record, caller, now)
             self._send(student, code, message or self.message)
         else:
             log.info("verification: no code sent (%s)", outcome)
-        origin = Origin(conversation, channel, caller, stir)
+        origin = Origin(conversation, channel, number, stir)
         self.audit.record(origin, "request", outcome, student, now)
 
     def _decide(
         self, attempt: str, student: Found | None, birth_date: str, caller: str | None, now: float
     ) -> str:
-        """Whether to text a code ("code_sent") or why not; failures are counted here."""
+        """Whether to text a code ("code_sent") or why not; failures are counted here, and
+        a code to be sent is counted as pending. A withheld caller (None) is never counted
+        against the student record: anyone can withhold a number, and three tries would
+        lock the family out (they have a budget of their own, see try_withheld)."""
         throttles = self.throttles
         if throttles.locked("caller", caller, CALLER_LIMIT, now):
             return "caller_locked"
@@ -101,11 +114,10 @@ class Verifier:
             throttles.fail(attempt, None, caller, now)
             return "locked"
         if student is None or student.birth_date != _birth_date(birth_date):
-            throttles.fail(attempt, student.record if student else None, caller, now)
+            record = student.record if student and caller else None
+            throttles.fail(attempt, record, caller, now)
             return "no_match"
-        if throttles.saturated("student", student.record, RECORD_LIMIT, now) or (
-            throttles.saturated("caller", caller, CALLER_LIMIT, now)
-        ):
+        if not throttles.reserve(attempt, student.record, caller, now, count_record=bool(caller)):
             return "throttled"  # codes already out and unused: don't text the family again
         return "code_sent"
 
@@ -141,7 +153,8 @@ class Verifier:
             # Taken off the roster since the code went out (roster import --replace): its id
             # may name another child now. Tries and locks still count; nothing is read back.
             found = Found(GONE, None, record)
-        record_key = found.record if found else None
+        # A withheld caller's failures never count against the record (see _decide).
+        record_key = found.record if found and caller else None
         if status == "none":
             self.throttles.fail(secrets.token_hex(8), None, caller, now)
             return self._end(origin, "no_code", None, now)
@@ -151,7 +164,7 @@ class Verifier:
         # Locked since the code went out: even the right code is just a wrong one now (an
         # early, different answer would tell the caller the details had matched).
         locked = self.throttles.lock_active("caller", caller, now) or (
-            self.throttles.lock_active("student", record_key, now)
+            self.throttles.lock_active("student", found.record if found else None, now)
         )
         entered = digits(code)
         right = hmac.compare_digest(hash_code(entered, bytes.fromhex(salt)), bytes.fromhex(stored))
