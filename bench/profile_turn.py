@@ -147,7 +147,9 @@ def run(count: int, token: str, log_path: Path) -> int:
 
     services = app.extensions["voicebot"]
     stages = Stages()
-    stages.wrap(signature, "_valid", "signature check (form parsing included)")
+    stages.wrap(signature, "_refuse_oversized", "size and field-count check")
+    stages.wrap(signature, "signed_string", "form parsing + the string Twilio signed")
+    stages.wrap(signature, "matching_token", "signature check (HMAC)")
     stages.wrap(voice, "_event", "webhook fields -> Event")
     stages.wrap(services.store, "begin_turn", "Redis: lock + read the conversation")
     stages.wrap(services.store, "save", "Redis: save + unlock (record encoding included)")

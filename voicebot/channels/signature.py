@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import hmac
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlparse, urlsplit
 
@@ -76,15 +76,14 @@ def signed_string(form: MultiDict[str, str]) -> str:
     )
 
 
-def _urls(url: str) -> list[str]:
-    """The URL as it came (what Twilio signs nearly always), then the same without and with
-    its port, as RequestValidator.validate tries them."""
+def _urls(url: str) -> Iterator[str]:
+    """The URL as it came (what Twilio signs nearly always), then, only when that one did not
+    match, the same without and with its port, as RequestValidator.validate tries them."""
+    yield url
     parsed = urlparse(url)
-    candidates = [url]
-    for other in (remove_port(parsed), add_port(parsed)):
-        if other not in candidates:
-            candidates.append(other)
-    return candidates
+    for other in dict.fromkeys((remove_port(parsed), add_port(parsed))):
+        if other != url:
+            yield other
 
 
 def matching_token(
@@ -93,11 +92,10 @@ def matching_token(
     """The name of the token ("current", "previous") whose signature of ``url`` + ``fields``
     is ``signature``, compared in constant time; None when none is."""
     expected = signature.encode("utf-8", "replace")
-    for name, token in tokens:
-        validator = RequestValidator(token)
-        for candidate in _urls(url):
+    for candidate in _urls(url):
+        for name, token in tokens:
             # compute_signature with no fields is exactly one HMAC of the string given
-            computed = validator.compute_signature(candidate + fields, None)
+            computed = RequestValidator(token).compute_signature(candidate + fields, None)
             if hmac.compare_digest(computed.encode(), expected):
                 return name
     return None

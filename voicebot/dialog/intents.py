@@ -40,7 +40,7 @@ from pathlib import Path
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from voicebot.dialog.normalize import normalize, plain_words, replace_phrases, word_set
+from voicebot.dialog.normalize import fold, normalize, plain_words, replace_phrases, word_set
 
 INTENTS: tuple[str, ...] = (
     "activation_key",
@@ -761,6 +761,13 @@ class IntentMatcher:
                 out.append((" ".join(words), problem))
         return out
 
+    def _may_have_clauses(self, text: str) -> bool:
+        """Punctuation inside, or a joining word: only then is splitting worth its cost."""
+        inner = text[:MAX_INPUT_CHARS].strip().rstrip(".!?")
+        if _CLAUSE_END.search(inner):
+            return True
+        return not self._joiners.isdisjoint(fold(inner).split())
+
     def _clause(self, normalized: str) -> IntentMatch:
         """One clause's reading: as classify, on words normalised already."""
         hits: set[str] = set()
@@ -774,7 +781,9 @@ class IntentMatcher:
         that the whole utterance supports, strongest first; none for a one-clause one.
         ``whole``: the whole utterance's scores, when classify has worked them out."""
         try:
-            clauses = self.clauses(text) if isinstance(text, str) else []
+            if not isinstance(text, str) or not self._may_have_clauses(text):
+                return []  # one clause: nothing to split (most answers, cheaply)
+            clauses = self.clauses(text)
             if len(clauses) < 2:
                 return []
             support = dict(whole or self.scores(text))
