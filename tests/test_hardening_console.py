@@ -268,6 +268,16 @@ def test_an_ipv6_address_is_known_by_its_64_prefix() -> None:
     assert gate.network("not an address") == "not an address"
 
 
+def test_the_address_throttle_counts_an_ipv6_network_as_one_address(app: Flask) -> None:
+    redis = services(app).store.redis
+    # one /64 holds 2^64 addresses: cycling through them must not give fresh budgets
+    addresses = [f"2001:db8:1:2::{n:x}" for n in range(3)]
+    assert gate.take_try(redis, addresses[0], 2, timedelta(minutes=15))
+    assert gate.take_try(redis, addresses[1], 2, timedelta(minutes=15))
+    assert not gate.take_try(redis, addresses[2], 2, timedelta(minutes=15))
+    assert gate.take_try(redis, "2001:db8:1:3::1", 2, timedelta(minutes=15))  # another /64
+
+
 def test_no_password_or_name_in_the_sign_in_log(
     client: FlaskClient, handoffs: Handoffs, caplog: pytest.LogCaptureFixture
 ) -> None:

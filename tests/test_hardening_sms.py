@@ -14,6 +14,7 @@ import pytest
 
 from tests.helpers import CALLER, HELPLINE, Reply, Thread, logged_text
 from voicebot.cli.simulator import SignedClient
+from voicebot.services import services
 
 NOT_PHONES = ["", "anonymous", "not-a-phone", "12345", "<Say>x</Say>", "+1404555"]
 
@@ -62,3 +63,21 @@ def test_a_refused_text_is_logged_without_its_body(
 def test_a_parent_texting_from_a_phone_is_still_answered(twilio: SignedClient) -> None:
     question = Thread(twilio, sender=CALLER).text("cant log in to infinite campus")
     assert "1 Forgot username, 2 Forgot password" in " ".join(question.heard.messages)
+
+
+@pytest.mark.parametrize("word", ["STOP", "PARAR", "baja"])
+def test_a_fault_while_opting_out_sends_no_text(
+    twilio: SignedClient,
+    app,
+    monkeypatch: pytest.MonkeyPatch,
+    word: str,  # type: ignore[no-untyped-def]
+) -> None:
+    def broken(phone: str) -> None:
+        raise RuntimeError("database down")
+
+    monkeypatch.setattr(services(app).optouts, "add", broken)
+    reply = Thread(twilio).text(word)
+    assert reply.status == 200 and reply.heard.messages == []
+    # any other fault still answers with the support number
+    monkeypatch.setattr(services(app).conversations, "run", broken)
+    assert "404-802-1000" in Thread(twilio).text("I forgot my password").text

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from voicebot.cli import main
-from voicebot.cli.transcripts import parse, run_file
+from voicebot.cli.transcripts import Turn, parse, run_file
 
 FLOWS = Path(__file__).resolve().parents[1] / "flows"
 TRANSCRIPTS = sorted((FLOWS / "tests").glob("*.txt"))
@@ -121,3 +121,13 @@ def test_the_command_exits_0_when_all_pass(tmp_path: Path, monkeypatch: pytest.M
     result = CliRunner().invoke(main, ["flows", "test", "--dir", str(FLOWS), str(good)])
     assert result.exit_code == 0, result.output
     assert "1 passed, 0 failed" in result.output
+
+
+def test_a_failure_report_shows_no_full_number_and_no_code() -> None:
+    turn = Turn(
+        after=3,
+        texts=[{"to": "+14045550123", "body": "Your help line code is 482913. Don't share it."}],
+    )
+    report = turn.describe_texts()
+    assert "482913" not in report and "4045550123" not in report
+    assert "{code}" in report and "***23" in report

@@ -125,7 +125,9 @@ def build_services(settings: Settings, upgrade_db: bool = False) -> Services:
     store = SessionStore(connect(settings.redis_url))
     # Texts per number are counted in the store's Redis: shared by every web process.
     limits = TextLimits(settings.texts_per_hour, settings.texts_per_day)
-    outbound = Outbound(_transport(settings), optouts, guard, store.redis, limits)
+    outbound = Outbound(
+        _transport(settings), optouts, guard, store.redis, limits, key=settings.secret_key
+    )
     dialog = Dialog(
         flow=flow,
         classifier=matcher,

@@ -71,7 +71,9 @@ def _seconds(span: timedelta) -> int:
 
 
 def _throttle_key(address: str) -> str:
-    return THROTTLE_PREFIX + hashlib.sha256(address.encode()).hexdigest()[:24]
+    """Counted by network as known addresses are: one IPv6 /64 is one address here, or its
+    2^64 addresses would each get a fresh budget."""
+    return THROTTLE_PREFIX + hashlib.sha256(network(address).encode()).hexdigest()[:24]
 
 
 def take_try(redis: redis_lib.Redis, address: str, limit: int, window: timedelta) -> bool:

@@ -13,6 +13,7 @@ Redis so it holds across calls, conversations and web processes.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import os
@@ -68,9 +69,10 @@ class TextLimits:
     per_day: int = 10
 
 
-def _pseudonym(value: str) -> str:
-    """Keeps phone numbers out of Redis key names (as verification's pseudonym does)."""
-    return hashlib.sha256(value.encode()).hexdigest()[:24]
+def _pseudonym(value: str, key: bytes) -> str:
+    """Keeps phone numbers out of Redis key names. Keyed (HMAC, with the secret key): a plain
+    hash of a phone number is reversed by trying every number."""
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:24]
 
 
 class Transport(Protocol):
@@ -121,8 +123,10 @@ class Outbound:
         redis: redis_lib.Redis | None = None,
         limits: TextLimits | None = None,
         clock: Callable[[], float] = time.time,
+        key: str = "",
     ) -> None:
         self.transport = transport
+        self.key = (key or "outbound").encode()
         self.optouts = optouts
         self.guard = guard
         self.redis = redis
@@ -178,7 +182,7 @@ class Outbound:
         return Sent.SENT
 
     def _key(self, kind: str, ident: str) -> str:
-        return f"{PREFIX}{kind}:{_pseudonym(f'{kind}:{ident}')}"
+        return f"{PREFIX}{kind}:{_pseudonym(f'{kind}:{ident}', self.key)}"
 
     def first_limit_notice(self, conversation: str) -> bool:
         """True the first time a conversation is told its number had its texts, so the

@@ -58,6 +58,10 @@ def _fallback(error: Exception) -> Response:
     if isinstance(error, HTTPException) and error.code in PASS_THROUGH:
         return error  # type: ignore[return-value]
     metrics.count_fallback("sms")
+    if _opting_out():
+        # An opt-out that failed on our side is still an opt-out to the parent: no text.
+        log.exception("sms webhook failed on an opt-out word; no reply", exc_info=error)
+        return _reply(None)
     log.exception("sms webhook failed; replying with the support number", exc_info=error)
     try:
         svc = services()
@@ -67,6 +71,15 @@ def _fallback(error: Exception) -> Response:
             f"Sorry, something went wrong. For Parent Portal help call {display('+14048021000')}."
         )
     return _reply(text)
+
+
+def _opting_out() -> bool:
+    """Whether the failed request was a stop word (never answered, whatever went wrong)."""
+    try:
+        form = form_fields()
+        return _keyword(clean_text(form.get("Body", "")), form) == "STOP"
+    except Exception:
+        return False
 
 
 def conversation_id(sender: str, recipient: str, key: str) -> str:

@@ -23,7 +23,7 @@ from flask import Flask
 
 from voicebot.cli.simulator import Heard, Outbox, SignedClient, read_twiml, throwaway_token
 from voicebot.config import ConfigError, Settings, load_settings
-from voicebot.phones import ANONYMOUS, PhoneError, parse_phone
+from voicebot.phones import ANONYMOUS, PhoneError, parse_phone, redact
 
 DEFAULT_CALLER = "+14045550123"
 HELPLINE = "+14045550100"
@@ -240,9 +240,16 @@ class Turn:
         return f'"{self.said}"' if self.said else "nothing"
 
     def describe_texts(self) -> str:
+        """The texts, for a failure report: the number as its last digits and a one-time
+        code as {code} (a transcript's roster could be a copy of a real one)."""
         if not self.texts:
             return "no text was sent"
-        return "; ".join(f'to {t["to"]}: "{t["body"]}"' for t in self.texts)
+        return "; ".join(
+            f'to {redact(t["to"])}: "{_CODE.sub("{code}", t["body"])}"' for t in self.texts
+        )
+
+
+_CODE = re.compile(r"(?<!\d)\d{6}(?!\d)")  # a one-time code in a text
 
 
 class Player:

@@ -41,7 +41,9 @@ def checked_base(url: str, option: str) -> str:
     url = url.strip().rstrip("/")
     parts = urlsplit(url)
     if parts.scheme != "https" or not parts.hostname:
-        raise click.BadParameter(f"must look like https://host, got {url!r}", param_hint=option)
+        raise click.BadParameter(
+            f"must look like https://host, got {_shown(url)!r}", param_hint=option
+        )
     if parts.path or parts.query or parts.fragment or parts.username:
         raise click.BadParameter(
             "a host only (no path, query or user): the help line is served at the root of its host",
@@ -128,8 +130,9 @@ def configure(
     urls = webhook_urls(base, fallback)
     if settings.public_url and settings.public_url != base:
         click.echo(
-            f"warning: VOICEBOT_PUBLIC_URL is {settings.public_url}: the help line checks "
-            f"Twilio's signatures against it, so requests to {base} would be refused",
+            f"warning: VOICEBOT_PUBLIC_URL is {_shown(settings.public_url)}: the help line "
+            f"checks Twilio's signatures against it, so requests to {_shown(base)} would be "
+            "refused",
             err=True,
         )
     if dry_run:

@@ -65,8 +65,8 @@ def public_url(raw: Raw) -> str:
         parsed = urlparse(url)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ConfigError(
-                f"VOICEBOT_PUBLIC_URL / [twilio] public_url: must look like "
-                f"https://host[:port], got {url!r}"
+                "VOICEBOT_PUBLIC_URL / [twilio] public_url: must look like "
+                "https://host[:port]"  # (not repeated: a URL may carry a password)
             )
         if parsed.path or parsed.query:
             # The TwiML's links start at the host's root (/voice/gather): under a prefix
