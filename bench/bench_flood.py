@@ -27,7 +27,6 @@ import contextlib
 import http.client
 import os
 import secrets
-import signal
 import socket
 import statistics
 import subprocess
@@ -42,6 +41,10 @@ from pathlib import Path
 from twilio.request_validator import RequestValidator
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_load import free_port, stop_group, wait_http  # noqa: E402
+
 HELPLINE = "+14045550100"
 CALLER = "+14045550123"
 # Settings of the machine this runs on that would change the server under test.
@@ -57,12 +60,6 @@ DROPPED = (
     "TWILIO_NUMBER",
     "TWILIO_AUTH_TOKEN_PREVIOUS",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Server:
@@ -93,28 +90,14 @@ class Server:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        self._wait_ready()
-
-    def _wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.process.poll() is None:
-            try:
-                with urllib.request.urlopen(self.base + "/healthz", timeout=2) as answer:
-                    if answer.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise SystemExit(f"the server did not start:\n{self.log.read_text(errors='replace')}")
+        try:
+            wait_http(self.base + "/healthz", self.process, self.log)
+        except SystemExit:
+            self.stop()
+            raise
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)  # our own group: gunicorn and worker
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+        stop_group(self.process, 20)
 
 
 def call_start(server: Server) -> tuple[float, int]:

@@ -120,6 +120,17 @@ def children(pid: int) -> list[int]:
     return [int(x) for x in text.split()]
 
 
+def stop_group(process: subprocess.Popen, timeout: float) -> None:
+    """End a server started in its own process group (gunicorn and its workers)."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
 def wait_http(url: str, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -218,13 +229,7 @@ class Gunicorn:
         return [self.process.pid, *children(self.process.pid)]
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+        stop_group(self.process, 30)
 
 
 # ---- the client (a separate process) -----------------------------------------------------
