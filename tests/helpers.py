@@ -23,6 +23,17 @@ from voicebot.config import Settings, load_settings
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 CALLER = "+14045550123"
 HELPLINE = "+14045550100"
+# Twilio's known-good signature vector (twilio-python's own tests): token, URL, fields, signature.
+VECTOR_TOKEN = "12345"
+VECTOR_URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
+VECTOR_FIELDS = {
+    "CallSid": "CA1234567890ABCDE",
+    "Caller": "+14158675309",
+    "Digits": "1234",
+    "From": "+14158675309",
+    "To": "+18005551212",
+}
+VECTOR_SIGNATURE = "RSOYDt4T1cUTdK1PDd93/VVr8B8="
 SUPPORT = "+14048021000"
 
 GUARDIAN_PHONE = "+14045550123"  # on file

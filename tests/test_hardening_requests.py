@@ -21,7 +21,17 @@ from flask import Flask, request
 from twilio.request_validator import RequestValidator
 from werkzeug.datastructures import MultiDict
 
-from tests.helpers import AUTH_TOKEN, CALLER, HELPLINE, Thread, settings_in
+from tests.helpers import (
+    AUTH_TOKEN,
+    CALLER,
+    HELPLINE,
+    VECTOR_FIELDS,
+    VECTOR_SIGNATURE,
+    VECTOR_TOKEN,
+    VECTOR_URL,
+    Thread,
+    settings_in,
+)
 from voicebot.app import create_app
 from voicebot.channels.sms import conversation_id
 from voicebot.cli.simulator import BASE_URL, SignedClient
@@ -151,19 +161,10 @@ def test_the_signed_string_is_twilios_own() -> None:
     the URL as Twilio sent it and with the port the validator also tries."""
     from voicebot.channels.signature import matching_token, signed_string
 
-    fields = MultiDict(
-        {
-            "CallSid": "CA1234567890ABCDE",
-            "Caller": "+14158675309",
-            "Digits": "1234",
-            "From": "+14158675309",
-            "To": "+18005551212",
-        }
-    )
-    url = "https://mycompany.com/myapp.php?foo=1&bar=2"
-    text = signed_string(fields)
-    good = "RSOYDt4T1cUTdK1PDd93/VVr8B8="
-    assert matching_token([("current", "12345")], url, text, good) == "current"
+    url, good = VECTOR_URL, VECTOR_SIGNATURE
+    text = signed_string(MultiDict(VECTOR_FIELDS))
+    assert matching_token([("current", VECTOR_TOKEN)], url, text, good) == "current"
+    fields = MultiDict(VECTOR_FIELDS)
     with_port = sign("https://mycompany.com:443/myapp.php?foo=1&bar=2", fields, "12345")
     assert matching_token([("current", "12345")], url, text, with_port) == "current"
     assert matching_token([("current", "12346")], url, text, good) is None

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 from twilio.request_validator import RequestValidator
 
-from tests.helpers import AUTH_TOKEN, CALLER
+from tests.helpers import (
+    AUTH_TOKEN,
+    CALLER,
+    VECTOR_FIELDS,
+    VECTOR_SIGNATURE,
+    VECTOR_TOKEN,
+    VECTOR_URL,
+)
 from voicebot.app import create_app
 
 FIELDS = {"CallSid": "CA" + "a" * 32, "From": CALLER, "To": "+14045550100"}
@@ -14,16 +21,8 @@ ROUTES = ["/voice", "/voice/gather?turn=2", "/voice/dial?turn=3", "/sms"]
 
 def test_twilios_own_test_vector_validates() -> None:
     """The known-good vector from twilio-python's tests, so we know the validator is wired."""
-    validator = RequestValidator("12345")
-    fields = {
-        "CallSid": "CA1234567890ABCDE",
-        "Caller": "+14158675309",
-        "Digits": "1234",
-        "From": "+14158675309",
-        "To": "+18005551212",
-    }
-    url = "https://mycompany.com/myapp.php?foo=1&bar=2"
-    assert validator.validate(url, fields, "RSOYDt4T1cUTdK1PDd93/VVr8B8=")
+    validator = RequestValidator(VECTOR_TOKEN)
+    assert validator.validate(VECTOR_URL, VECTOR_FIELDS, VECTOR_SIGNATURE)
 
 
 @pytest.mark.parametrize("route", ROUTES)
