@@ -14,6 +14,7 @@ from pathlib import Path
 from flask import Flask, current_app
 from sqlalchemy import Engine
 
+from voicebot.channels.delivery import Deliveries
 from voicebot.channels.outbound import (
     Outbound,
     OutboxFile,
@@ -58,6 +59,8 @@ class Services:
     outbound: Outbound
     conversations: Conversations
     handoffs: Handoffs
+    # What became of the texts sent (Twilio's message status callbacks).
+    deliveries: Deliveries
     # Answers that are the same for every caller, rendered once (voice.render_text).
     rendered: Bounded[Hashable, str] = field(default_factory=lambda: Bounded(1024))
 
@@ -147,4 +150,5 @@ def build_services(settings: Settings, upgrade_db: bool = False) -> Services:
         outbound=outbound,
         conversations=Conversations(dialog, store, outbound, handoffs=handoffs),
         handoffs=handoffs,
+        deliveries=Deliveries(store.redis),
     )
