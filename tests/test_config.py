@@ -179,3 +179,35 @@ def test_installed_as_a_package_the_help_line_finds_its_files_in_the_current_fol
     assert project_root(package_parent=site, cwd=REPO_ROOT) == REPO_ROOT
     assert project_root(package_parent=site, cwd=tmp_path) == site
     assert project_root(package_parent=REPO_ROOT, cwd=tmp_path) == REPO_ROOT
+
+
+TWILIO_SENDING = {"TWILIO_ACCOUNT_SID": "AC" + "1" * 32, "TWILIO_NUMBER": "+14045550100"}
+MESSAGING_SERVICE = "MG" + "0123456789abcdef" * 2
+
+
+def test_texts_go_through_a_messaging_service_when_one_is_set(tmp_path: Path) -> None:
+    assert load_settings(TWILIO_SENDING).twilio_messaging_service_sid == ""
+    environ = TWILIO_SENDING | {"TWILIO_MESSAGING_SERVICE_SID": MESSAGING_SERVICE}
+    assert load_settings(environ).twilio_messaging_service_sid == MESSAGING_SERVICE
+    in_file = write(tmp_path, f'[twilio]\nmessaging_service_sid = "{MESSAGING_SERVICE}"\n')
+    assert load_settings(in_file | TWILIO_SENDING).twilio_messaging_service_sid == (
+        MESSAGING_SERVICE
+    )
+
+
+@pytest.mark.parametrize(
+    ("sid", "environ", "message"),
+    [
+        ("PN" + "0" * 32, TWILIO_SENDING, "MG followed by 32 hexadecimal digits"),
+        ("MG123", TWILIO_SENDING, "MG followed by 32 hexadecimal digits"),
+        ("MG" + "g" * 32, TWILIO_SENDING, "MG followed by 32 hexadecimal digits"),
+        (MESSAGING_SERVICE, {}, "only with TWILIO_ACCOUNT_SID and TWILIO_NUMBER"),
+    ],
+)
+def test_a_bad_messaging_service_sid_stops_start_up(
+    sid: str, environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message) as raised:
+        load_settings(environ | {"TWILIO_MESSAGING_SERVICE_SID": sid})
+    named = "TWILIO_MESSAGING_SERVICE_SID / [twilio] messaging_service_sid:"
+    assert str(raised.value).startswith(named)

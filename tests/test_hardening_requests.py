@@ -41,7 +41,7 @@ from voicebot.services import services
 
 FORM = "application/x-www-form-urlencoded"
 FIELDS = {"CallSid": "CA" + "b" * 32, "From": CALLER, "To": HELPLINE, "CallStatus": "ringing"}
-ROUTES = ["/voice", "/voice/gather?turn=1", "/sms", "/voice/status"]
+ROUTES = ["/voice", "/voice/gather?turn=1", "/sms", "/voice/status", "/sms/status"]
 
 
 class Untouched(io.BytesIO):

@@ -192,10 +192,14 @@ def status(twilio: SignedClient, call_sid: str, call_status: str, duration: str 
 
 
 def today_stats(app: Flask) -> dict[str, int]:
-    from datetime import UTC, datetime
+    """Today's call counts: the district's today ([district] timezone)."""
+    from zoneinfo import ZoneInfo
 
-    store = services(app).store
-    return ops.call_stats(store.redis, datetime.now(UTC).date().isoformat())
+    from voicebot.ops.outcomes import district_day
+
+    svc = services(app)
+    today = district_day(ZoneInfo(svc.settings.timezone)).isoformat()
+    return ops.call_stats(svc.store.redis, today)
 
 
 class StatsChange:

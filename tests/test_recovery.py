@@ -16,6 +16,9 @@ from voicebot.config.hours import parse_hours
 from voicebot.dialog.flow import load_flow
 from voicebot.services import services
 
+# The code question: the last four digits asked for by keypad, the details keyed in.
+CODE_QUESTION = [("press", "4"), ("press", "3"), ("press", STUDENT), ("press", BIRTH)]
+
 # How a caller reaches each question of the flow, from the greeting.
 PATHS: dict[str, list[tuple[str, str]]] = {
     "main_menu": [],
@@ -23,10 +26,10 @@ PATHS: dict[str, list[tuple[str, str]]] = {
     "menu_forgot": [("press", "3")],
     "menu_numbers": [("press", "4")],
     "menu_more": [("press", "5")],
-    "reset_failed": [("say", "the reset email never came")],
-    "no_answer": [("say", "is there a phone app for the parent portal")],
+    "reset_failed": [("hear", "the reset email never came")],
+    "no_answer": [("hear", "is there a phone app for the parent portal")],
     "also_mentioned": [
-        ("say", "I forgot my username and also what are the password rules"),
+        ("hear", "I forgot my username and also what are the password rules"),
         ("press", "2"),
     ],
     "verify_student": [("press", "4"), ("press", "3")],
@@ -38,6 +41,16 @@ PATHS: dict[str, list[tuple[str, str]]] = {
         ("press", STUDENT),
         ("press", BIRTH),
         ("say", "I didn't get the text"),
+    ],
+    "verify_call_offer": [*CODE_QUESTION, ("press", "1")],
+    "verify_code_later": [*CODE_QUESTION, ("press", "1"), ("press", "2")],
+    "verify_code_called": [*CODE_QUESTION, ("press", "1"), ("press", "1")],
+    "verify_code_person": [*CODE_QUESTION, ("press", "1"), ("say", "I still didn't get it")],
+    "verify_code_retype": [*CODE_QUESTION, ("say", "sorry I typed it wrong")],
+    "verify_code_undelivered": [
+        *CODE_QUESTION,
+        ("undelivered", "30006"),
+        ("say", "I never got the text"),
     ],
     "verify_code_again": [
         ("press", "4"),
@@ -82,6 +95,12 @@ def reach(call: Call, question: str, app: Flask):  # type: ignore[no-untyped-def
             reply = call.dial_ends(what)
         elif how == "closed":
             close_support(app)
+        elif how == "undelivered":  # Twilio reports the code text undelivered (error code)
+            deliveries = services(app).deliveries
+            deliveries.expect("SM" + "1" * 32, f"call:{call.base['CallSid']}", "code")
+            deliveries.record("SM" + "1" * 32, "undelivered", what)
+        elif how == "hear":  # heard clearly
+            reply = call.say(what)
         else:
             reply = call.say(what, confidence="0.05")
     return reply
@@ -96,6 +115,13 @@ def test_every_question_of_the_flow_is_covered_here() -> None:
 @pytest.fixture(autouse=True)
 def _students(roster: None) -> None:
     """The verification questions need a student on file."""
+
+
+@pytest.mark.parametrize("question", sorted(PATHS))
+def test_each_path_reaches_its_question(call: Call, question: str, app: Flask) -> None:
+    reach(call, question, app)
+    state = services(app).store.load(f"call:{call.base['CallSid']}")
+    assert state is not None and state.step == question
 
 
 @pytest.mark.parametrize("question", sorted(PATHS))

@@ -14,7 +14,7 @@ TOPICS = [
     (
         "activation_key",
         "cómo consigo la clave de activación del portal",
-        ["no se pueden dar por teléfono", "tiny A P S punto com", "identificación con foto"],
+        ["no se pueden dar por teléfono", "Activation Key Lookup", "identificación con foto"],
         ["http://tinyAPS.com/?lookup", "identidad con foto"],
     ),
     (
@@ -50,7 +50,7 @@ TOPICS = [
     (
         "create_account",
         "quiero abrir una cuenta nueva en el portal de padres",
-        ["New User", "Submit", "Create Account", "punto org"],
+        ["New User", "clave de activación", "diga más u oprima 8"],
         ["ic.apsk12.org/campus/portal/atlanta.jsp", "New User", "Submit"],
     ),
     (
@@ -62,13 +62,13 @@ TOPICS = [
     (
         "password_rules",
         "cuáles son las reglas para la contraseña",
-        ["6 caracteres", "tres de estos cuatro", "Verify Password"],
+        ["6 caracteres", "Verify Password", "diga más u oprima 8"],
         ["6 caracteres", "3 de estos 4", "Verify Password"],
     ),
     (
         "forgot_password",
         "no me acuerdo de mi contraseña",
-        ["Forgot Your Password", "correo electrónico registrada", "4 0 4, 8 0 2, 1 0 0 0"],
+        ["Forgot Your Password", "correo electrónico registrado", "oprima 0 para hablar con"],
         ["Forgot Your Password", "404-802-1000"],
     ),
     (
@@ -86,7 +86,7 @@ TOPICS = [
     (
         "portal_login",
         "cuál es la dirección web para entrar al portal",
-        ["i c punto a p s k 12 punto org"],
+        ["por texto", "diga más u oprima 8"],
         ["ic.apsk12.org/campus/portal/atlanta.jsp"],
     ),
     (
@@ -114,7 +114,8 @@ def spanish_call(call: Call) -> None:
     greeting = call.start()
     assert "Para español, oprima 9" in greeting.text
     menu = call.press("9")
-    assert "oprima 1 para claves de activación" in menu.text
+    assert "puede decirme lo que necesita" in menu.text.lower()
+    assert "oprima 0 para hablar con una persona" in menu.text
 
 
 @pytest.mark.parametrize(("topic", "asks", "heard", "read"), TOPICS, ids=[t[0] for t in TOPICS])
@@ -140,8 +141,10 @@ def test_every_topic_by_text_in_spanish(thread: Thread, topic: str, asks: str, h
 def test_saying_espanol_switches_the_call_to_spanish(call: Call) -> None:
     call.start()
     reply = call.say("español")
-    assert "oprima 1 para claves de activación" in reply.text
-    assert "hablar con una persona" in call.silence().text
+    assert "puede decirme lo que necesita" in reply.text.lower()
+    options = call.silence()
+    assert "oprima 1 para claves de activación" in options.text
+    assert "hablar con una persona" in options.text
 
 
 def test_a_spanish_caller_can_switch_back_to_english(call: Call) -> None:

@@ -1,14 +1,12 @@
 """`voicebot twilio configure` and the two fallback routes it points the number at.
 
 The command runs twilio-python's real REST client; only the HTTP underneath is a stand-in:
-:class:`FakeTwilio`, a twilio.http.HttpClient that answers Twilio's IncomingPhoneNumbers list
-and update requests from a dict, as Twilio's API would, and records every request.
+:class:`tests.fake_twilio.FakeTwilio`.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import shutil
@@ -16,15 +14,20 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from click.testing import CliRunner, Result
 from flask import Flask
-from twilio.http import HttpClient
-from twilio.http.response import Response as TwilioResponse
 
+from tests.fake_twilio import (
+    ACCOUNT,
+    LIST_PATH,
+    SERVICE,
+    TOKEN,
+    FakeTwilio,
+    messaging_service,
+    phone_number,
+)
 from tests.helpers import AUTH_TOKEN, HELPLINE, SUPPORT, Call, Reply, Thread
 from tests.test_failsafe import FALLBACK_BOUND, RedisServer, needs_redis, twiml_root
 from tests.test_failsafe import redis_server as redis_server  # the fixture
@@ -34,8 +37,6 @@ from voicebot.cli.simulator import SignedClient
 from voicebot.config import Settings
 from voicebot.services import services
 
-ACCOUNT = "AC" + "0" * 32
-TOKEN = "fake-twilio-token-9f8e7d6c5b4a"
 BASE = "https://help.example.org"
 OTHER = "+14045550111"
 FIVE = {
@@ -45,95 +46,12 @@ FIVE = {
     "SmsUrl": f"{BASE}/sms",
     "SmsFallbackUrl": f"{BASE}/sms/fallback",
 }
-LIST_PATH = f"/2010-04-01/Accounts/{ACCOUNT}/IncomingPhoneNumbers.json"
-ONE_PATH = re.compile(rf"/2010-04-01/Accounts/{ACCOUNT}/IncomingPhoneNumbers/(PN\w+)\.json")
-
-
-def snake(field: str) -> str:
-    """Twilio's request field (VoiceFallbackUrl) as its JSON property (voice_fallback_url)."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", field).lower()
-
-
-def phone_number(sid: str, number: str, **fields: Any) -> dict[str, Any]:
-    """An IncomingPhoneNumber as Twilio's API returns it (the properties used here)."""
-    return {
-        "sid": sid,
-        "account_sid": ACCOUNT,
-        "phone_number": number,
-        "friendly_name": number,
-        "voice_url": "https://old.example.net/answer",
-        "voice_method": "GET",
-        "voice_fallback_url": "",
-        "voice_fallback_method": "POST",
-        "status_callback": "",
-        "status_callback_method": "POST",
-        "sms_url": "https://user:hunter2secret@old.example.net/sms",
-        "sms_method": "POST",
-        "sms_fallback_url": "",
-        "sms_fallback_method": "POST",
-        "voice_application_sid": None,
-        "sms_application_sid": None,
-        "trunk_sid": None,
-        "uri": f"/2010-04-01/Accounts/{ACCOUNT}/IncomingPhoneNumbers/{sid}.json",
-    } | fields
-
-
-class FakeTwilio(HttpClient):
-    """Twilio's REST API for one account's phone numbers, in memory."""
-
-    def __init__(self, *numbers: dict[str, Any]) -> None:
-        super().__init__(logging.getLogger("tests.fake_twilio"), is_async=False)
-        self.numbers = {n["sid"]: n for n in numbers}
-        self.requests: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = []
-
-    def request(  # type: ignore[override]
-        self,
-        method: str,
-        uri: str,
-        params: dict[str, Any] | None = None,
-        data: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
-        timeout: float | None = None,
-        allow_redirects: bool = False,
-    ) -> TwilioResponse:
-        parts = urlsplit(uri)
-        assert parts.scheme == "https" and parts.netloc == "api.twilio.com", uri
-        self.requests.append((method, parts.path, dict(params or {}), dict(data or {})))
-        if auth != (ACCOUNT, TOKEN):
-            return self._answer(401, {"code": 20003, "message": "Authenticate", "status": 401})
-        if method == "GET" and parts.path == LIST_PATH:
-            wanted = (params or {}).get("PhoneNumber", "")  # Twilio matches partial numbers
-            found = [n for n in self.numbers.values() if wanted in n["phone_number"]]
-            return self._answer(200, self._page(found, params or {}))
-        matched = ONE_PATH.fullmatch(parts.path)
-        if method == "POST" and matched and matched.group(1) in self.numbers:
-            number = self.numbers[matched.group(1)]
-            number.update({snake(field): value for field, value in (data or {}).items()})
-            return self._answer(200, number)
-        return self._answer(404, {"code": 20404, "message": "not found", "status": 404})
-
-    @staticmethod
-    def _page(found: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
-        size = int(params.get("PageSize", 50))
-        return {
-            "incoming_phone_numbers": found[:size],
-            "start": 0,
-            "end": max(len(found) - 1, 0),
-            "page": 0,
-            "page_size": size,
-            "uri": LIST_PATH,
-            "first_page_uri": LIST_PATH,
-            "next_page_uri": None,
-            "previous_page_uri": None,
-        }
-
-    @staticmethod
-    def _answer(status: int, body: dict[str, Any]) -> TwilioResponse:
-        return TwilioResponse(status, json.dumps(body))
-
-    def posted(self) -> list[tuple[str, dict[str, Any]]]:
-        return [(path, data) for method, path, _, data in self.requests if method == "POST"]
+THREE = {name: url for name, url in FIVE.items() if not name.startswith("Sms")}
+SERVICE_URLS = {
+    "InboundRequestUrl": f"{BASE}/sms",
+    "FallbackUrl": f"{BASE}/sms/fallback",
+    "StatusCallback": f"{BASE}/sms/status",
+}
 
 
 @pytest.fixture
@@ -304,6 +222,73 @@ def test_an_application_on_the_number_is_pointed_out(env: None) -> None:
     result = configure(fake, "--base-url", BASE)
     assert result.exit_code == 0
     assert f"warning: calls go to TwiML app AP{'4' * 32}" in result.output
+
+
+# ---- with a Messaging Service (US A2P 10DLC) -----------------------------------------------
+
+
+@pytest.fixture
+def with_service(env: None, monkeypatch: pytest.MonkeyPatch) -> FakeTwilio:
+    monkeypatch.setenv("TWILIO_MESSAGING_SERVICE_SID", SERVICE)
+    return FakeTwilio(
+        phone_number("PN" + "1" * 32, HELPLINE),
+        services=(messaging_service(SERVICE, OTHER, HELPLINE),),
+    )
+
+
+def test_with_a_messaging_service_its_webhooks_carry_the_texts(with_service: FakeTwilio) -> None:
+    fake = with_service
+    result = configure(fake, "--base-url", BASE)
+    assert result.exit_code == 0, result.output
+    number_update, service_update = fake.posted()
+    # the number: its three call webhooks only
+    assert number_update[0] == LIST_PATH.replace(".json", f"/PN{'1' * 32}.json")
+    assert {k: v for k, v in number_update[1].items() if not k.endswith("Method")} == THREE
+    assert fake.numbers["PN" + "1" * 32]["sms_url"].endswith("@old.example.net/sms")
+    # the service: inbound, fallback and status callback, POST, instead of the number's
+    assert service_update == (
+        f"/v1/Services/{SERVICE}",
+        SERVICE_URLS
+        | {"InboundMethod": "POST", "FallbackMethod": "POST", "UseInboundWebhookOnNumber": "false"},
+    )
+    service = fake.services[SERVICE]
+    assert service["inbound_request_url"] == f"{BASE}/sms"
+    assert service["status_callback"] == f"{BASE}/sms/status"
+    assert service["use_inbound_webhook_on_number"] is False
+    assert f"Messaging Service {SERVICE}: set" in result.output
+    for field, url in (THREE | SERVICE_URLS).items():
+        assert re.search(rf"^  {field} +{re.escape(url)}", result.output, re.MULTILINE), field
+    assert "(was https://old.example.net/texts)" in result.output
+    assert "SmsUrl" not in result.output and "warning" not in result.output
+
+
+def test_with_a_messaging_service_the_dry_run_shows_both(with_service: FakeTwilio) -> None:
+    result = configure(with_service, "--dry-run", "--base-url", BASE)
+    assert result.exit_code == 0, result.output
+    assert with_service.requests == []
+    assert f"Messaging Service {SERVICE}: would set" in result.output
+    for field, url in (THREE | SERVICE_URLS).items():
+        assert re.search(rf"^  {field} +{re.escape(url)}$", result.output, re.MULTILINE), field
+    assert "SmsUrl" not in result.output
+
+
+def test_a_number_outside_the_services_sender_pool_is_pointed_out(env: None, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("TWILIO_MESSAGING_SERVICE_SID", SERVICE)
+    fake = FakeTwilio(
+        phone_number("PN" + "1" * 32, HELPLINE), services=(messaging_service(SERVICE, OTHER),)
+    )
+    result = configure(fake, "--base-url", BASE)
+    assert result.exit_code == 0, result.output
+    assert f"warning: {HELPLINE} is not a sender of Messaging Service {SERVICE}" in result.output
+
+
+def test_a_messaging_service_not_on_the_account_is_named(env: None, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("TWILIO_MESSAGING_SERVICE_SID", "MG" + "f" * 32)
+    fake = FakeTwilio(phone_number("PN" + "1" * 32, HELPLINE), services=())
+    result = configure(fake, "--base-url", BASE)
+    assert result.exit_code == 1
+    assert f"Messaging Service MG{'f' * 32} is not on this Twilio account" in result.output
+    assert [path for path, _ in fake.posted() if "Services" in path] == []
 
 
 # ---- the fallback routes -------------------------------------------------------------------

@@ -22,9 +22,13 @@ def test_a_call_is_greeted_with_a_short_spoken_menu(call: Call) -> None:
     reply = call.start()
     assert reply.status == 200
     assert "Parent Portal help line" in reply.text
+    assert "say what you need" in reply.text and "press 0 for a person" in reply.text
+    assert "press 1" not in reply.text.lower(), "the keys are read out when asked for"
+    options = call.silence()
     for option in ("activation keys", "create your account", "forgotten username or password"):
-        assert option in reply.text
-    assert "student and SSN-like numbers" in reply.text and "0 for a person" in reply.text
+        assert option in options.text
+    assert "student and SSN-like numbers" in options.text and "0 for a person" in options.text
+    reply = options
     gather = gather_of(reply)
     assert gather.get("input") == "dtmf speech"
     assert gather.get("action", "").startswith("/voice/gather")
@@ -42,6 +46,10 @@ def test_every_topic_answers_by_speech(call: Call, topic: Topic) -> None:
     for fact in topic.spoken:
         assert fact in reply.text, f"{topic.name}: {fact!r} missing from {reply.text!r}"
     assert reply.asks, "after an answer the help line keeps listening"
+    if topic.more:
+        reply = call.say("tell me more")
+        for fact in topic.more:
+            assert fact in reply.text, f"{topic.name}: {fact!r} missing from {reply.text!r}"
 
 
 @pytest.mark.parametrize("topic", TOPICS, ids=lambda t: t.name)
@@ -51,6 +59,10 @@ def test_every_topic_answers_by_keypad(call: Call, topic: Topic) -> None:
         reply = call.press(key)
     for fact in topic.spoken:
         assert fact in reply.text, f"{topic.name}: {fact!r} missing from {reply.text!r}"
+    if topic.more:
+        reply = call.press("8")
+        for fact in topic.more:
+            assert fact in reply.text, f"{topic.name}: {fact!r} missing from {reply.text!r}"
 
 
 def test_free_speech_works_after_an_answer_too(call: Call) -> None:
@@ -74,7 +86,7 @@ def test_activation_keys_are_refused_however_asked(call: Call, words: str) -> No
     for _ in range(3):
         reply = call.say(words)
         assert "can't be given over the phone" in reply.text
-        assert "photo ID" in reply.text and "tiny A P S" in reply.text
+        assert "photo ID" in reply.text and "Activation Key Lookup" in reply.text
         call.say("no")  # no text message, thanks
 
 
@@ -156,7 +168,8 @@ def test_a_parent_who_never_made_an_account_hears_how_and_where_a_key_comes_from
     call.start()
     call.say("I can't log in")  # username, password or locked?
     reply = call.say("neither, I never made an account")
-    assert "click New User" in reply.text and "Say activation key" in reply.text
+    assert "click New User" in reply.text
+    assert "Say activation key" in call.say("tell me the rest").text
 
 
 def test_an_answer_does_not_offer_a_person_twice_in_one_breath(call: Call) -> None:
@@ -254,7 +267,7 @@ def test_unknown_keys_count_as_unrecognised(call: Call) -> None:
 def test_details_are_texted_to_the_caller_on_request(call: Call, outbox) -> None:  # type: ignore[no-untyped-def]
     call.start()
     offer = call.say("where do I log in to the parent portal")
-    assert "text that to this phone" in offer.text
+    assert "by text?" in offer.text
     reply = call.say("yes please")
     assert "sent a text message" in reply.text
     sent = outbox.messages()
@@ -266,7 +279,7 @@ def test_details_are_texted_to_the_caller_on_request(call: Call, outbox) -> None
 @pytest.mark.parametrize("said", ["uh-huh", "Mm-hmm.", "ya"])
 def test_a_yes_without_a_word_for_it_sends_the_text(call: Call, outbox, said: str) -> None:  # type: ignore[no-untyped-def]
     call.start()
-    call.say("where do I log in to the parent portal")  # "text that to this phone?"
+    call.say("where do I log in to the parent portal")  # "Would you like that by text?"
     reply = call.say(said)
     assert "sent a text message" in reply.text and not reply.heard.hung_up
     assert len(outbox.messages()) == 1
@@ -336,7 +349,7 @@ def test_a_caller_whose_number_is_withheld_is_not_offered_a_text(twilio, outbox)
     call.start()
     reply = call.say("I need an activation key")
     assert "photo ID" in reply.text and "Anything else" in reply.text
-    assert "text that to this phone" not in reply.text
+    assert "by text?" not in reply.text and "tiny A P S dot com" in reply.text
     assert outbox.messages() == []
 
 
@@ -554,7 +567,7 @@ def test_a_caller_who_forgot_both_hears_how_to_get_both_back(call: Call, answer:
     call.press("3")
     reply = call.say(answer)
     assert "Forgot Your Username" in reply.text and "Forgot Your Password" in reply.text
-    assert "address on record" in reply.text and "4 0 4, 8 0 2, 1 0 0 0" in reply.text
+    assert "address on record" in reply.text and "by text?" in reply.text
 
 
 def test_saying_again_that_you_cannot_log_in_leads_to_a_person_not_a_loop(call: Call) -> None:

@@ -16,6 +16,9 @@ class Topic:
     keys: tuple[str, ...]  # keypad path from the main menu
     spoken: tuple[str, ...]  # facts a caller must hear
     texted: tuple[str, ...]  # facts a texter must read
+    # facts a caller hears on asking for more ("more", or 8): a long answer's details, or an
+    # address a caller who can be texted is offered by text first
+    more: tuple[str, ...] = ()
 
 
 TOPICS = [
@@ -23,7 +26,7 @@ TOPICS = [
         "activation_key",
         "how can I get a parent portal activation key",
         ("1",),
-        ("can't be given over the phone", "Activation Key Lookup", "tiny A P S", "photo ID"),
+        ("can't be given over the phone", "Activation Key Lookup", "photo ID"),
         ("can't be given by phone", "http://tinyAPS.com/?lookup", "school", "valid photo ID"),
     ),
     Topic(
@@ -58,8 +61,9 @@ TOPICS = [
         "create_account",
         "how do I make a new parent portal account",
         ("2", "2"),
-        ("New User", "activation key", "Submit", "Create Account", "i c dot a p s k 12"),
+        ("New User", "login page", "activation key"),
         ("ic.apsk12.org/campus/portal/atlanta.jsp", "New User", "Activation Key", "Submit"),
+        ("Submit", "Create Account"),
     ),
     Topic(
         "username_rules",
@@ -72,14 +76,15 @@ TOPICS = [
         "password_rules",
         "what are the rules for the password",
         ("2", "4"),
-        ("alphanumeric", "6 characters", "three of these four", "symbol", "Verify Password"),
+        ("alphanumeric", "6 characters", "Verify Password", "strong password"),
         ("alphanumeric", "6 characters", "3 of these 4", "symbol", "Verify Password"),
+        ("three of these four", "lower case", "upper case", "number", "symbol"),
     ),
     Topic(
         "forgot_password",
         "I can't remember my password",
         ("3", "2"),
-        ("Forgot Your Password", "email", "address on record", "4 0 4, 8 0 2, 1 0 0 0"),
+        ("Forgot Your Password", "email", "address on record", "press 0 for support"),
         ("Forgot Your Password", "address on record", "404-802-1000"),
     ),
     Topic(
@@ -100,8 +105,9 @@ TOPICS = [
         "portal_login",
         "what is the web address for the parent portal login",
         ("5", "2"),
-        ("i c dot a p s k 12 dot org, slash campus, slash portal, slash atlanta dot j s p",),
+        ("login page", "by text"),
         ("ic.apsk12.org/campus/portal/atlanta.jsp",),
+        ("i c dot a p s k 12 dot org, slash campus, slash portal, slash atlanta dot j s p",),
     ),
     Topic(
         "portal_features",

@@ -62,9 +62,9 @@ def _with_secret_key(settings: Settings) -> Settings:
     if late:
         return settings.with_overrides(secret_key=late)
     logging.getLogger("voicebot.agents").warning(
-        "VOICEBOT_SECRET_KEY is not set: agents' sessions and SMS conversations use a random "
-        "key that ends with this process (and is not shared between workers); set it in "
-        "production"
+        "VOICEBOT_SECRET_KEY is not set: agents' sessions, SMS conversations and one-time "
+        "codes use a random key that ends with this process (and is not shared between "
+        "workers, so a code cannot be said in a call by another one); set it in production"
     )
     return settings.with_overrides(secret_key=secrets.token_hex(32))
 

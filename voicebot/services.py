@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
 
+from voicebot.channels.calls import CallTransport, CodeCalls, OutboxCalls, TwilioCalls
 from voicebot.channels.delivery import Deliveries
 from voicebot.channels.outbound import (
     Outbound,
@@ -21,6 +24,7 @@ from voicebot.channels.outbound import (
     TextLimits,
     Transport,
     TwilioMessages,
+    status_callback_url,
 )
 from voicebot.channels.segments import plain
 from voicebot.config import Settings
@@ -29,6 +33,7 @@ from voicebot.dialog.engine import Dialog
 from voicebot.dialog.flow import Flow, FlowError, load_flow
 from voicebot.dialog.flows_check import check_flow
 from voicebot.dialog.intents import CONFIRM_BELOW, IntentDataError, IntentMatcher
+from voicebot.dialog.languages import load_words
 from voicebot.memo import Bounded
 from voicebot.policy.guard import Guard
 from voicebot.records import db
@@ -103,7 +108,8 @@ def load_checked(
         matcher = IntentMatcher.from_directory(directory / "intents")
     except IntentDataError as exc:
         raise FlowError(str(exc)) from exc
-    check_flow(flow, district_facts(settings), guard or public_guard(settings))
+    words = load_words(directory / "languages.toml")  # tells a Spanish sentence from English
+    check_flow(flow, district_facts(settings), guard or public_guard(settings), words)
     return flow, matcher
 
 
@@ -111,9 +117,39 @@ def _transport(settings: Settings) -> Transport:
     """Twilio's REST API with an account configured; otherwise the outbox file (trials)."""
     if settings.twilio_account_sid and settings.twilio_number and settings.twilio_auth_token:
         return TwilioMessages(
-            settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_number
+            settings.twilio_account_sid,
+            settings.twilio_auth_token,
+            settings.twilio_number,
+            messaging_service_sid=settings.twilio_messaging_service_sid,
         )
     return OutboxFile(settings.outbox)
+
+
+def _call_transport(settings: Settings) -> CallTransport | None:
+    """How a one-time code is said in a phone call: Twilio's REST API from the help line's
+    number with an account configured (None without a number to call from: no calls);
+    otherwise the outbox file, like the texts."""
+    if settings.twilio_account_sid and settings.twilio_auth_token:
+        if not settings.twilio_number:
+            return None
+        return TwilioCalls(
+            settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_number
+        )
+    return OutboxCalls(settings.outbox)
+
+
+def _verifier(
+    settings: Settings, sessions: sessionmaker, store: SessionStore, outbound: Outbound
+) -> Verifier:
+    """The verifier, its codes derived from the secret key, able to say a code in a call in
+    the caller's language (the voices the help line itself speaks with)."""
+    transport = _call_transport(settings)
+    voices = {
+        lang: (settings.say_voice[lang], settings.speech_language[lang])
+        for lang in settings.say_voice
+    }
+    calls = CodeCalls(transport, outbound, outbound.guard, voices) if transport else None
+    return Verifier(sessions, store.redis, outbound, secret=settings.secret_key, calls=calls)
 
 
 def build_services(settings: Settings, upgrade_db: bool = False) -> Services:
@@ -128,8 +164,16 @@ def build_services(settings: Settings, upgrade_db: bool = False) -> Services:
     store = SessionStore(connect(settings.redis_url))
     # Texts per number are counted in the store's Redis: shared by every web process.
     limits = TextLimits(settings.texts_per_hour, settings.texts_per_day)
+    deliveries = Deliveries(store.redis)
     outbound = Outbound(
-        _transport(settings), optouts, guard, store.redis, limits, key=settings.secret_key
+        _transport(settings),
+        optouts,
+        guard,
+        store.redis,
+        limits,
+        key=settings.secret_key,
+        deliveries=deliveries,
+        status_callback=status_callback_url(settings.public_url),
     )
     dialog = Dialog(
         flow=flow,
@@ -137,7 +181,7 @@ def build_services(settings: Settings, upgrade_db: bool = False) -> Services:
         facts=district_facts(settings),
         max_retries=settings.max_retries,
         confirm_below=CONFIRM_BELOW,
-        verifier=Verifier(sessions, store.redis, outbound),
+        verifier=_verifier(settings, sessions, store, outbound),
     )
     return Services(
         settings=settings,
@@ -148,7 +192,14 @@ def build_services(settings: Settings, upgrade_db: bool = False) -> Services:
         optouts=optouts,
         guard=guard,
         outbound=outbound,
-        conversations=Conversations(dialog, store, outbound, handoffs=handoffs),
+        conversations=Conversations(
+            dialog,
+            store,
+            outbound,
+            handoffs=handoffs,
+            zone=ZoneInfo(settings.timezone),
+            deliveries=deliveries,
+        ),
         handoffs=handoffs,
-        deliveries=Deliveries(store.redis),
+        deliveries=deliveries,
     )

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from voicebot.dialog.engine import Dialog
-from voicebot.dialog.model import Action, Ask, Event, Say, State, Turn
+from voicebot.dialog.model import Action, Ask, CallResult, Event, Say, State, Turn
 from voicebot.verification import CodeResult
 
 CALLER = "+14045550123"
@@ -93,6 +93,9 @@ class FakeVerifier:
     locked: set[str | None] = field(default_factory=set)
     requests: list[dict[str, Any]] = field(default_factory=list)
     checks: list[dict[str, Any]] = field(default_factory=list)
+    # call_code answers from `call_results`, in order (CALLING when they run out)
+    call_results: list[CallResult] = field(default_factory=list)
+    calls: list[dict[str, Any]] = field(default_factory=list)
 
     def request_code(
         self,
@@ -129,6 +132,18 @@ class FakeVerifier:
 
     def is_locked(self, caller: str | None) -> bool:
         return caller in self.locked
+
+    def call_code(
+        self,
+        conversation: str,
+        caller: str | None,
+        channel: str,
+        stir: str | None,
+        message: str,
+        lang: str,
+    ) -> CallResult:
+        self.calls.append({"conversation": conversation, "message": message, "lang": lang})
+        return self.call_results.pop(0) if self.call_results else CallResult.CALLING
 
 
 # ---- a conversation ---------------------------------------------------------------------

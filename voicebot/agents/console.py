@@ -41,11 +41,15 @@ shared between workers, and known addresses (hashed with it) are forgotten.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import logging
 import secrets
 import time
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -72,7 +76,9 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import ValidationError
 
 from voicebot.agents import gate
-from voicebot.records.handoffs import Agent, Handoffs, console_safe, is_locked
+from voicebot.ops.outcomes import counts as outcome_counts
+from voicebot.ops.outcomes import district_day
+from voicebot.records.handoffs import Agent, Day, Handoffs, Stats, console_safe, is_locked
 from voicebot.services import services
 
 log = logging.getLogger("voicebot.agents")
@@ -161,8 +167,8 @@ def _fingerprint(password_hash: str) -> str:
 
 
 def _zone() -> ZoneInfo:
-    """Times on the console are the district's (support hours' time zone)."""
-    return ZoneInfo(services().settings.support_hours.timezone)
+    """Times and days on the console are the district's ([district] timezone)."""
+    return ZoneInfo(services().settings.timezone)
 
 
 # ---- every request -----------------------------------------------------------------------
@@ -439,20 +445,151 @@ def mark_done(callback_id: int) -> Any:
 
 
 # ---- statistics --------------------------------------------------------------------------
+# What the page and its CSV show, one row per day: (heading, how to read it off a Day).
+OUTCOME_LABELS = {
+    "answered": "Answered",
+    "handed_to_person": "Handed to a person",
+    "callback": "Callback asked",
+    "abandoned": "Abandoned",
+    "not_understood": "Not understood",
+}
+COLUMNS: tuple[tuple[str, Callable[[Day], Any]], ...] = (
+    ("Calls", lambda d: d.calls),
+    ("Texts", lambda d: d.texts),
+    ("Transfers", lambda d: d.transfers),
+    ("Callback requests", lambda d: d.callbacks),
+    *((label, partial(Day.outcome, name=name)) for name, label in OUTCOME_LABELS.items()),
+    ("Contained", lambda d: share(d.contained)),
+)
+DEFAULT_DAYS = 14
+MOST_DAYS = 366
+PERIODS = (7, 14, 30, 90)
 
 
-def _calls_for_day(day: str) -> int:
-    from voicebot.ops.status import call_stats
+def share(value: float | None) -> str:
+    """A share as the page writes it: "33%", or "n/a" with nothing to divide by."""
+    return "n/a" if value is None else f"{value * 100:.0f}%"
 
-    store = services().store
-    return call_stats(store.redis, day).get("calls", 0)
+
+class PeriodError(ValueError):
+    """A from/to the page cannot show; the message is for the agent."""
+
+
+def _today() -> date:
+    return district_day(_zone())
+
+
+def _day(value: str, name: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise PeriodError(f"The {name} date must be a date written YYYY-MM-DD.") from None
+
+
+def period(args: Any, today: date) -> tuple[date, date]:
+    """The days asked for: ?from=YYYY-MM-DD&to=YYYY-MM-DD (either may be left out), or
+    ?days=7|14|30|90 up to today; by default the last 14 days."""
+    start, end = str(args.get("from", "") or ""), str(args.get("to", "") or "")
+    if not start and not end:
+        days = str(args.get("days", ""))
+        count = int(days) if days.isdigit() and int(days) in PERIODS else DEFAULT_DAYS
+        return today - timedelta(days=count - 1), today
+    last = _day(end, "to") if end else today
+    first = _day(start, "from") if start else last - timedelta(days=DEFAULT_DAYS - 1)
+    if first > last:
+        raise PeriodError("The from date is after the to date.")
+    if (last - first).days + 1 > MOST_DAYS:
+        raise PeriodError(f"A period can be at most {MOST_DAYS} days long.")
+    return first, last
+
+
+def _numbers(first: date, last: date) -> Stats:
+    svc = services()
+    svc.conversations.flush_counts()  # up to the minute
+    return _handoffs().stats(
+        first=first,
+        last=last,
+        zone=_zone(),
+        outcomes_for=lambda a, b: outcome_counts(svc.store.redis, a, b),
+    )
+
+
+def _period_or_error() -> tuple[date, date, str]:
+    today = _today()
+    try:
+        first, last = period(request.args, today)
+    except PeriodError as error:
+        return today - timedelta(days=DEFAULT_DAYS - 1), today, str(error)
+    return first, last, ""
+
+
+@bp.get("/stats")
+def stats() -> Any:
+    first, last, error = _period_or_error()
+    numbers = _numbers(first, last)
+    topics = [(topic_label(topic), n) for topic, n in numbers.transfers_by_topic]
+    questions = [(f"{console_safe(text)} ({lang})", n) for text, lang, n in numbers.unrecognised]
+    html = render_template(
+        "agents/stats.html",
+        numbers=numbers,
+        first=first,
+        last=last,
+        error=error,
+        asked={"from": request.args.get("from", ""), "to": request.args.get("to", "")},
+        periods=PERIODS,
+        zone_name=services().settings.timezone,
+        columns=COLUMNS,
+        outcome_labels=OUTCOME_LABELS,
+        share=share,
+        per_day=_day_bars(numbers.days),
+        outcomes=_outcome_bars(numbers.days),
+        topics=_horizontal(topics),
+        questions=_horizontal(questions),
+    )
+    return (html, 400) if error else html
+
+
+@bp.get("/stats.csv")
+def stats_csv() -> Response:
+    """The page's per-day table as CSV. Only numbers and dates: nothing a caller said (the
+    unrecognised questions stay on the page), so no cell can start a spreadsheet formula."""
+    try:
+        first, last = period(request.args, _today())
+    except PeriodError as error:
+        return Response(f"{error}\n", status=400, mimetype="text/plain")
+    numbers = _numbers(first, last)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["Day", *(heading for heading, _ in COLUMNS)])
+    for day in numbers.days:
+        writer.writerow([day.day.isoformat(), *(_cell(read(day)) for _, read in COLUMNS)])
+    name = f"help-line-statistics-{first.isoformat()}-to-{last.isoformat()}.csv"
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _cell(value: Any) -> str:
+    """A CSV cell that a spreadsheet never runs as a formula (=, +, -, @ first: quoted)."""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _labels(days: list[Any], slot: float) -> list[dict[str, Any]]:
+    return [
+        {"x": round(i * slot + slot / 2, 1), "text": f"{d.day:%m/%d}"}
+        for i, d in enumerate(days)
+        if len(days) <= 16 or i % max(1, len(days) // 8) == 0
+    ]
 
 
 def _day_bars(days: list[Any], width: int = 640, height: int = 200) -> dict[str, Any]:
     """Grouped bars per day: calls and texts."""
     peak = max([max(d.calls, d.texts) for d in days] + [1])
     slot = width / len(days)
-    bar = max(2.0, slot * 0.38)
+    bar = max(0.5, slot * 0.38)
     bars = []
     for index, day in enumerate(days):
         x = index * slot + slot * 0.1
@@ -468,37 +605,45 @@ def _day_bars(days: list[Any], width: int = 640, height: int = 200) -> dict[str,
                     "title": f"{day.day:%b %d}: {value} {kind}",
                 }
             )
-    labels = [
-        {"x": round(i * slot + slot / 2, 1), "text": f"{d.day:%m/%d}"}
-        for i, d in enumerate(days)
-        if len(days) <= 16 or i % max(1, len(days) // 8) == 0
-    ]
-    return {"width": width, "height": height, "bars": bars, "labels": labels, "peak": peak}
+    return {
+        "width": width,
+        "height": height,
+        "bars": bars,
+        "labels": _labels(days, slot),
+        "peak": peak,
+    }
 
 
-def _containment_bars(days: list[Any], width: int = 640, height: int = 160) -> dict[str, Any]:
+def _outcome_bars(days: list[Day], width: int = 640, height: int = 160) -> dict[str, Any]:
+    """One bar per day, its height the day's conversations, in one part per outcome."""
+    peak = max([d.ended for d in days] + [1])
     slot = width / len(days)
     bars = []
     for index, day in enumerate(days):
-        share = day.containment
-        if share is None:
-            continue
-        h = round(height * share, 1)
-        bars.append(
-            {
-                "x": round(index * slot + slot * 0.15, 1),
-                "y": round(height - h, 1),
-                "w": round(slot * 0.7, 1),
-                "h": h,
-                "title": f"{day.day:%b %d}: {share:.0%} of {day.conversations} resolved",
-            }
-        )
-    labels = [
-        {"x": round(i * slot + slot / 2, 1), "text": f"{d.day:%m/%d}"}
-        for i, d in enumerate(days)
-        if len(days) <= 16 or i % max(1, len(days) // 8) == 0
-    ]
-    return {"width": width, "height": height, "bars": bars, "labels": labels}
+        top = float(height)
+        for name, label in OUTCOME_LABELS.items():
+            count = day.outcome(name)
+            if not count:
+                continue
+            h = round(height * count / peak, 1)
+            top -= h
+            bars.append(
+                {
+                    "x": round(index * slot + slot * 0.15, 1),
+                    "y": round(top, 1),
+                    "w": round(max(0.5, slot * 0.7), 1),
+                    "h": h,
+                    "kind": name,
+                    "title": f"{day.day:%b %d}: {count} {label.lower()}",
+                }
+            )
+    return {
+        "width": width,
+        "height": height,
+        "bars": bars,
+        "labels": _labels(days, slot),
+        "peak": peak,
+    }
 
 
 def _horizontal(items: list[tuple[str, int]], width: int = 640, row: int = 26) -> dict[str, Any]:
@@ -521,25 +666,3 @@ def _horizontal(items: list[tuple[str, int]], width: int = 640, row: int = 26) -
         "x0": label_width,
         "row": row,
     }
-
-
-@bp.get("/stats")
-def stats() -> str:
-    try:
-        days = int(request.args.get("days", "14"))
-    except ValueError:
-        days = 14
-    days = days if days in (7, 14, 30, 90) else 14
-    services().conversations.flush_counts()  # up to the minute
-    numbers = _handoffs().stats(days=days, calls_for_day=_calls_for_day)
-    topics = [(topic_label(topic), n) for topic, n in numbers.transfers_by_topic]
-    questions = [(f"{console_safe(text)} ({lang})", n) for text, lang, n in numbers.unrecognised]
-    return render_template(
-        "agents/stats.html",
-        numbers=numbers,
-        days=days,
-        per_day=_day_bars(numbers.days),
-        containment=_containment_bars(numbers.days),
-        topics=_horizontal(topics),
-        questions=_horizontal(questions),
-    )

@@ -29,8 +29,9 @@ class Deliveries:
         self.keep = keep_seconds
 
     def expect(self, message_sid: str, conversation: str, kind: Kind) -> None:
-        """Remember that ``message_sid`` (just sent) belongs to ``conversation``."""
-        if self.redis is None or not message_sid or not conversation:
+        """Remember that ``message_sid`` (just sent) is of this kind and belongs to
+        ``conversation`` ("" when sent outside one: its outcome is still counted by kind)."""
+        if self.redis is None or not message_sid:
             return
         try:
             self.redis.set(f"{PREFIX}sid:{message_sid}", f"{kind}|{conversation}", ex=self.keep)
@@ -42,14 +43,18 @@ class Deliveries:
         or already forgotten). A failed code text marks its conversation."""
         if self.redis is None or not message_sid:
             return None
-        value = self.redis.get(f"{PREFIX}sid:{message_sid}")
-        if value is None:
+        try:
+            value = self.redis.get(f"{PREFIX}sid:{message_sid}")
+            if value is None:
+                return None
+            text = value.decode() if isinstance(value, bytes) else str(value)
+            kind, _, conversation = text.partition("|")
+            if kind == "code" and conversation and status in FAILED:
+                failed = error_code or status
+                self.redis.set(f"{PREFIX}failed:{conversation}", failed, ex=self.keep)
+        except redis_lib.RedisError:
+            log.exception("could not record a sent text's delivery")
             return None
-        kind, _, conversation = (value.decode() if isinstance(value, bytes) else value).partition(
-            "|"
-        )
-        if kind == "code" and status in FAILED:
-            self.redis.set(f"{PREFIX}failed:{conversation}", error_code or status, ex=self.keep)
         return kind
 
     def code_undelivered(self, conversation: str) -> str | None:

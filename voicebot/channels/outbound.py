@@ -8,12 +8,17 @@ Caller ID can be spoofed, so anyone could make the district's number text a stra
 and over ("yes, text it" thirty times). Every text, one-time codes included, therefore
 counts against a cap per destination number (TextLimits: per hour and per day), kept in
 Redis so it holds across calls, conversations and web processes.
+
+Every text asks Twilio to post its delivery outcome to our /sms/status (status_callback), and
+its message SID is remembered with the conversation it belongs to (Deliveries): a code text
+to a landline is accepted and then fails, and its conversation learns that it never arrived.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import os
@@ -25,9 +30,12 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import redis as redis_lib
+from flask import has_request_context, request
 
+from voicebot.channels.delivery import Deliveries, Kind
 from voicebot.phones import redact
 from voicebot.policy.guard import Guard
 from voicebot.records.optouts import OptOuts
@@ -37,6 +45,8 @@ log = logging.getLogger("voicebot.outbound")
 PREFIX = "vb:texts:"
 HOUR, DAY = 3600, 24 * 3600
 MARGIN = 3600  # Redis keeps keys this much longer than the windows need them
+STATUS_PATH = "/sms/status"  # where Twilio posts what became of each text (sms_status)
+INVALID_STATUS_CALLBACK = 21609  # Twilio's error for a StatusCallback it will not use
 
 # KEYS: the texts sent to one number (sorted set: text id -> time sent). ARGV: now, text id,
 # hour start, day start (both exclusive), per hour, per day, seconds to keep the key.
@@ -75,36 +85,105 @@ def _pseudonym(value: str, key: bytes) -> str:
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:24]
 
 
+def status_callback_url(public_url: str) -> Callable[[], str | None]:
+    """Where Twilio should post each text's delivery outcome: the configured public URL, else
+    the root of the webhook request being answered (texts are sent while handling one). With
+    neither (no public URL and no request, e.g. a script), None: the text still goes."""
+
+    def url() -> str | None:
+        if public_url:
+            return public_url.rstrip("/") + STATUS_PATH
+        if has_request_context():
+            return request.url_root.rstrip("/") + STATUS_PATH
+        return None
+
+    return url
+
+
 class Transport(Protocol):
-    def deliver(self, to: str, body: str) -> None: ...
+    def deliver(self, to: str, body: str, status_callback: str | None = None) -> str | None:
+        """Send one text; its message SID (None when the transport gives none)."""
+        ...
 
 
 class OutboxFile:
+    """Texts as JSON lines in a file (no Twilio account: development, tests, `voicebot chat`).
+    Each line has a made-up message SID, so a status callback can be posted for it by hand."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
 
-    def deliver(self, to: str, body: str) -> None:
+    def deliver(self, to: str, body: str, status_callback: str | None = None) -> str | None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps({"to": to, "body": body}, ensure_ascii=False)
+        sid = "SM" + secrets.token_hex(16)
+        fields = {"to": to, "body": body, "sid": sid}
+        if status_callback:
+            fields["status_callback"] = status_callback
+        line = json.dumps(fields, ensure_ascii=False)
         # Texts may carry one-time codes: readable by this user only.
         descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         os.fchmod(descriptor, 0o600)  # a file made earlier, by hand or an older version
         with self._lock, open(descriptor, "a", encoding="utf-8") as handle:
             handle.write(line + "\n")
+        return sid
 
 
 class TwilioMessages:
-    def __init__(self, account_sid: str, auth_token: str, sender: str) -> None:
+    """Twilio's REST API. With a Messaging Service SID (US A2P 10DLC: the number's registered
+    campaign), texts go out through the service, which picks the sender; else from ``sender``."""
+
+    def __init__(
+        self, account_sid: str, auth_token: str, sender: str, messaging_service_sid: str = ""
+    ) -> None:
         from twilio.http.http_client import TwilioHttpClient
         from twilio.rest import Client
 
         # A slow Twilio API must not hold a call's turn past Twilio's own webhook timeout.
         self.client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=3))
         self.sender = sender
+        self.messaging_service_sid = messaging_service_sid
 
-    def deliver(self, to: str, body: str) -> None:
-        self.client.messages.create(to=to, from_=self.sender, body=body)
+    def deliver(self, to: str, body: str, status_callback: str | None = None) -> str | None:
+        from twilio.base.exceptions import TwilioRestException
+
+        origin = (
+            {"messaging_service_sid": self.messaging_service_sid}
+            if self.messaging_service_sid
+            else {"from_": self.sender}
+        )
+        if status_callback and not reachable(status_callback):
+            log.info("no delivery report asked: %s is not a public host", _host(status_callback))
+            status_callback = None
+        if not status_callback:
+            return self.client.messages.create(to=to, body=body, **origin).sid
+        try:
+            message = self.client.messages.create(
+                to=to, body=body, status_callback=status_callback, **origin
+            )
+        except TwilioRestException as exc:
+            if exc.code != INVALID_STATUS_CALLBACK:
+                raise
+            # Refused for its callback alone: the text (a code, maybe) matters more.
+            log.warning("Twilio refused the delivery report URL; texting without it")
+            message = self.client.messages.create(to=to, body=body, **origin)
+        return message.sid
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).hostname or "?"
+
+
+def reachable(url: str) -> bool:
+    """Whether Twilio could reach ``url`` over the internet. It refuses a status callback it
+    cannot (error 21609), and the text with it: a trial on localhost must still text."""
+    host = _host(url).lower()
+    if host in ("?", "localhost") or host.endswith((".localhost", ".local", ".internal")):
+        return False
+    try:
+        return ipaddress.ip_address(host).is_global
+    except ValueError:
+        return "." in host and "_" not in host  # a host name Twilio accepts
 
 
 class Outbound:
@@ -112,7 +191,9 @@ class Outbound:
     here, every time.
 
     ``redis``: where the texts sent to each number are counted (build_services always gives
-    the store's; without one, as in some unit tests, nothing is capped).
+    the store's; without one, as in some unit tests, nothing is capped). ``deliveries``:
+    where each sent text's SID is tied to its conversation; ``status_callback``: gives the
+    URL Twilio posts delivery outcomes to (see :func:`status_callback_url`).
     """
 
     def __init__(
@@ -124,8 +205,12 @@ class Outbound:
         limits: TextLimits | None = None,
         clock: Callable[[], float] = time.time,
         key: str = "",
+        deliveries: Deliveries | None = None,
+        status_callback: Callable[[], str | None] | None = None,
     ) -> None:
         self.transport = transport
+        self.deliveries = deliveries or Deliveries(None)
+        self.status_callback = status_callback or status_callback_url("")
         self.key = (key or "outbound").encode()
         self.optouts = optouts
         self.guard = guard
@@ -138,14 +223,32 @@ class Outbound:
         """Whether ``to`` texted STOP (and not START since): nothing is sent to it."""
         return self.optouts.has(to)
 
-    def send(self, to: str, body: str, allow: str | None = None) -> bool:
+    def send(
+        self,
+        to: str,
+        body: str,
+        allow: str | None = None,
+        *,
+        conversation: str = "",
+        kind: Kind = "text",
+    ) -> bool:
         """Text ``body`` to ``to``; whether it went (see :meth:`attempt` for why not)."""
-        return self.attempt(to, body, allow) is Sent.SENT
+        return self.attempt(to, body, allow, conversation=conversation, kind=kind) is Sent.SENT
 
-    def attempt(self, to: str, body: str, allow: str | None = None) -> Sent:
+    def attempt(
+        self,
+        to: str,
+        body: str,
+        allow: str | None = None,
+        *,
+        conversation: str = "",
+        kind: Kind = "text",
+    ) -> Sent:
         """Text ``body`` to ``to``, or say why not. ``allow`` is the one secret this body is
         meant to carry (the one-time code in the message that delivers it): the guard lets
-        exactly that digit string through, and still blocks anything else secret-looking."""
+        exactly that digit string through, and still blocks anything else secret-looking.
+        ``conversation`` and ``kind`` ("code" for a one-time code) are remembered with the
+        message SID, so a failed delivery reported later reaches that conversation."""
         if self.opted_out(to):
             log.info("not texting %s: opted out", redact(to))
             return Sent.OPTED_OUT
@@ -155,12 +258,19 @@ class Outbound:
         if counted is not Sent.SENT:
             return counted
         try:
-            self.transport.deliver(to, body)
+            sid = self.transport.deliver(to, body, self.status_callback())
         except Exception:  # a failed text must not fail the call that asked for it
             log.exception("text to %s failed", redact(to))
             return Sent.FAILED
-        log.info("texted %s (%d characters)", redact(to), len(body))
+        log.info("texted %s (%d characters)", redact(to), len(body), extra={"message_sid": sid})
+        if sid:
+            self.deliveries.expect(sid, conversation, kind)
         return Sent.SENT
+
+    def count_delivery(self, to: str) -> Sent:
+        """Count one delivery to ``to`` that is not a text (a call that says a one-time code)
+        against the same cap per number: SENT when it may go, else LIMITED (FAILED: Redis)."""
+        return self._count(to)
 
     def _count(self, to: str) -> Sent:
         """Count one more text to ``to`` if its cap allows (SENT), else LIMITED. Counted

@@ -1,7 +1,8 @@
 """Text messages: Twilio's messaging webhook in, one short <Message> out.
 
 Carrier keywords come first (STOP, START, HELP), then the dialog. Replies are plain GSM-7
-text of at most two segments; a fault still answers with the support number.
+text of at most two segments; a fault still answers with the support number. Each reply asks
+Twilio to report its delivery to /sms/status (sms_status), as every text we send does.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from flask import Blueprint, Flask, Response
 from twilio.twiml.messaging_response import MessagingResponse
 from werkzeug.exceptions import HTTPException
 
+from voicebot.channels import sms_status
 from voicebot.channels.fields import PASS_THROUGH, clean_text, form_fields
+from voicebot.channels.outbound import status_callback_url
 from voicebot.channels.segments import fit, segments
 from voicebot.channels.signature import twilio_only
+from voicebot.channels.sms_status import REPLY
 from voicebot.dialog.model import Ask, End, Event, Say, Transfer, Turn
 from voicebot.ops import metrics
 from voicebot.phones import caller_number, display
@@ -46,10 +50,20 @@ HELP_WORDS_ES = {"AYUDA"}
 LETTERS = "abcdefghijklmnop"
 
 
+def _status_url() -> str | None:
+    """Where Twilio reports the delivery of our replies (/sms/status, marked as replies);
+    None if even that cannot be worked out (a reply must never fail for it)."""
+    try:
+        url = status_callback_url(services().settings.public_url)()
+    except Exception:
+        return None
+    return f"{url}?kind={REPLY}" if url else None
+
+
 def _reply(text: str | None) -> Response:
     response = MessagingResponse()
     if text:
-        response.message(text)
+        response.message(text, status_callback=_status_url())
     return Response(str(response), status=200, mimetype="text/xml")
 
 
@@ -233,10 +247,14 @@ def render(turn: Turn) -> str:
     else:
         messages = ["\n".join(said), "\n".join(asked)]
     response = MessagingResponse()
+    status_url = _status_url()
     for message in messages:
-        response.message(fit(message, limit))
+        response.message(fit(message, limit), status_callback=status_url)
     return str(response)
 
 
 def init_app(app: Flask) -> None:
+    """The texting routes: /sms and /sms/fallback here, /sms/status (what became of the
+    texts we sent) in sms_status."""
     app.register_blueprint(bp)
+    sms_status.init_app(app)

@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 from voicebot.channels.fields import PASS_THROUGH, clean_text, confidence, digits, form_fields
 from voicebot.channels.signature import twilio_only
 from voicebot.config import Settings
+from voicebot.dialog.languages import parts, unmark
 from voicebot.dialog.model import VERIFICATION_NOTES, Ask, End, Event, Say, Transfer, Turn
 from voicebot.ops import metrics
 from voicebot.phones import caller_number
@@ -54,7 +55,7 @@ def fallback_response(lang: str | None = None) -> VoiceResponse:
     except Exception:  # the fallback must not depend on anything that may be failing
         log.exception("fallback wording unavailable; using the built-in apology")
     response = VoiceResponse()
-    response.say(text)
+    response.say(unmark(text))
     response.dial(support)
     return response
 
@@ -133,9 +134,6 @@ def fallback() -> Response:
 
 
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
-# How long a call waits for an answer after "Sure, take your time" (a parent fetching a
-# report card), instead of the usual few seconds of silence.
-PATIENT_SECONDS = 30
 
 
 @bp.post("/whisper")
@@ -197,11 +195,11 @@ def _same_for_every_caller(turn: Turn, guard: Guard) -> Hashable | None:
 
 def render(turn: Turn) -> VoiceResponse:
     """The dialog's actions as TwiML. Anything said before a question is said inside its
-    <Gather>, so the caller can answer without waiting for the prompt to finish."""
+    <Gather>, so the caller can answer without waiting for the prompt to finish. Each
+    sentence is read by its own language's voice (a prompt marks them: [es: ...])."""
     svc = services()
     settings = svc.settings
     lang = turn.state.lang
-    voice = {"voice": settings.say_voice[lang], "language": settings.speech_language[lang]}
     texts = [a.text for a in turn.actions if isinstance(a, Say | Ask | Transfer | End)]
     if not all(svc.guard.check(text, where="voice") for text in texts):
         return fallback_response(lang)
@@ -212,22 +210,30 @@ def render(turn: Turn) -> VoiceResponse:
             said.append(action.text)
         elif isinstance(action, Ask):
             gather = _gather(response, turn, action, settings)
-            for text in [*said, action.text]:
-                gather.say(text, **voice)
+            _say(gather, [*said, action.text], lang, settings)
             said = []
-        elif isinstance(action, Transfer):
-            for text in [*said, action.text]:
-                response.say(text, **voice)
+        elif isinstance(action, Transfer | End):
+            _say(response, [*said, action.text], lang, settings)
             said = []
-            _dial(response, turn, action, settings)
-        elif isinstance(action, End):
-            for text in [*said, action.text]:
-                response.say(text, **voice)
-            said = []
-            response.hangup()
-    for text in said:
-        response.say(text, **voice)
+            if isinstance(action, Transfer):
+                _dial(response, turn, action, settings)
+            else:
+                response.hangup()
+    _say(response, said, lang, settings)
     return response
+
+
+def _say(verb: VoiceResponse | Gather, texts: list[str], lang: str, settings: Settings) -> None:
+    """One <Say> per run of sentences in one language, in that language's voice (a
+    language the settings have no voice for is read by the conversation's)."""
+    for text in texts:
+        for part_lang, words in parts(text, lang):
+            voice_lang = part_lang if part_lang in settings.say_voice else lang
+            verb.say(
+                words,
+                voice=settings.say_voice[voice_lang],
+                language=settings.speech_language[voice_lang],
+            )
 
 
 def _gather(response: VoiceResponse, turn: Turn, action: Ask, settings: Settings) -> Gather:
@@ -236,7 +242,8 @@ def _gather(response: VoiceResponse, turn: Turn, action: Ask, settings: Settings
         input="dtmf speech",
         action=url_for("voice.gathered", turn=turn.state.turn + 1),
         method="POST",
-        timeout=PATIENT_SECONDS if action.patient else settings.gather_timeout,
+        # After "Sure, take your time" (a parent fetching a report card) the longer wait.
+        timeout=settings.patient_timeout if action.patient else settings.gather_timeout,
         speech_timeout=settings.speech_timeout,
         speech_model=settings.speech_model or None,
         hints=", ".join(action.hints) or None,

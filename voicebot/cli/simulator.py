@@ -94,6 +94,11 @@ class Outbox:
         return [json.loads(line) for line in fresh]
 
 
+def _sent_as(message: dict[str, str]) -> str:
+    """How an outbox line went: a text, or a phone call that says a one-time code."""
+    return "phone call" if message.get("channel") == "voice" else "text message"
+
+
 def chat_voice(
     client: SignedClient,
     outbox: Outbox,
@@ -111,7 +116,7 @@ def chat_voice(
         for text in heard.said:
             show(f"help line: {text}")
         for message in outbox.new():
-            show(f"[text message to {message['to']}: {message['body']}]")
+            show(f"[{_sent_as(message)} to {message['to']}: {message['body']}]")
         if heard.dialed:
             show(f"[transferring the call to {heard.dialed}]")
             answer = ask("[did support answer? y/n] ")
@@ -166,4 +171,4 @@ def chat_sms(
         if not heard.messages:
             show("[no reply]")
         for message in outbox.new():
-            show(f"[text message to {message['to']}: {message['body']}]")
+            show(f"[{_sent_as(message)} to {message['to']}: {message['body']}]")

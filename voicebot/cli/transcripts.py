@@ -40,6 +40,7 @@ BARE = {
     "hang up": "hangup",
     "no reply": "no_reply",
     "no text": "no_text",
+    "no call": "no_call",
 }
 # Lines `key: value`: what the key means.
 KEYED = {
@@ -48,6 +49,7 @@ KEYED = {
     "bot": "expect",
     "bot!": "expect_not",
     "text to guardian": "text",
+    "call to guardian": "call",
 }
 HEADER = ("channel", "caller", "roster")
 ACTIONS = {"say", "press", "silence", "answered", "unanswered"}
@@ -154,7 +156,7 @@ def _step(transcript: Transcript, key: str, value: str, number: int) -> Step:
         raise ValueError(f'cannot read "{key}"{hint}; see docs/flows-tests.md for the lines')
     if kind in VOICE_ONLY and transcript.channel == "sms":
         raise ValueError(f'"{key}" is only for calls (this transcript is channel: sms)')
-    if kind in KEYED.values() and not value and kind != "text":
+    if kind in KEYED.values() and not value and kind not in ("text", "call"):
         raise ValueError(f'"{key}:" needs some words after the colon')
     if kind == "press":
         value = value.replace(" ", "")
@@ -231,6 +233,7 @@ class Turn:
     heard: Heard = field(default_factory=Heard)
     status: int = 200
     texts: list[dict[str, str]] = field(default_factory=list)  # sent to any phone
+    calls: list[dict[str, str]] = field(default_factory=list)  # placed: the words they said
 
     @property
     def said(self) -> str:
@@ -248,8 +251,26 @@ class Turn:
             f'to {redact(t["to"])}: "{_CODE.sub("{code}", t["body"])}"' for t in self.texts
         )
 
+    def describe_calls(self) -> str:
+        """The calls placed, for a failure report: the code they said as {code}."""
+        if not self.calls:
+            return "no call was placed"
+        return "; ".join(
+            f'to {redact(c["to"])}: "{_SPOKEN_CODE.sub("{code}", c["body"])}"' for c in self.calls
+        )
+
 
 _CODE = re.compile(r"(?<!\d)\d{6}(?!\d)")  # a one-time code in a text
+_SPOKEN_CODE = re.compile(r"(?<![\d,] )(?<!\d)\d(?:, \d){5}(?!\d)")  # "1, 2, 3, 4, 5, 6" in a call
+
+
+def _code_in(message: dict[str, str]) -> str | None:
+    """The last one-time code a text or a call carried (a call says it digit by digit)."""
+    if message.get("channel") == "voice":
+        found = [digits(code) for code in _SPOKEN_CODE.findall(message["body"])]
+    else:
+        found = _CODE.findall(message["body"])
+    return found[-1] if found else None
 
 
 class Player:
@@ -276,20 +297,21 @@ class Player:
 
     def _post(self, line: int, path: str, fields: dict[str, str]) -> None:
         response = self.client.post(path, fields)
-        turn = Turn(line, status=response.status_code, texts=self.outbox.new())
+        sent = self.outbox.new()
+        turn = Turn(line, status=response.status_code)
+        turn.texts = [m for m in sent if m.get("channel") != "voice"]
+        turn.calls = [m for m in sent if m.get("channel") == "voice"]
         if response.status_code == 200:
             turn.heard = read_twiml(response.get_data(as_text=True))
-        for text in turn.texts:
-            found = re.findall(r"(?<!\d)\d{6}(?!\d)", text["body"])
-            if found:
-                self.code = found[-1]
+        for message in sent:
+            self.code = _code_in(message) or self.code
         self.turn = turn
 
     def _fill(self, words: str) -> str:
         if CODE not in words:
             return words
         if self.code is None:
-            raise ValueError(f"{CODE}: no one-time code has been texted yet")
+            raise ValueError(f"{CODE}: no one-time code has been texted or called yet")
         return words.replace(CODE, self.code)
 
     def act(self, step: Step) -> str | None:
@@ -352,10 +374,11 @@ def _expect(player: Player, turn: Turn, words: str) -> str | None:
 
 
 def _expect_not(player: Player, turn: Turn, words: str) -> str | None:
-    everything = " ".join([turn.said, *(t["body"] for t in turn.texts)])
+    everything = " ".join([turn.said, *(t["body"] for t in turn.texts + turn.calls)])
     if not contains(everything, words):
         return None
     texts = f" ({turn.describe_texts()})" if turn.texts else ""
+    texts += f" ({turn.describe_calls()})" if turn.calls else ""
     return f'the help line must not say "{words}", but it did; it said {turn.describe()}{texts}'
 
 
@@ -368,6 +391,17 @@ def _text(player: Player, turn: Turn, words: str) -> str | None:
 
 def _no_text(player: Player, turn: Turn, words: str) -> str | None:
     return f"expected no text; {turn.describe_texts()}" if turn.texts else None
+
+
+def _call(player: Player, turn: Turn, words: str) -> str | None:
+    if any(contains(c["body"], words) for c in turn.calls):
+        return None
+    wanted = f'a call saying "{words}"' if words else "a call"
+    return f"expected {wanted} to be placed; {turn.describe_calls()}"
+
+
+def _no_call(player: Player, turn: Turn, words: str) -> str | None:
+    return f"expected no call; {turn.describe_calls()}" if turn.calls else None
 
 
 def _transfer(player: Player, turn: Turn, words: str) -> str | None:
@@ -398,6 +432,8 @@ CHECKS = {
     "expect_not": _expect_not,
     "text": _text,
     "no_text": _no_text,
+    "call": _call,
+    "no_call": _no_call,
     "transfer": _transfer,
     "hangup": _hangup,
     "no_reply": _no_reply,

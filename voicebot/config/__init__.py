@@ -53,6 +53,7 @@ ENVIRONMENT = {
     "TWILIO_AUTH_TOKEN_PREVIOUS": ("twilio", "previous_auth_token"),
     "TWILIO_ACCOUNT_SID": ("twilio", "account_sid"),
     "TWILIO_NUMBER": ("twilio", "number"),
+    "TWILIO_MESSAGING_SERVICE_SID": ("twilio", "messaging_service_sid"),
     "VOICEBOT_PUBLIC_URL": ("twilio", "public_url"),
     "VOICEBOT_TRUSTED_PROXIES": ("server", "trusted_proxies"),
     "VOICEBOT_SECRET_KEY": ("server", "secret_key"),
@@ -100,6 +101,7 @@ _OPEN_TABLES = {
 _OPTIONAL_KEYS = {f"{section}.{key}" for section, key in ENVIRONMENT.values()} | {
     "paths.flows",
     "paths.instance",
+    "support.timezone",  # the older name of [district] timezone
 }
 
 
@@ -153,7 +155,8 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
     instance_dir, flows_dir = sections.folders(raw, REPO_ROOT)
     database_url, outbox = sections.storage(raw, instance_dir)
     account_sid = sections.twilio_account(raw)
-    hours, hours_text = sections.support_hours(raw, languages)
+    zone = sections.timezone(raw)
+    hours, hours_text = sections.support_hours(raw, languages, zone)
     voice = sections.voice(raw, languages)
     conversation = sections.conversation(raw)
     limits = sections.limits(raw)
@@ -161,6 +164,7 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
     settings = Settings(
         support_hours=hours,
         support_hours_text=hours_text,
+        timezone=zone,
         district=district,
         languages=languages,
         default_language=default_language,
@@ -178,6 +182,7 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
         ),
         twilio_account_sid=account_sid,
         twilio_number=values.phone(raw, "twilio", "number", required=False),
+        twilio_messaging_service_sid=sections.messaging_service(raw, account_sid),
         public_url=public_url,
         flows_dir=flows_dir,
         instance_dir=instance_dir,

@@ -60,11 +60,18 @@ class Settings:
     flows_dir: Path
     instance_dir: Path
     support_hours: SupportHours = field(default_factory=SupportHours)
+    # [district] timezone: support's hours and the statistics' days are the district's
+    timezone: str = "America/New_York"
     support_hours_text: dict[str, str] = field(default_factory=dict)
     texts_per_hour: int = 3  # [limits]: texts one phone number may get
     texts_per_day: int = 10
+    # [voice] patient_timeout: seconds a call waits for an answer after "take your time"
+    patient_timeout: int = 30
     # [twilio] previous_auth_token: the token before a rotation, still accepted ("": none)
     twilio_previous_auth_token: str = ""
+    # [twilio] messaging_service_sid: texts go out through this Messaging Service ("": from
+    # the number); in the US, the service that holds the A2P 10DLC campaign
+    twilio_messaging_service_sid: str = ""
     # [server]: VOICEBOT_SECRET_KEY ("": create_app makes one), proxies trusted, request limits
     secret_key: str = ""
     trusted_proxies: int = 0

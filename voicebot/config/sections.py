@@ -7,9 +7,11 @@ names the same one first.
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo
 
 from voicebot.config.hours import HoursError, SupportHours, parse_hours
 from voicebot.config.model import District, Retention
@@ -148,12 +150,67 @@ def twilio_account(raw: Raw) -> str:
     return account_sid
 
 
-def support_hours(raw: Raw, enabled: tuple[str, ...]) -> tuple[SupportHours, dict[str, str]]:
-    """[support]: the hours, and how to tell callers them in every language when set."""
+MESSAGING_SERVICE_SID = re.compile(r"MG[0-9a-f]{32}")
+
+
+def messaging_service(raw: Raw, account_sid: str) -> str:
+    """The Messaging Service SID texts go out through ("" when unset: from the number).
+    Checked here: a mistyped one would fail every text (one-time codes included) at send."""
+    sid = value(raw, "twilio", "messaging_service_sid", str, "").strip()
+    if not sid:
+        return ""
+    if not MESSAGING_SERVICE_SID.fullmatch(sid):
+        raise ConfigError(
+            "TWILIO_MESSAGING_SERVICE_SID / [twilio] messaging_service_sid: a Messaging "
+            "Service SID is MG followed by 32 hexadecimal digits (Twilio console, Messaging > "
+            "Services)"
+        )
+    if not account_sid:
+        raise ConfigError(
+            "TWILIO_MESSAGING_SERVICE_SID / [twilio] messaging_service_sid: set, but texts go "
+            "out through Twilio only with TWILIO_ACCOUNT_SID and TWILIO_NUMBER; set them too, "
+            "or remove it"
+        )
+    return sid
+
+
+SHIPPED_TIMEZONE = "America/New_York"  # config/default.toml's [district] timezone
+
+
+def timezone(raw: Raw) -> str:
+    """[district] timezone: the district's IANA time zone, for support's hours and the
+    statistics' days. Older settings files named it [support] timezone: still read, when
+    [district] timezone is left as shipped."""
+    zone = raw.get("district", {}).get("timezone", SHIPPED_TIMEZONE)
+    key = "[district] timezone"
+    older = raw.get("support", {}).get("timezone")
+    if older is not None and older != zone:
+        if zone != SHIPPED_TIMEZONE:
+            raise ConfigError(
+                f"[support] timezone: {older!r} differs from [district] timezone {zone!r}; "
+                "set only [district] timezone (support's hours use it too)"
+            )
+        zone, key = older, "[support] timezone"
+    if not isinstance(zone, str) or not zone.strip():
+        raise ConfigError(f"{key}: an IANA time zone name such as America/New_York")
+    try:
+        ZoneInfo(zone.strip())
+    except (KeyError, ValueError):
+        raise ConfigError(
+            f"{key}: unknown time zone {zone!r} (an IANA name such as America/New_York)"
+        ) from None
+    return zone.strip()
+
+
+def support_hours(
+    raw: Raw, enabled: tuple[str, ...], zone: str = SHIPPED_TIMEZONE
+) -> tuple[SupportHours, dict[str, str]]:
+    """[support]: the hours (in the district's time zone), and how to tell callers them in
+    every language when set."""
     support = raw.get("support", {})
     try:
         hours = parse_hours(
-            str(support.get("timezone", "America/New_York")),
+            zone,
             dict(support.get("hours", {})),
             list(support.get("holidays", [])),
         )
@@ -174,7 +231,7 @@ def voice(raw: Raw, enabled: tuple[str, ...]) -> dict[str, Any]:
     return dict(
         say_voice=_per_language(raw, "say_voice", enabled),
         speech_language=_per_language(raw, "speech_language", enabled),
-        gather_timeout=value(raw, "voice", "gather_timeout", int),
+        **_gather_timeouts(raw),
         speech_timeout=value(raw, "voice", "speech_timeout", int),
         speech_model=value(raw, "voice", "speech_model", str, ""),
         dial_timeout=_dial_timeout(raw),
@@ -188,6 +245,22 @@ def _per_language(raw: Raw, key: str, enabled: tuple[str, ...]) -> dict[str, str
     if missing:
         raise ConfigError(f"[voice] {key}: no value for language(s) {', '.join(missing)}")
     return {lang: str(table[lang]) for lang in enabled}
+
+
+def _gather_timeouts(raw: Raw) -> dict[str, int]:
+    """[voice] gather_timeout and patient_timeout: Twilio's <Gather timeout> is whole seconds
+    of silence. Relay (TTY) callers type what others say, so a deployment may need 15 s;
+    more than a minute would leave a dead line waiting, and the wait after "take your
+    time" must be the longer one."""
+    gather = value(raw, "voice", "gather_timeout", int)
+    if gather > 60:
+        raise ConfigError(f"[voice] gather_timeout: at most 60 seconds, got {gather}")
+    patient = value(raw, "voice", "patient_timeout", int, 30)
+    if not gather <= patient <= 120:
+        raise ConfigError(
+            f"[voice] patient_timeout: from gather_timeout ({gather}) to 120 seconds, got {patient}"
+        )
+    return {"gather_timeout": gather, "patient_timeout": patient}
 
 
 def _dial_timeout(raw: Raw) -> int:

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field, replace
 from typing import ClassVar, Protocol
 
 from voicebot.dialog.flow import Flow, StateSpec
+from voicebot.dialog.languages import unmark
 from voicebot.dialog.model import (
     Action,
     Ask,
+    CallResult,
     CodeResult,
     End,
     Event,
@@ -61,6 +63,16 @@ class Verifier(Protocol):
     ) -> tuple[CodeResult, Disclosed | None]: ...
 
     def is_locked(self, caller: str | None) -> bool: ...
+
+    def call_code(
+        self,
+        conversation: str,
+        caller: str | None,
+        channel: str,
+        stir: str | None,
+        message: str,
+        lang: str,
+    ) -> CallResult: ...
 
 
 @dataclass
@@ -124,6 +136,11 @@ class Dialog:
             if collected is not None:
                 return collected
         choice = self.understand(current, state, event, first)
+        if choice.intent == "text_missing" and event.code_undelivered:
+            # "I never got it" when a code text is known not to have arrived: the other way
+            # straight away, where this question says so (docs/security.md: the leak).
+            undelivered = current.on.get("text_undelivered")
+            choice = replace(choice, target=undelivered or choice.target)
         if choice.language:
             state.lang = choice.language
         target, intent = choice.target, choice.intent
@@ -201,7 +218,8 @@ class Dialog:
             self._enter(state, event, self.flow.special["on_verify_timeout"], reply)
             return Turn(tuple(reply.actions), state, intent="verify_timeout")
         month_first = state.lang == "en"
-        reading = read(spec.collect, event.text, event.digits, month_first, self.flow.keys)
+        keys = self.flow.keys.keys() | spec.keys.keys()  # "1": this question's own choice
+        reading = read(spec.collect, event.text, event.digits, month_first, keys)
         if reading.student:
             after = self.flow.states.get(spec.next)
             if after is None or after.collect != "birth_date":
@@ -338,7 +356,11 @@ class Dialog:
             actions.append(Say(self._text(spec.say, state, event), key=spec.say))
         question = self._question(state, event.channel)
         state.step = question.name
-        actions.append(self._ask(question, question.say, state, event))
+        # "9" at the greeting: its short question in Spanish; a "hola" there is no answer,
+        # so it gets the choices, as any hello does
+        opening = state.turn <= 1 and event.channel == "voice" and intent != "greeting"
+        first = question.first_say if opening else ""
+        actions.append(self._ask(question, first or question.say, state, event))
         return Turn(tuple(actions), state, intent=intent)
 
     def _dial_result(self, state: State, event: Event) -> Turn:
@@ -357,9 +379,18 @@ class Dialog:
     def _command_wait(self, state: State, event: Event, target: str, intent: str) -> Turn:
         return self._wait(state, event, intent)
 
+    def _command_more(self, state: State, event: Event, target: str, intent: str) -> Turn:
+        """ "Tell me more" after an answer that has more: the rest of it; elsewhere it is
+        not an answer to the question."""
+        topic = self.flow.states.get(state.topic)
+        if topic is None or not topic.more:
+            return self._retry(state, event, "no_match", intent=intent)
+        return self.enter(state, event, topic.more, intent=intent)
+
     _COMMANDS: ClassVar[dict[str, Callable[[Dialog, State, Event, str, str], Turn]]] = {
         "@repeat": _command_repeat,
         "@wait": _command_wait,
+        "@more": _command_more,
         "@spanish": _switch_language,
         "@english": _switch_language,
     }
@@ -420,7 +451,8 @@ class Dialog:
             state.pending, state.also = state.also, ""
             return spec.also
         state.asked_at = event.now if spec.collect else 0.0
-        reply.actions.append(self._ask(spec, spec.say, state, event))
+        opening = spec.first_say and state.turn == 0 and event.channel == "voice"
+        reply.actions.append(self._ask(spec, spec.first_say if opening else spec.say, state, event))
         return None
 
     def _enter_read_back(
@@ -485,12 +517,44 @@ class Dialog:
             self._say(reply, spec.say, state, event)
         return spec.next
 
+    def _enter_call_code(
+        self, spec: StateSpec, state: State, event: Event, reply: _Reply, entry: _Entry
+    ) -> str | None:
+        """Have the pending code said in a phone call to the phone on file ("it's a
+        landline"). The same words whether or not the details matched; then the same code
+        question, where the code said in the call is entered."""
+        result = self._verifier().call_code(
+            event.conversation,
+            event.caller,
+            event.channel,
+            event.stir,
+            message=self.prompt("code_call", state.lang, "voice", code="{code}"),
+            lang=state.lang,
+        )
+        if result is CallResult.NONE:  # expired or used up, real or decoy alike
+            self._say(reply, "verify_restart", state, event)
+            return self.flow.special["on_verify_timeout"]
+        if result is not CallResult.CALLING:
+            why = "call_limit" if result is CallResult.LIMIT else "call_unavailable"
+            self._say(reply, why, state, event)
+            return spec.fail
+        state.verification = "code_called"
+        self._say(reply, spec.say, state, event)
+        # The code question (flows check: `next` is one), waiting longer: the caller may be
+        # answering the other phone. Its two minutes to answer start now.
+        question = self.flow.states[spec.next]
+        state.step, state.asked_at = question.name, event.now
+        reply.actions.append(replace(self._ask(question, question.say, state, event), patient=True))
+        return None
+
     def _enter_answer(
         self, spec: StateSpec, state: State, event: Event, reply: _Reply, entry: _Entry
     ) -> str | None:
-        self._say(reply, spec.say, state, event)
-        # no offer to a withheld number: there is nowhere to send the text
+        # no offer to a withheld number: there is nowhere to send the text, so the
+        # addresses are spoken instead (say_no_text)
         offer = spec.offer_text and event.channel == "voice" and event.caller is not None
+        untextable = spec.say_no_text and event.channel == "voice" and event.caller is None
+        self._say(reply, spec.say_no_text if untextable else spec.say, state, event)
         return self.flow.special["on_offer_text"] if offer else spec.next
 
     _ENTER: ClassVar[dict[str, _Handler]] = {
@@ -501,6 +565,7 @@ class Dialog:
         "send_text": _enter_send_text,
         "callback": _enter_callback,
         "answer": _enter_answer,
+        "call_code": _enter_call_code,
     }
 
     # ---- words ------------------------------------------------------------------------
@@ -533,7 +598,9 @@ class Dialog:
         template = self.flow.text(key, lang, channel)
         fill = {"topic": "", "first_name": "", "last4": "", "support_status": "", "code": ""}
         fill |= self.facts[channel][lang] | values
-        return template.format(**fill).strip()  # an empty {support_status} at the end
+        text = template.format(**fill).strip()  # an empty {support_status} at the end
+        # [es: ...] marks which voice reads a sentence: texts have no voice
+        return text if channel == "voice" else unmark(text)
 
 
 def _disclosure(disclosed: Disclosed, channel: str) -> dict[str, str]:

@@ -17,13 +17,15 @@ from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
 # What a state does (its `type`); docs/flows.md describes each.
-StateType = Literal["ask", "answer", "send_text", "callback", "transfer", "end", "read_back"]
+StateType = Literal[
+    "ask", "answer", "send_text", "callback", "transfer", "end", "read_back", "call_code"
+]
 STATE_TYPES: tuple[StateType, ...] = get_args(StateType)
 # What an ask state can collect instead of a choice: digits, checked by the engine.
 Collect = Literal["student_number", "birth_date", "code"]
 COLLECTS: tuple[Collect, ...] = get_args(Collect)
 # Targets that are not states but things the engine does in place.
-COMMANDS = ("@repeat", "@wait", "@pending", "@spanish", "@english", "@next")
+COMMANDS = ("@repeat", "@wait", "@pending", "@spanish", "@english", "@next", "@more")
 CHANNELS = ("voice", "sms")
 # Placeholders prompts may use; filled from config/ (district facts) at run time.
 PLACEHOLDERS = frozenset(
@@ -40,7 +42,7 @@ PLACEHOLDERS = frozenset(
         "last4",
         "support_hours",
         "support_status",
-        "code",  # code_text only: the one-time code, put in by the verifier
+        "code",  # code_text and code_call only: the one-time code, put in by the verifier
     }
 )
 
@@ -102,7 +104,7 @@ REQUIRED_PROMPTS = (
     "voice_error",
 )
 # ... and those flows that verify callers need.
-VERIFY_PROMPTS = ("verify_restart", "code_text")
+VERIFY_PROMPTS = ("verify_restart", "code_text", "code_call", "call_limit", "call_unavailable")
 
 
 class FlowError(ValueError):
@@ -134,8 +136,8 @@ class StateSpec:
     out (default: `say` again)."""
 
     next: str = ""
-    """answer, send_text, callback, read_back (required), and ask with `collect` (required:
-    where a good answer leads): the state or @command that follows."""
+    """answer, send_text, callback, read_back, call_code (required), and ask with `collect`
+    (required: where a good answer leads): the state or @command that follows."""
 
     keys: dict[str, str] = field(default_factory=dict)
     """ask: keypad key (or number texted or spoken) -> state or @command, at this question."""
@@ -178,7 +180,7 @@ class StateSpec:
 
     fail: str = ""
     """ask with `collect`, required: where a failed check leads (wrong details, tries used up,
-    a locked number)."""
+    a locked number). call_code, required: where a call that cannot be placed leads."""
 
     keep_unrecognised: bool = False
     """ask, not with `collect`: what callers ask here that the help line does not understand
@@ -192,6 +194,19 @@ class StateSpec:
     """ask: the question asked instead of this one while the caller has a second request
     not yet answered ("You also mentioned ... Would you like help with that?"): it must
     lead to @pending on yes."""
+
+    first_say: str = ""
+    """ask: the short prompt said instead of `say` when this question opens a call (and when
+    the caller switches language right then); `say`, the choices spelled out, is for a
+    caller who asks for them again, is silent or is not understood."""
+
+    more: str = ""
+    """answer: the state with the rest of this answer, for a caller who asks for more
+    (@more): the essentials are said first, the details on request."""
+
+    say_no_text: str = ""
+    """answer with offer_text: the prompt a call that can get no text (its number withheld)
+    hears instead of `say`, with the addresses spoken; `say` offers the text first."""
 
 
 # The fields a [states.NAME] table may have.
@@ -271,6 +286,9 @@ def _state(name: str, raw: dict[str, Any], where: str) -> StateSpec:
         keep_unrecognised=bool(raw.get("keep_unrecognised", False)),
         keys_of=raw.get("keys_of", ""),
         also=raw.get("also", ""),
+        first_say=raw.get("first_say", ""),
+        more=raw.get("more", ""),
+        say_no_text=raw.get("say_no_text", ""),
     )
 
 
@@ -293,12 +311,21 @@ def _check_next(kind: StateType, raw: dict[str, Any], where: str) -> None:
         raise FlowError(f"{where}.next: an {kind} state must say which state follows it")
     if kind == "read_back" and not raw.get("next"):
         raise FlowError(f"{where}.next: a read_back state must say which state follows it")
+    if kind == "call_code" and not (raw.get("next") and raw.get("fail")):
+        raise FlowError(
+            f"{where}: a call_code state must say where the code question goes on (next) and "
+            "where a call that cannot be placed leads (fail)"
+        )
 
 
 def _check_ask_fields(kind: StateType, raw: dict[str, Any], where: str) -> None:
     """Only a question has answers to map."""
     if kind != "ask" and (raw.get("keys") or raw.get("on") or raw.get("collect")):
         raise FlowError(f"{where}: only ask states take keys, on or collect")
+    if kind != "ask" and raw.get("first_say"):
+        raise FlowError(f"{where}.first_say: only ask states take it")
+    if kind != "answer" and (raw.get("more") or raw.get("say_no_text")):
+        raise FlowError(f"{where}: only answer states take more or say_no_text")
 
 
 def _check_collect(raw: dict[str, Any], where: str) -> None:
@@ -434,6 +461,8 @@ def _targets(flow: Flow, spec: StateSpec) -> list[tuple[str, str]]:
     out += [(f"states.{spec.name}.on.{k}", v) for k, v in spec.on.items()]
     if spec.also:
         out.append((f"states.{spec.name}.also", spec.also))
+    if spec.more:
+        out.append((f"states.{spec.name}.more", spec.more))
     if spec.keys_of:
         out.append((f"states.{spec.name}.keys_of", spec.keys_of))
         keys = getattr(flow.states.get(spec.keys_of), "keys", {})
@@ -457,6 +486,19 @@ def _check(flow: Flow, name: str) -> None:
     if unreachable:
         raise FlowError(f"{name}: states.{unreachable[0]}: unreachable from start")
     _check_read_back_needs_verification(flow, name)
+    _check_call_code(flow, name)
+
+
+def _check_call_code(flow: Flow, name: str) -> None:
+    """The code said in a call is entered at a code question: a call_code state goes on to
+    one (the same code is pending there)."""
+    for spec in flow.states.values():
+        after = flow.states.get(spec.next)
+        if spec.type == "call_code" and (after is None or after.collect != "code"):
+            raise FlowError(
+                f"{name}: states.{spec.name}.next: a call_code state must lead to a question "
+                "that collects the code"
+            )
 
 
 def _check_keys_of(flow: Flow, name: str) -> None:
@@ -506,6 +548,8 @@ def _check_prompts_used(flow: Flow, name: str, lang: str) -> None:
     version where a state offers to text it."""
     keys_used = {f"states.{s.name}.say": s.say for s in flow.states.values()}
     keys_used |= {f"states.{s.name}.reprompt": s.reprompt for s in flow.states.values()}
+    keys_used |= {f"states.{s.name}.first_say": s.first_say for s in flow.states.values()}
+    keys_used |= {f"states.{s.name}.say_no_text": s.say_no_text for s in flow.states.values()}
     keys_used |= {f"engine.{k}": k for k in REQUIRED_PROMPTS}
     if _verifies(flow):
         keys_used |= {f"engine.{k}": k for k in VERIFY_PROMPTS}

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from voicebot.dialog.flow import PLACEHOLDERS, Flow, FlowError
 from voicebot.dialog.intents import KNOWN_INTENTS, UNKNOWN
+from voicebot.dialog.languages import Words, foreign_sentences, mark_problem
 
 
 class Span(Protocol):
@@ -91,11 +92,57 @@ def _check_prompt(
         raise FlowError(f"{where}: {_blocked(guard, text)}, once {named} in config/ is filled in")
 
 
-def check_flow(flow: Flow, facts: Facts, guard: Findings) -> None:
+_LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
+
+
+def _check_languages(flow: Flow, facts: Facts, words: Words) -> None:
+    """Every sentence is read by its own language's voice: a sentence in the other language
+    must be marked ([es: ...]); marks must be closed and name a language the help line
+    speaks. The district's names and addresses are read as they are, whatever the voice."""
+    empty = dict.fromkeys(PLACEHOLDERS, "")
+    for lang in flow.languages:
+        for key, entry in flow.prompts[lang].items():
+            for channel, template in entry.items():
+                problem = mark_problem(template, flow.languages)
+                if problem:
+                    raise FlowError(f"prompts/{lang}.toml: prompts.{key}.{channel}: {problem}")
+            names = facts["voice"][lang]
+            text = entry["voice"].format(**(empty | dict(names)))
+            for sentence, voice, other in foreign_sentences(text, lang, words, names.values()):
+                said, heard = (_LANGUAGE_NAMES.get(x, x) for x in (other, voice))
+                raise FlowError(
+                    f'prompts/{lang}.toml: prompts.{key}.voice: "{sentence}" is {said} but '
+                    f"would be read by the {heard} voice: mark it [{other}: ...] (docs/flows.md, "
+                    '"Another language inside a prompt")'
+                )
+
+
+_ADDRESSES = ("{portal_login_url}", "{lookup_url}")
+
+
+def _check_addresses(flow: Flow) -> None:
+    """An address is long to listen to: a call that can be texted is offered the text first,
+    and only a call that cannot (a withheld number) hears it read out (say_no_text)."""
+    for spec in flow.states.values():
+        if spec.type != "answer" or not spec.offer_text:
+            continue
+        for lang in flow.languages:
+            spoken = flow.prompts[lang][spec.say]["voice"]
+            if any(address in spoken for address in _ADDRESSES):
+                raise FlowError(
+                    f"prompts/{lang}.toml: prompts.{spec.say}.voice: reads an address to a "
+                    f"caller it then offers to text (states.{spec.name}): offer the text "
+                    "first, and read the address in the prompt named by say_no_text"
+                )
+
+
+def check_flow(flow: Flow, facts: Facts, guard: Findings, words: Words | None = None) -> None:
     """Every prompt, with the district's facts filled in, must pass the disclosure guard: one
     that looks like a date or a long number would be blocked for every caller, each of whom
-    would get an apology and a transfer instead."""
+    would get an apology and a transfer instead. With ``words`` (flows/languages.toml), every
+    sentence must be in the language of the voice that reads it."""
     _check_intent_names(flow)
+    _check_addresses(flow)
     for lang in flow.languages:
         for key in flow.prompts[lang]:
             for channel in ("voice", "sms"):
@@ -103,3 +150,5 @@ def check_flow(flow: Flow, facts: Facts, guard: Findings) -> None:
         for topic, label in flow.labels[lang].items():
             if guard.findings(label):
                 raise FlowError(f"prompts/{lang}.toml: labels.{topic}: {_blocked(guard, label)}")
+    if words is not None:  # once every prompt is known to fill in
+        _check_languages(flow, facts, words)

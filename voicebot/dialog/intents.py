@@ -100,6 +100,15 @@ TEXT_ME = "text_me"
 STOP_TEXTS = "stop_texts"
 # "I gave the wrong student number": not a catalogue topic, so "unknown" there.
 START_OVER = "start_over"
+# "Tell me more" after an answer said in short: the rest of it; "unknown" in the catalogue.
+MORE = "more"
+# At the code question: "I typed it wrong" (the same question again, no try spent) and
+# "it's a landline, call me with it" (the code said in a phone call): "unknown" elsewhere.
+RETYPE = "retype"
+CODE_BY_CALL = "code_by_call"
+# Never said: the engine's reading of text_missing when a code text is known not to have
+# arrived (a question's `on` may lead it elsewhere). No examples.
+TEXT_UNDELIVERED = "text_undelivered"
 # A Parent Portal question the district's help page does not answer (several children,
 # a second guardian, custody, an app, a browser): said plainly, with a person offered;
 # the catalogue calls that "support".
@@ -125,6 +134,10 @@ KNOWN_INTENTS: frozenset[str] = frozenset(INTENTS) | {
     TEXT_ME,
     STOP_TEXTS,
     START_OVER,
+    MORE,
+    RETYPE,
+    CODE_BY_CALL,
+    TEXT_UNDELIVERED,
     NO_ANSWER,
 }
 PUBLIC = {
@@ -140,6 +153,10 @@ PUBLIC = {
     TEXT_ME: UNKNOWN,
     STOP_TEXTS: UNKNOWN,
     START_OVER: UNKNOWN,
+    MORE: UNKNOWN,
+    RETYPE: UNKNOWN,
+    CODE_BY_CALL: UNKNOWN,
+    TEXT_UNDELIVERED: UNKNOWN,
     NO_ANSWER: "support",
 }
 

@@ -30,6 +30,9 @@ class Event:
     stir: str = ""  # STIR/SHAKEN attestation of the caller ID: recorded, never trusted
     now: float = 0.0  # seconds since the epoch, from the channel (the engine reads no clock)
     support_open: bool | None = None  # None: support's hours are not configured
+    # A code text of this conversation is known not to have arrived (Twilio's status
+    # callback said so); set by the channel adapter, read at the code question only.
+    code_undelivered: bool = False
 
 
 @dataclass
@@ -57,6 +60,8 @@ class State:
     handoff: int = 0  # the reference of the last transfer, shared with the agent
     student: str = ""  # a student number being verified; cleared once the birth date is in
     asked_at: float = 0.0  # when the current verification question was asked
+    outcome: str = ""  # how it turned out so far, the lasting part (dialog.outcomes)
+    counted_on: str = ""  # the district's day (ISO) the statistics count it on
 
     def to_dict(self) -> dict[str, Any]:
         # Flat fields only (lists of strings): cheaper than dataclasses.asdict's deep copy.
@@ -81,6 +86,11 @@ VERIFICATION_NOTES: dict[str, tuple[str, str]] = {
         "matched; no code entered yet",
     ),
     "code_wrong": ("a wrong code was entered", "a wrong code was entered (tries are left)"),
+    "code_called": (
+        "details given, code called",
+        "student number and birth date given; the caller asked for the code by phone call, "
+        "so it was said in a call to the phone on file if they matched; no code entered yet",
+    ),
     "refused": (
         "not passed, too many tries",
         "not passed: too many tries, an expired code, or the student or this number is "
@@ -88,11 +98,12 @@ VERIFICATION_NOTES: dict[str, tuple[str, str]] = {
     ),
     "read_back": (
         "passed, last four digits already read",
-        "passed (the texted code matched); the last four digits were read to the caller",
+        "passed (the code sent to the phone on file matched); the last four digits were read "
+        "to the caller",
     ),
     "no_number": (
         "passed, no last four digits on file",
-        "passed (the texted code matched), but no last four digits are on file",
+        "passed (the code sent to the phone on file matched), but no last four digits are on file",
     ),
 }
 
@@ -103,6 +114,16 @@ class CodeResult(enum.Enum):
     OK = "ok"
     WRONG = "wrong"  # tries left
     EXHAUSTED = "exhausted"  # no code pending, expired, 3 tries used, or locked
+
+
+class CallResult(enum.Enum):
+    """How a request to have the pending code said in a phone call ended. CALLING also when
+    the details did not match (nothing is called then): the caller hears the same words."""
+
+    CALLING = "calling"
+    LIMIT = "limit"  # this code was already called as often as it may be
+    NONE = "none"  # no code is pending (expired or used up): start again
+    UNAVAILABLE = "unavailable"  # the help line cannot place calls
 
 
 @dataclass(frozen=True)

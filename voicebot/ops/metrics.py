@@ -36,6 +36,12 @@ CHANNELS = ("voice", "sms")
 # Turn latency: Twilio gives up at 15 s; the target is tens of milliseconds.
 TURN_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 CALL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")
+# Twilio's MessageStatus values (status callbacks of the texts we send); others read "other".
+MESSAGE_STATUSES = (
+    "accepted", "scheduled", "queued", "sending", "sent", "delivered", "undelivered",
+    "failed", "read", "canceled", "partially_delivered",
+)  # fmt: skip
+TEXT_KINDS = ("code", "text", "reply", "unknown")
 _LABEL = re.compile(r"[^a-z0-9_-]+")
 
 
@@ -83,6 +89,14 @@ class Metrics:
             "voicebot_calls_ended",
             "Calls that ended, by Twilio's final CallStatus (from status callbacks).",
             ["status"],
+            registry=self.registry,
+        )
+        self.texts_status = Counter(
+            "voicebot_texts_status",
+            "Delivery outcomes of the texts we sent (Twilio's message status callbacks), by "
+            "MessageStatus, ErrorCode (30006 landline, 30007 filtered...; none) and kind "
+            "(code, text, reply to a text, unknown).",
+            ["status", "error_code", "kind"],
             registry=self.registry,
         )
         # Series that exist from the start read as 0 instead of being absent.
@@ -188,6 +202,23 @@ def count_call_end(status: str) -> None:
         metrics.calls_ended.labels(status if status in CALL_STATUSES else "other").inc()
     except Exception:
         log.exception("metrics: count_call_end failed")
+
+
+def count_text_status(status: str, error_code: str, kind: str) -> None:
+    """One status callback of a text we sent. The error code is Twilio's (digits only, at
+    most 5: label values stay few); "none" when there is none."""
+    metrics = current()
+    if metrics is None:
+        return
+    try:
+        code = error_code if error_code.isdigit() and len(error_code) <= 5 else "other"
+        metrics.texts_status.labels(
+            status if status in MESSAGE_STATUSES else "other",
+            code if error_code else "none",
+            kind if kind in TEXT_KINDS else "unknown",
+        ).inc()
+    except Exception:
+        log.exception("metrics: count_text_status failed")
 
 
 @bp.get("/metrics")

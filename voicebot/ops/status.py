@@ -1,8 +1,10 @@
 """Twilio's call status callbacks.
 
 * ``POST /voice/status``: Twilio's status callback (signed). Counts how each call ended in a
-  per-day Redis hash, once per call even when Twilio sends the callback again, and lets go of
-  the finished call's conversation state. Answers an empty ``<Response/>``, always.
+  per-day Redis hash (the district's day, [district] timezone), once per call even when
+  Twilio sends the callback again, and lets go of the finished call's conversation state.
+  Answers an empty ``<Response/>``, always. The call's outcome (answered, not understood...)
+  needs no end event: it was counted turn by turn (voicebot.ops.outcomes).
 
 Registering this blueprint also sets up the app's metrics (voicebot.ops.metrics.init_app).
 """
@@ -10,8 +12,8 @@ Registering this blueprint also sets up the app's metrics (voicebot.ops.metrics.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import HTTPException
@@ -19,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 from voicebot.channels.fields import PASS_THROUGH, clean_text, form_fields
 from voicebot.channels.signature import twilio_only
 from voicebot.ops import metrics
+from voicebot.ops.outcomes import district_day
 from voicebot.services import services
 from voicebot.sessions.store import PREFIX, SessionStore
 
@@ -71,10 +74,13 @@ def stats_key(day: str) -> str:
     return f"{PREFIX}stats:calls:{day}"
 
 
-def record_call_end(store: SessionStore, call_sid: str, status: str, seconds: int) -> bool:
-    """Count one ended call in today's hash (UTC day) and let go of its conversation, in one
-    round trip; False when it was already counted."""
-    day = datetime.now(UTC).date().isoformat()
+def record_call_end(
+    store: SessionStore, call_sid: str, status: str, seconds: int, day: str | None = None
+) -> bool:
+    """Count one ended call in the hash of ``day`` (the district's today: the caller passes
+    it; UTC's without one) and let go of its conversation, in one round trip; False when it
+    was already counted."""
+    day = day or district_day(ZoneInfo("UTC")).isoformat()
     mark = f"{PREFIX}ended:{call_sid}"
     keys = [mark, stats_key(day), store.conversation_key(f"call:{call_sid}")]
     counted = store.script(_RECORD_END)(keys=keys, args=[status, seconds, STATS_TTL, MARK_TTL])
@@ -105,7 +111,8 @@ def call_status() -> Response:
         return _empty()  # not an end of call (or not a call): nothing to record
     svc = services()
     seconds = _duration(form.get("CallDuration"))
-    if record_call_end(svc.store, call_sid, status, seconds):
+    today = district_day(ZoneInfo(svc.settings.timezone)).isoformat()
+    if record_call_end(svc.store, call_sid, status, seconds, today):
         metrics.count_call_end(status)
         log.info("call ended", extra={"call": call_sid, "call_status": status, "seconds": seconds})
     return _empty()

@@ -5,27 +5,29 @@ Nothing secret is kept here. The transcript the dialog hands over is already a s
 ("Caller asked about: a forgotten password"), but it is treated as untrusted text all the
 same: every line is scrubbed (:func:`console_safe`) on the way in and again on the way out.
 
-Definitions used by :meth:`Handoffs.stats`:
+Definitions used by :meth:`Handoffs.stats` (days are the district's, [district] timezone):
 
-* **conversations** on a day: the calls and text threads the help line noted with
-  :meth:`Handoffs.note_conversation` (once per new call or thread). For calls, when none were
-  noted that day, the console falls back to the count of ended calls that Twilio's status
-  callback keeps in Redis (``vb:stats:calls:YYYY-MM-DD``), passed in as ``calls_for_day``.
-* **handed off**: distinct conversations with at least one :class:`Handoff` that day
-  (a transfer, an after-hours offer, a failure) plus callback requests made without one.
-* **containment** = 1 - handed off / conversations, over the whole period (and per day):
-  the share of conversations the help line resolved without a person. ``None`` when there
-  were no conversations.
+* **calls**, **texts** on a day: the calls and text threads that began that day, as the help
+  line noted them with :meth:`Handoffs.note_conversation` (once per new call or thread).
+* **transfers**: distinct conversations with at least one :class:`Handoff` that day (a
+  transfer, or support's number texted); **callbacks**: callback requests made that day.
+* **outcomes**: each conversation that began that day, once, under its outcome
+  (:mod:`voicebot.dialog.outcomes`, counted in Redis by :mod:`voicebot.ops.outcomes` and
+  passed in as ``outcomes_for``), per channel.
+* **contained** = answered / all conversations with an outcome, over the period and per day:
+  a conversation that ended after "didn't catch that", was abandoned mid-question or needed
+  a person is never contained. ``None`` when there were none.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import (
@@ -47,6 +49,8 @@ from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
 from voicebot.dialog.dates import MONTHS, ORDINALS
 from voicebot.dialog.normalize import is_greeting, is_unsure, plain_words
+from voicebot.dialog.outcomes import ANSWERED
+from voicebot.dialog.outcomes import OUTCOMES as CONVERSATION_OUTCOMES
 from voicebot.policy.guard import NUMBER_WORDS, fold
 from voicebot.policy.redact import scrub
 from voicebot.records.models import Base, Student, utcnow
@@ -118,7 +122,8 @@ class Agent(Base):
 
 
 class ConversationDay(Base):
-    """How many calls / text threads began on a (UTC) day: the statistics' denominator."""
+    """How many calls / text threads began on a day: the district's day ([district]
+    timezone); rows written before the setting existed are UTC days."""
 
     __tablename__ = "conversation_days"
 
@@ -229,20 +234,32 @@ def clean_question(text: str, limit: int | None = MAX_QUESTION) -> str | None:
 
 @dataclass
 class Day:
+    """One day's row of the statistics page (and of its CSV)."""
+
     day: date
     calls: int = 0
     texts: int = 0
-    handed_off: int = 0
+    transfers: int = 0  # conversations handed to support that day
+    callbacks: int = 0  # callback requests that day
+    by_channel: dict[str, int] = field(default_factory=dict)  # "voice:answered" -> count
+
+    def outcome(self, name: str, channel: str = "") -> int:
+        """Conversations with this outcome, on one channel or both."""
+        channels = (channel,) if channel else CHANNELS
+        return sum(max(0, self.by_channel.get(f"{c}:{name}", 0)) for c in channels)
+
+    @property
+    def ended(self) -> int:
+        """Conversations counted under an outcome (each once)."""
+        return sum(self.outcome(name) for name in CONVERSATION_OUTCOMES)
+
+    @property
+    def contained(self) -> float | None:
+        return self.outcome(ANSWERED) / self.ended if self.ended else None
 
     @property
     def conversations(self) -> int:
         return self.calls + self.texts
-
-    @property
-    def containment(self) -> float | None:
-        if not self.conversations:
-            return None
-        return max(0.0, 1 - self.handed_off / self.conversations)
 
 
 @dataclass
@@ -250,21 +267,29 @@ class Stats:
     days: list[Day]
     transfers_by_topic: list[tuple[str, int]]
     unrecognised: list[tuple[str, str, int]]  # text, language, count
-    outcomes: dict[str, int] = field(default_factory=dict)
+    transfer_results: dict[str, int] = field(default_factory=dict)  # Twilio's dial status
+
+    def total(self, attribute: str) -> int:
+        return sum(int(getattr(d, attribute)) for d in self.days)
+
+    def outcome(self, name: str, channel: str = "") -> int:
+        return sum(d.outcome(name, channel) for d in self.days)
 
     @property
     def conversations(self) -> int:
-        return sum(d.conversations for d in self.days)
+        return self.total("conversations")
 
     @property
-    def handed_off(self) -> int:
-        return sum(d.handed_off for d in self.days)
+    def ended(self) -> int:
+        return self.total("ended")
+
+    def ended_in(self, channel: str) -> int:
+        """Conversations on one channel counted under an outcome."""
+        return sum(self.outcome(name, channel) for name in CONVERSATION_OUTCOMES)
 
     @property
-    def containment(self) -> float | None:
-        if not self.conversations:
-            return None
-        return max(0.0, 1 - self.handed_off / self.conversations)
+    def contained(self) -> float | None:
+        return self.outcome(ANSWERED) / self.ended if self.ended else None
 
 
 class Handoffs:
@@ -486,53 +511,60 @@ class Handoffs:
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    def stats(self, days: int = 14, calls_for_day: Any = None, today: date | None = None) -> Stats:
-        """The statistics page's numbers for the last ``days`` (UTC) days, today included.
+    def stats(
+        self,
+        days: int = 14,
+        outcomes_for: Callable[[date, date], dict[date, dict[str, int]]] | None = None,
+        today: date | None = None,
+        *,
+        first: date | None = None,
+        last: date | None = None,
+        zone: tzinfo = UTC,
+    ) -> Stats:
+        """The statistics for the district's days ``first`` to ``last`` (default: the last
+        ``days`` days to ``today``, today included), at most 366 days.
 
-        ``calls_for_day(iso_day) -> int`` supplies a day's call count when no call was noted
-        with :meth:`note_conversation` that day (the console passes Redis's ended-call count).
+        ``outcomes_for(first, last)`` gives each day's outcome counts, {"voice:answered": n}
+        (the console reads them from Redis).
         """
-        days = max(1, min(int(days), 366))
-        today = today or datetime.now(UTC).date()
-        first = today - timedelta(days=days - 1)
-        since = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
-        table = {first + timedelta(days=i): Day(first + timedelta(days=i)) for i in range(days)}
+        last = last or today or datetime.now(UTC).astimezone(zone).date()
+        first = first or last - timedelta(days=max(1, min(int(days), 366)) - 1)
+        span = (last - first).days + 1
+        if not 1 <= span <= 366:
+            raise ValueError("a period of 1 to 366 days")
+        table = {first + timedelta(days=i): Day(first + timedelta(days=i)) for i in range(span)}
+        since, until = _midnight(first, zone), _midnight(last + timedelta(days=1), zone)
         with self.sessions() as session:
-            for row in session.scalars(select(ConversationDay).where(ConversationDay.day >= first)):
-                if row.day in table:
-                    if row.channel == "sms":
-                        table[row.day].texts += row.count
-                    else:
-                        table[row.day].calls += row.count
+            rows = session.scalars(
+                select(ConversationDay).where(
+                    ConversationDay.day >= first, ConversationDay.day <= last
+                )
+            )
+            for row in rows:
+                if row.channel == "sms":
+                    table[row.day].texts += row.count
+                else:
+                    table[row.day].calls += row.count
+            moments = (Handoff.created_at >= since) & (Handoff.created_at < until)
             handoffs = session.execute(
                 select(
                     Handoff.created_at, Handoff.conversation, Handoff.topic, Handoff.outcome
-                ).where(Handoff.created_at >= since)
+                ).where(moments)
             ).all()
-            lone_callbacks = session.execute(
+            callbacks = session.scalars(
                 select(Callback.created_at).where(
-                    Callback.created_at >= since, Callback.handoff_id.is_(None)
+                    Callback.created_at >= since, Callback.created_at < until
                 )
             ).all()
-            unrecognised = session.execute(
-                select(
-                    UnrecognisedQuestion.text,
-                    UnrecognisedQuestion.language,
-                    func.count().label("n"),
-                )
-                .where(UnrecognisedQuestion.created_at >= since)
-                .group_by(UnrecognisedQuestion.text, UnrecognisedQuestion.language)
-                .order_by(func.count().desc(), UnrecognisedQuestion.text)
-                .limit(10)
-            ).all()
-        if calls_for_day is not None:
-            _fill_calls(table, calls_for_day)
-        topics, outcomes = _count_handoffs(table, handoffs, lone_callbacks)
+            unrecognised = _top_unrecognised(session, since, until)
+        if outcomes_for is not None:
+            _fill_outcomes(table, outcomes_for, first, last)
+        topics, results = _count_handoffs(table, handoffs, callbacks, zone)
         return Stats(
             days=list(table.values()),
             transfers_by_topic=topics.most_common(10),
-            unrecognised=[(text, language, int(n)) for text, language, n in unrecognised],
-            outcomes=dict(outcomes),
+            unrecognised=unrecognised,
+            transfer_results=dict(results),
         )
 
     # -- agents --
@@ -593,36 +625,62 @@ class Handoffs:
             )
 
 
-def _fill_calls(table: dict[date, Day], calls_for_day: Callable[[str], Any]) -> None:
-    """Days with no call noted in SQL take their count from ``calls_for_day``."""
-    for day in table.values():
-        if not day.calls:
-            try:
-                day.calls = int(calls_for_day(day.day.isoformat()) or 0)
-            except Exception:  # Redis down: the page still shows what SQL knows
-                day.calls = 0
+def _midnight(day: date, zone: tzinfo) -> datetime:
+    """The start of the district's day, in UTC (as the records keep their times)."""
+    return datetime.combine(day, datetime.min.time(), tzinfo=zone).astimezone(UTC)
+
+
+def _top_unrecognised(session: Any, since: datetime, until: datetime) -> list[tuple[str, str, int]]:
+    """The ten questions not understood most often in the period."""
+    rows = session.execute(
+        select(UnrecognisedQuestion.text, UnrecognisedQuestion.language, func.count().label("n"))
+        .where(UnrecognisedQuestion.created_at >= since, UnrecognisedQuestion.created_at < until)
+        .group_by(UnrecognisedQuestion.text, UnrecognisedQuestion.language)
+        .order_by(func.count().desc(), UnrecognisedQuestion.text)
+        .limit(10)
+    ).all()
+    return [(text, language, int(n)) for text, language, n in rows]
+
+
+def _fill_outcomes(
+    table: dict[date, Day],
+    outcomes_for: Callable[[date, date], dict[date, dict[str, int]]],
+    first: date,
+    last: date,
+) -> None:
+    try:
+        found = outcomes_for(first, last)
+    except Exception:  # Redis down: the page still shows what SQL knows
+        logging.getLogger("voicebot.records").exception("could not read the outcome counts")
+        return
+    for day, counts in found.items():
+        if day in table:
+            table[day].by_channel = dict(counts)
 
 
 def _count_handoffs(
-    table: dict[date, Day], handoffs: Sequence[Row[Any]], lone_callbacks: Sequence[Row[Any]]
+    table: dict[date, Day],
+    handoffs: Sequence[Row[Any]],
+    callbacks: Sequence[datetime],
+    zone: tzinfo,
 ) -> tuple[Counter[str], Counter[str]]:
     """Count each day's handed-off conversations (once each, however often they were handed
-    off) into ``table``; the topics and outcomes of all the transfers."""
+    off) and callback requests into ``table``; the topics and dial results of the transfers."""
     seen: set[tuple[date, str]] = set()
     topics: Counter[str] = Counter()
-    outcomes: Counter[str] = Counter()
+    results: Counter[str] = Counter()
     for created_at, conversation, topic, outcome in handoffs:
-        day = _as_utc(created_at).date()
+        day = _as_utc(created_at).astimezone(zone).date()
         topics[topic] += 1
-        outcomes[outcome or "pending"] += 1
+        results[outcome or "pending"] += 1
         if day in table and (day, conversation) not in seen:
             seen.add((day, conversation))
-            table[day].handed_off += 1
-    for (created_at,) in lone_callbacks:
-        day = _as_utc(created_at).date()
+            table[day].transfers += 1
+    for created_at in callbacks:
+        day = _as_utc(created_at).astimezone(zone).date()
         if day in table:
-            table[day].handed_off += 1
-    return topics, outcomes
+            table[day].callbacks += 1
+    return topics, results
 
 
 def _as_utc(value: datetime) -> datetime:

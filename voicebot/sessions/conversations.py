@@ -11,9 +11,10 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import UTC, date, tzinfo
 from typing import Protocol, TypeVar
 
+from voicebot.channels.delivery import Deliveries
 from voicebot.channels.outbound import Outbound, Sent
 from voicebot.dialog.engine import Dialog
 from voicebot.dialog.model import (
@@ -27,8 +28,10 @@ from voicebot.dialog.model import (
     Transfer,
     Turn,
 )
+from voicebot.dialog.outcomes import Marks, outcome_of, progress
 from voicebot.ops import metrics
-from voicebot.sessions.store import SessionStore
+from voicebot.ops.outcomes import district_day, tally
+from voicebot.sessions.store import SessionStore, Tally
 
 log = logging.getLogger("voicebot.turn")
 
@@ -73,6 +76,9 @@ class Conversations:
     outbound: Outbound
     handoffs: Handoffs | None = None
     flush_every: float = 60.0  # seconds between moves of the conversation counts to SQL
+    zone: tzinfo = UTC  # the district's time zone: the statistics' days
+    deliveries: Deliveries | None = None  # what became of code texts (status callbacks)
+    _marks: Marks | None = field(default=None, init=False)
     _flushed_at: float = field(default_factory=time.monotonic, init=False)
 
     def run(
@@ -96,12 +102,16 @@ class Conversations:
                     },
                 )
                 return opened.earlier
+            event = self._code_delivery(conversation, opened.state, event)
             turn = self.dialog.step(opened.state, event)
+            day = self._note_outcome(opened.state, turn, event.now)
             ended = event.channel == "sms" and any(isinstance(a, End) for a in turn.actions)
             turn = self._carry_out(conversation, event, turn, opened.state)
             body = render(turn)
             new_in = event.channel if opened.state is None else ""
-            if not self.store.save(opened, None if ended else turn.state, ttl, body, new_in):
+            counted = self._tally(event.channel, opened.state, turn.state)
+            kept = None if ended else turn.state
+            if not self.store.save(opened, kept, ttl, body, new_in, day, counted):
                 log.warning(
                     "turn not saved: a later turn holds the conversation",
                     extra={"channel": event.channel, "conversation": conversation},
@@ -128,6 +138,40 @@ class Conversations:
         if time.monotonic() - self._flushed_at >= self.flush_every:
             self.flush_counts()
         return body
+
+    def _code_delivery(self, conversation: str, state: State | None, event: Event) -> Event:
+        """The event, marked when a code text of this conversation is known not to have
+        arrived: looked up only at a question that collects the code (the dialog stays pure)."""
+        spec = self.dialog.flow.states.get(state.step) if state is not None else None
+        if self.deliveries is None or spec is None or spec.collect != "code":
+            return event
+        if self.deliveries.code_undelivered(conversation) is None:
+            return event
+        return replace(event, code_undelivered=True)
+
+    def _note_outcome(self, before: State | None, turn: Turn, now: float) -> date | None:
+        """The outcome so far, kept in the state (voicebot.dialog.outcomes); a new
+        conversation is given the district's day it is counted on, which is returned."""
+        if self._marks is None:
+            self._marks = Marks.of(self.dialog.flow)
+        state = turn.state
+        state.outcome = progress(before.outcome if before else "", state, turn, self._marks)
+        if before is None:
+            state.counted_on = district_day(self.zone, now or None).isoformat()
+        elif not state.counted_on:  # the dialog started over within the conversation
+            state.counted_on = before.counted_on
+        return date.fromisoformat(state.counted_on) if state.counted_on else None
+
+    @staticmethod
+    def _tally(channel: str, before: State | None, after: State) -> Tally | None:
+        """The conversation's count moved to its new outcome, when the turn changed it,
+        saved with the turn. (A conversation from before outcomes were kept has no day:
+        it is not counted.)"""
+        if not after.counted_on or (before is not None and not before.counted_on):
+            return None
+        old = outcome_of(before) if before is not None else ""
+        new = outcome_of(after)
+        return tally(channel, after.counted_on, old, new) if old != new else None
 
     def flush_counts(self) -> None:
         """Move the new-conversation counts from Redis to SQL (the statistics page reads SQL).
@@ -183,7 +227,9 @@ class Conversations:
         unsent: dict[int, Sent] = {}
         for index, action in enumerate(turn.actions):
             if isinstance(action, SendText) and event.caller:
-                sent = self.outbound.attempt(event.caller, action.body)
+                sent = self.outbound.attempt(
+                    event.caller, action.body, conversation=event.conversation
+                )
                 if sent is not Sent.SENT:
                     unsent[index + 1] = sent  # the confirmation the dialog put right after it
             elif isinstance(action, Transfer):
@@ -261,7 +307,7 @@ class Conversations:
         the caller said or keyed (those can hold student numbers, dates, codes)."""
         labels = [self.dialog.flow.label(topic, "en") or topic for topic in state.topics]
         lines = [f"Asked about: {label}" for label in labels]
-        verified = "yes (a code texted to the phone on file matched)" if state.verified else "no"
+        verified = "yes (a code sent to the phone on file matched)" if state.verified else "no"
         lines.append(f"Caller verified: {verified}")
         if state.verification in VERIFICATION_NOTES:
             lines.append(f"Last four digits: {VERIFICATION_NOTES[state.verification][1]}")

@@ -47,7 +47,9 @@ end
 return {0}
 """
 
-# KEYS: record, lock, pending counts. ARGV: token, record, ttl seconds, count field or ''.
+# KEYS: record, lock, pending counts, tally hash. ARGV: token, record, ttl seconds, count
+# field or '', then (optional) the tally's field to take one from or '', field to add one to
+# or '', ttl.
 # Only the lock's holder writes: a turn whose lock expired while it worked (more than its
 # timeout, so something was badly stuck) must not overwrite what a later turn saved.
 _FINISH = """
@@ -55,6 +57,11 @@ if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 redis.call('DEL', KEYS[2])
 if ARGV[4] ~= '' then redis.call('HINCRBY', KEYS[3], ARGV[4], 1) end
+if ARGV[6] and ARGV[6] ~= '' then
+  if ARGV[5] ~= '' then redis.call('HINCRBY', KEYS[4], ARGV[5], -1) end
+  redis.call('HINCRBY', KEYS[4], ARGV[6], 1)
+  redis.call('EXPIRE', KEYS[4], ARGV[7])
+end
 return 1
 """
 
@@ -154,6 +161,17 @@ class DirectLine:
             raise
 
 
+@dataclass(frozen=True)
+class Tally:
+    """A count moved, with the turn's save, from one field of a hash to another (a
+    conversation's outcome for the statistics); ``old`` is '' for a first count."""
+
+    key: str
+    old: str
+    new: str
+    ttl: int
+
+
 @dataclass
 class OpenTurn:
     """A conversation's record, read under its lock, with the means to save it."""
@@ -232,21 +250,31 @@ class SessionStore:
         return opened
 
     def save(
-        self, opened: OpenTurn, state: State | None, ttl: int, body: str, new_in: str = ""
+        self,
+        opened: OpenTurn,
+        state: State | None,
+        ttl: int,
+        body: str,
+        new_in: str = "",
+        day: date | None = None,
+        tally: Tally | None = None,
     ) -> bool:
         """Keep the new state (None: the conversation ended) and the reply to this request,
         and let go of the lock. ``new_in``: the channel of a conversation that started with
-        this turn, counted for the statistics. False when the lock had expired: nothing is
-        written then (the caller still gets the reply; the next turn starts from the state
-        saved before)."""
-        count = f"{datetime.now(UTC).date().isoformat()}:{new_in}" if new_in else ""
+        this turn, counted for the statistics on ``day`` (the district's; default: UTC's
+        today). ``tally``: a count to move in the same step. False when the lock had expired:
+        nothing is written then (the caller still gets the reply; the next turn starts from
+        the state saved before)."""
+        count = f"{(day or datetime.now(UTC).date()).isoformat()}:{new_in}" if new_in else ""
+        moved = [tally.old, tally.new, tally.ttl] if tally else ["", "", 0]
         done = self._finish(
             keys=[
                 self.conversation_key(opened.conversation),
                 self.lock_key(opened.conversation),
                 PENDING_COUNTS,
+                tally.key if tally else PENDING_COUNTS,  # (not touched without a tally)
             ],
-            args=[opened.token, self._record(state, opened.request_id, body), ttl, count],
+            args=[opened.token, self._record(state, opened.request_id, body), ttl, count, *moved],
         )
         opened.saved = True  # written, or refused because the lock is no longer ours
         return bool(done)

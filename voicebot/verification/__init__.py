@@ -25,8 +25,15 @@ sends, e.g. "anonymous"), refused after that like any other refusal, and their f
 never count against the student record. Every text, codes included, also counts against
 the cap per phone number that Outbound keeps.
 
-The parts: codes (the Verifier, which decides), pending (the code waiting in Redis),
-throttles (failures and locks in Redis) and audit (the roster and the audit trail in SQL).
+A phone on file that cannot take texts (a landline) may have the pending code said in a
+phone call instead (call_code): the same code, derived again from the server's secret key
+and the attempt's random id rather than kept; at most MAX_CALLS calls per code, each counted
+against the same cap per number; none for a decoy or while a lock holds, though the caller
+hears the same words; the pending code and its tries are left as they were.
+
+The parts: codes (the Verifier, which decides), pending (the code waiting in Redis, and how
+it is derived), throttles (failures and locks in Redis) and audit (the roster and the audit
+trail in SQL); voicebot.channels.calls places the calls.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from __future__ import annotations
 from voicebot.verification.audit import METHOD, Disclosure
 from voicebot.verification.codes import MESSAGE, CodeResult, Verifier
 from voicebot.verification.common import GONE, PREFIX
-from voicebot.verification.pending import CODE_DIGITS, CODE_TTL, MAX_TRIES
+from voicebot.verification.pending import CODE_DIGITS, CODE_TTL, MAX_CALLS, MAX_TRIES
 from voicebot.verification.throttles import (
     CALLER_LIMIT,
     LOCK_SECONDS,
@@ -49,6 +56,7 @@ __all__ = [
     "CODE_TTL",
     "GONE",
     "LOCK_SECONDS",
+    "MAX_CALLS",
     "MAX_TRIES",
     "MESSAGE",
     "METHOD",

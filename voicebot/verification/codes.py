@@ -1,4 +1,4 @@
-"""The Verifier: the dialog's contract (request_code, check_code, is_locked).
+"""The Verifier: the dialog's contract (request_code, check_code, call_code, is_locked).
 
 It decides; the pending code, the throttles and the audit trail keep the state.
 """
@@ -14,12 +14,19 @@ from datetime import date
 import redis as redis_lib
 from sqlalchemy.orm import sessionmaker
 
-from voicebot.channels.outbound import Outbound
-from voicebot.dialog.model import CodeResult  # the dialog's own enum: compared with `is`
+from voicebot.channels.calls import CodeCalls
+from voicebot.channels.outbound import Outbound, Sent
+from voicebot.dialog.model import CallResult, CodeResult  # the dialog's enums: compared with `is`
 from voicebot.phones import ANONYMOUS, caller_number
 from voicebot.verification.audit import Audit, Disclosure, Origin
 from voicebot.verification.common import GONE, Found, digits, log
-from voicebot.verification.pending import CODE_DIGITS, MAX_TRIES, PendingCodes, hash_code
+from voicebot.verification.pending import (
+    CODE_DIGITS,
+    MAX_TRIES,
+    PendingCodes,
+    derive_code,
+    hash_code,
+)
 from voicebot.verification.throttles import CALLER_LIMIT, RECORD_LIMIT, Throttles
 
 MESSAGE = (
@@ -47,7 +54,12 @@ def _birth_date(mmddyyyy: str) -> date | None:
 
 
 class Verifier:
-    """Sends and checks one-time codes; keeps the throttles and the audit trail."""
+    """Sends and checks one-time codes; keeps the throttles and the audit trail.
+
+    ``secret``: the server's secret key, from which each code is derived (pending.derive_code;
+    a random one for this object when empty). ``calls``: how a code is said in a phone call
+    (None: the help line places no calls, and call_code says so).
+    """
 
     def __init__(
         self,
@@ -57,7 +69,11 @@ class Verifier:
         clock: Callable[[], float] = time.time,
         *,
         message: str = MESSAGE,
+        secret: str = "",
+        calls: CodeCalls | None = None,
     ) -> None:
+        self.secret = (secret or secrets.token_hex(32)).encode()
+        self.calls = calls
         self.sessions = sessions
         self.redis = redis
         self.outbound = outbound
@@ -84,7 +100,7 @@ class Verifier:
         number = caller_number(caller)  # E.164, or None when withheld or unusable
         attempt = secrets.token_hex(8)
         student = self.audit.find(student_number)
-        code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+        code = derive_code(self.secret, attempt)  # said again in a call without being kept
         salt = secrets.token_bytes(16)
         digest = hash_code(code, salt)  # computed on every path: the same work whatever matched
         if number is None and not self.throttles.try_withheld(_withheld(caller), attempt, now):
@@ -94,7 +110,7 @@ class Verifier:
         real = outcome == "code_sent"
         self.codes.store(conversation, digest, salt, now, attempt, student if real else None)
         if real and student is not None:
-            self._send(student, code, message or self.message)
+            self._send(conversation, student, code, message or self.message)
         else:
             log.info("verification: no code sent (%s)", outcome)
         origin = Origin(conversation, channel, number, stir)
@@ -121,10 +137,12 @@ class Verifier:
             return "throttled"  # codes already out and unused: don't text the family again
         return "code_sent"
 
-    def _send(self, student: Found, code: str, message: str) -> None:
-        """Text the code to every guardian phone on file for the student."""
+    def _send(self, conversation: str, student: Found, code: str, message: str) -> None:
+        """Text the code to every guardian phone on file for the student (each text's SID
+        is tied to the conversation: a failed delivery reported later reaches it)."""
+        body = message.replace("{code}", code)
         sent = sum(
-            self.outbound.send(phone, message.replace("{code}", code), allow=code)
+            self.outbound.send(phone, body, allow=code, conversation=conversation, kind="code")
             for phone in self.audit.phones(student.id)
         )
         if not sent:
@@ -180,6 +198,70 @@ class Verifier:
             return self._end(origin, "exhausted", found, now)
         self.audit.record(origin, "check", "wrong", found, now)
         return CodeResult.WRONG, None
+
+    def call_code(
+        self,
+        conversation: str,
+        caller: str | None,
+        channel: str,
+        stir: str | None,
+        message: str,
+        lang: str,
+    ) -> CallResult:
+        """Say the pending code in a call to the guardian phones on file ("it's a landline").
+        ``message``: the words, with ``{code}``, in the caller's language. CALLING whatever
+        matched: a decoy, a lock since the code went out, a capped or failed call all sound
+        alike; only the call is left out. The pending code and its tries stay as they were,
+        so the code said in the call works at the same question."""
+        if self.calls is None:
+            return CallResult.UNAVAILABLE
+        now = self.clock()
+        number = caller_number(caller)
+        origin = Origin(conversation, channel, number, stir)
+        key = self.codes.key(conversation)
+        status, attempt, student, record = self.codes.take_call(key, now)
+        if status == "none":
+            return CallResult.NONE
+        found = Found(int(student), None, record) if student else None  # None: a decoy
+        if status == "limit":
+            self.audit.record(origin, "call", "call_limit", found, now)
+            return CallResult.LIMIT
+        outcome = self._why_not_call(found, number, now)
+        # On every path (the same work, real or decoy): a code derived again under another
+        # secret key (a worker started without VOICEBOT_SECRET_KEY) must not be said.
+        if not self.codes.matches(key, derive_code(self.secret, attempt)) and not outcome:
+            log.error("verification: no call: the code was made under another secret key")
+            outcome = "call_failed"
+        if not outcome and found is not None:
+            outcome = self._call(found, attempt, message, lang)
+        self.audit.record(origin, "call", outcome, found, now)
+        return CallResult.CALLING
+
+    def _why_not_call(self, found: Found | None, caller: str | None, now: float) -> str:
+        """Why no call goes out although the caller hears that one does ("" : it goes)."""
+        if found is None:
+            return "no_call"  # a decoy: the details did not match
+        locked = self.throttles.lock_active("caller", caller, now)
+        if locked or self.throttles.lock_active("student", found.record, now):
+            return "locked"  # locked since the code went out: as if nothing had matched
+        if not self._still_listed(found):
+            return "gone"  # taken off the roster since: its id may name another child now
+        return ""
+
+    def _call(self, found: Found, attempt: str, message: str, lang: str) -> str:
+        """Call every guardian phone on file and say the code, digit by digit."""
+        assert self.calls is not None
+        code = derive_code(self.secret, attempt)
+        words = message.replace("{code}", ", ".join(code))
+        called = sum(
+            self.calls.say_code(phone, words, code, lang) is Sent.SENT
+            for phone in self.audit.phones(found.id)
+        )
+        if not called:
+            log.warning("verification: no guardian phone on file could be called")
+            return "call_failed"
+        log.info("verification: code said in a call to %d phone(s) on file", called)
+        return "code_called"
 
     def is_locked(self, caller: str | None) -> bool:
         """The caller number is locked: offer the transfer straight away."""
