@@ -130,7 +130,8 @@ def test_the_call_says_the_code_and_nothing_about_the_child(twilio, roster, outb
     words = SPOKEN.sub("{code}", placed["body"])
     assert words == (
         "Hello. This is the APS Parent Portal help line. Your code is {code}. Again, your "
-        "code is {code}. It expires soon. Don't share it. Goodbye."
+        "code is {code}. It expires soon. Don't share it. No one from APS will ask you for "
+        "this code. If you did not ask for it, hang up. Goodbye."
     )
     for secret in ("Maria", "Lopez", STUDENT, "6789", "2015", "6, 7, 8, 9"):
         assert secret not in placed["body"]
@@ -265,7 +266,7 @@ def test_by_text_i_never_got_the_code_offers_the_call_and_its_code_works(
     thread.text(STUDENT)
     assert "If those details match our records" in thread.text(BIRTH).text
     waiting = thread.text("I never got the code")
-    assert "call it and say the code" in waiting.text and "didn't catch" not in waiting.text
+    assert "for a call that says the code" in waiting.text and "didn't catch" not in waiting.text
     assert "we are calling the phone on file" in thread.text("yes").text
     code = code_said(calls_to(outbox)[0])
     assert "6789" in thread.text(code).text
@@ -369,3 +370,20 @@ def test_slips_at_the_code_question_spend_no_try_and_are_never_not_understood(
     assert slip.asks and slip.transfers_to is None and sorry not in slip.text.lower()
     assert calls_to(outbox) == []  # a slip places no call either
     assert "6, 7, 8, 9" in call.press(code).text
+
+
+def test_a_withheld_caller_hears_the_usual_offer_after_an_undelivered_code_text(
+    twilio, roster, outbox, app
+) -> None:  # type: ignore[no-untyped-def]
+    """Withheld callers' failures never lock the record: the different offer would let one
+    guess birth dates, so they hear what a non-matching caller hears."""
+    call = Call(twilio, caller="anonymous")
+    call.start()
+    call.say("I need the last four digits of my son's social")
+    call.press(STUDENT)
+    assert "If those details match our records" in call.press(BIRTH).text
+    deliveries = services(app).deliveries
+    deliveries.expect(texts_to(outbox)[-1]["sid"], f"call:{call.base['CallSid']}", "code")
+    deliveries.record(texts_to(outbox)[-1]["sid"], "undelivered", "30006")
+    offer = call.say("I never got the text")
+    assert "can take a minute" in offer.text and "may not have reached" not in offer.text

@@ -214,6 +214,8 @@ def test_the_spanish_caller_is_told_in_spanish(call: Call, outbox: Any) -> None:
         ("texts_per_hour = 0", r"\[limits\] texts_per_hour: must be greater than 0"),
         ('texts_per_day = "many"', r"\[limits\] texts_per_day: must be a whole number"),
         ("text_per_day = 4", r"text_per_day: not a setting; did you mean 'texts_per_day'"),
+        ('code_calls_per_day = "many"', r"\[limits\] code_calls_per_day: must be a whole number"),
+        ("code_calls_per_day = 0", r"\[limits\] code_calls_per_day: must be greater than 0"),
     ],
 )
 def test_a_bad_text_cap_stops_start_up_naming_the_key(
@@ -232,6 +234,8 @@ def test_the_text_cap_comes_from_the_settings(tmp_path: Path) -> None:
     assert (settings.texts_per_hour, settings.texts_per_day) == (1, 2)
     defaults = load_settings({})
     assert (defaults.texts_per_hour, defaults.texts_per_day) == (3, 10)
+    assert defaults.code_calls_per_day == 3
+    assert settings.code_calls_per_day == 2  # never more than the day's texts, which count them
 
 
 # --- 5. codes in flight: checked and counted in one step --------------------------------------
@@ -334,6 +338,15 @@ def test_made_up_caller_ids_share_one_budget(world: World) -> None:
         world.verifier.request_code(conv(), other.number, "01012014", made_up, "voice", None)
     conversation = conv()
     world.verifier.request_code(conversation, kid.number, kid.birth, "xyz", "voice", None)
+    assert world.codes() == []
+
+
+def test_every_withheld_label_shares_the_one_budget(world: World) -> None:
+    kid, other = world.kid(), world.kid(first="Sam")
+    for label in ("anonymous", "restricted", "+266696687"):  # what Twilio sends for each
+        world.verifier.request_code(conv(), other.number, "01012014", label, "voice", None)
+    conversation = conv()
+    world.verifier.request_code(conversation, kid.number, kid.birth, "private", "voice", None)
     assert world.codes() == []
 
 

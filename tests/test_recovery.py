@@ -47,6 +47,13 @@ PATHS: dict[str, list[tuple[str, str]]] = {
     "verify_code_called": [*CODE_QUESTION, ("press", "1"), ("press", "1")],
     "verify_code_person": [*CODE_QUESTION, ("press", "1"), ("say", "I still didn't get it")],
     "verify_code_retype": [*CODE_QUESTION, ("say", "sorry I typed it wrong")],
+    "verify_code_hold": [*CODE_QUESTION, ("press", "1"), ("press", "1"), ("hear", "okay")],
+    "verify_phone_changed": [*CODE_QUESTION, ("hear", "I don't have that phone any more")],
+    "verify_student_later": [
+        ("press", "4"),
+        ("press", "3"),
+        ("hear", "I don't know his student number"),
+    ],
     "verify_code_undelivered": [
         *CODE_QUESTION,
         ("undelivered", "30006"),
@@ -74,6 +81,29 @@ PATHS: dict[str, list[tuple[str, str]]] = {
     "support_unavailable": [("press", "0"), ("dial", "no-answer")],
     "support_closed": [("closed", ""), ("press", "0")],
 }
+
+
+# The questions that wait for a one-time code: silence there is kept waiting (the text can
+# take a minute, the call must be answered) until the verification's two minutes run out.
+CODE_QUESTIONS = {
+    name for name, spec in load_flow(REPO_ROOT / "flows").states.items() if spec.collect == "code"
+}
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The time the help line reads; tests move it on."""
+    import voicebot.channels.voice as voice
+
+    now = [1_000_000.0]
+    monkeypatch.setattr(voice.time, "time", lambda: now[0])
+    return now
+
+
+def past_the_wait(question: str, clock: list[float]) -> None:
+    """At a code question, two minutes pass: from now on silence is a miss again."""
+    if question in CODE_QUESTIONS:
+        clock[0] += 121
 
 
 def close_support(app: Flask) -> None:
@@ -125,8 +155,11 @@ def test_each_path_reaches_its_question(call: Call, question: str, app: Flask) -
 
 
 @pytest.mark.parametrize("question", sorted(PATHS))
-def test_silence_is_reasked_twice_then_transferred(call: Call, question: str, app: Flask) -> None:
+def test_silence_is_reasked_twice_then_transferred(
+    call: Call, question: str, app: Flask, clock: list[float]
+) -> None:
     asked = reach(call, question, app)
+    past_the_wait(question, clock)
     first, second = call.silence(), call.silence()
     assert first.asks and second.asks and first.transfers_to is None
     assert "didn't hear" in first.text
@@ -150,17 +183,48 @@ def test_misunderstanding_is_reasked_twice_then_transferred(
     call: Call, question: str, app: Flask
 ) -> None:
     reach(call, question, app)
-    first, second = call.press("8"), call.say("qwxz vbnm")
+    first, second = call.say("zzxq bvmn"), call.say("qwxz vbnm")
     assert first.asks and second.asks
     assert "didn't catch that" in first.text and "still didn't understand" in second.text
     assert_handed_over(call.say("zzkq"), question)
 
 
 @pytest.mark.parametrize("question", sorted(PATHS))
-def test_the_second_reprompt_spells_out_the_keys(call: Call, question: str, app: Flask) -> None:
+def test_the_second_reprompt_spells_out_the_keys(
+    call: Call, question: str, app: Flask, clock: list[float]
+) -> None:
     reach(call, question, app)
+    past_the_wait(question, clock)
     call.silence()
     assert re.search(r"press [0-9]", call.silence().text.lower())
+
+
+@pytest.mark.parametrize("question", sorted(CODE_QUESTIONS))
+def test_silence_while_a_code_is_on_its_way_is_kept_waiting_for_two_minutes(
+    call: Call, question: str, app: Flask, clock: list[float]
+) -> None:
+    reach(call, question, app)
+    for _ in range(5):  # 5 x 20 s of silence: the text is slow, the call being answered
+        clock[0] += 20
+        reply = call.silence()
+        assert "I'll keep waiting" in reply.text and "didn't hear" not in reply.text
+        assert reply.asks and reply.transfers_to is None
+        gather = ElementTree.fromstring(reply.xml).find("Gather")
+        assert gather is not None and gather.get("timeout") == "30"  # no single key asked
+        assert not re.search(r"press [0-9]", reply.text.lower())
+    clock[0] += 30  # past two minutes: silence is a miss again, then a person
+    assert "didn't hear" in call.silence().text
+    call.silence()
+    assert_handed_over(call.silence(), question)
+
+
+def test_the_question_after_the_call_waits_the_usual_time_for_its_single_key(
+    call: Call, app: Flask
+) -> None:
+    reply = reach(call, "verify_code_called", app)
+    assert "press 1 to call again" in reply.text
+    gather = ElementTree.fromstring(reply.xml).find("Gather")
+    assert gather is not None and gather.get("timeout") == "6"  # 1 is sent after 6 s, not 30
 
 
 def test_silences_and_misses_are_counted_separately(call: Call) -> None:

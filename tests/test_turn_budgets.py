@@ -177,11 +177,12 @@ def test_the_rest_of_a_long_answer_comes_on_more(
     assert words_heard(rest.xml) <= TURN_MOST
 
 
-def test_more_after_an_answer_that_has_no_more_is_not_understood(call: Call) -> None:
+def test_more_after_an_answer_that_has_no_more_is_understood_and_said_kindly(call: Call) -> None:
     call.start()
     call.say("where is the student number")
     reply = call.press("8")
-    assert "didn't catch that" in reply.text and reply.asks
+    assert "That's all I have on that" in reply.text and "Anything else?" in reply.text
+    assert "didn't catch that" not in reply.text and reply.asks
 
 
 def test_addresses_are_read_out_only_to_a_caller_who_cannot_be_texted(app: Flask) -> None:

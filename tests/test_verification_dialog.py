@@ -165,8 +165,11 @@ def test_a_parent_asking_what_code_hears_where_it_goes_and_that_stop_blocks_it(
 ) -> None:  # type: ignore[no-untyped-def]
     call = at_the_code_question(twilio)
     reply = call.say("what code?")
-    assert "phone on file" in reply.text and "START" in reply.text
+    assert "phone on file" in reply.text and "can take a minute" in reply.text
     assert "activation" not in reply.text.lower() and reply.asks
+    call.say("qwxz vbnm")
+    options = call.say("zzkq")  # the options, spelled out: STOP on that phone blocks it
+    assert "START" in options.text and "press 1" in options.text
 
 
 @pytest.mark.parametrize("at", ["birth date", "code"])

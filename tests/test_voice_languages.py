@@ -192,3 +192,19 @@ def test_the_withheld_callers_answers_are_in_their_own_voice(app: Flask, lang: s
     assert {code for code, _ in says(reply.xml)} == {f"{lang}-US"}
     assert "tiny A P S" in reply.text
     assert not misread(app, reply.xml)
+
+
+def test_a_mark_does_not_hide_digits_from_the_guard(app: Flask, flows_copy: Path) -> None:
+    """A mark's language code is never spoken: "12[es:34]56" is six digits in a row to the
+    caller, so the guard sees the words as heard, at render time and in flows check."""
+    hidden = "Your number is 12 [es: 34] 56."
+    with app.test_request_context("/voice"):
+        turn = Turn(actions=(Say(hidden),), state=State(step="main_menu", lang="en"))
+        xml = str(render(turn))
+    assert "34" not in xml and "<Dial" in xml  # the apology and a person, never the digits
+    edit(
+        flows_copy / "prompts" / "en.toml",
+        "[es: Para español, oprima 9 o diga español.]",
+        "[es: Para español, oprima 9 o diga español.] Line 12 [es: 34] 56.",
+    )
+    assert "the disclosure guard would block it" in check(flows_copy)

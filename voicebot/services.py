@@ -163,7 +163,9 @@ def build_services(settings: Settings, upgrade_db: bool = False) -> Services:
     handoffs = Handoffs(sessions)
     store = SessionStore(connect(settings.redis_url))
     # Texts per number are counted in the store's Redis: shared by every web process.
-    limits = TextLimits(settings.texts_per_hour, settings.texts_per_day)
+    limits = TextLimits(
+        settings.texts_per_hour, settings.texts_per_day, settings.code_calls_per_day
+    )
     deliveries = Deliveries(store.redis)
     outbound = Outbound(
         _transport(settings),

@@ -126,7 +126,8 @@ def test_a_missing_text_says_where_it_goes_and_offers_the_call(
     never_sorry(waiting)
     assert keys(waiting) == ["verify_code_wait"]
     assert "can take a minute" in words(waiting)
-    assert "I can call it and say the code instead" in words(waiting)
+    assert "For a call that says the code instead, press 1" in words(waiting)
+    assert "it can't ring during this call" in words(waiting)
     assert verifier.checks == [] and verifier.calls == []  # nothing spent, nothing called yet
 
 
@@ -201,7 +202,9 @@ def test_yes_places_the_call_in_the_callers_language_and_the_same_question_waits
 
     assert keys(calling) == ["verify_code_calling", "verify_code_called"]
     assert "if those details match our records" in words(calling).lower()
-    assert question(calling).patient and question(calling).digits  # answering the other phone
+    # the usual wait: it offers a single key ("press 1 to call again"), which Twilio sends
+    # only after the Gather's timeout; silence while answering the call is kept waiting
+    assert not question(calling).patient and question(calling).digits
     [placed] = verifier.calls
     assert placed["lang"] == "en" and placed["message"].count("{code}") == 2
     assert "Maria" not in placed["message"] and STUDENT not in placed["message"]
@@ -286,7 +289,7 @@ def test_by_text_i_never_got_the_code_offers_the_call_and_yes_places_it(
     waiting = missing(call, undelivered=False)
 
     never_sorry(waiting)
-    assert "reply YES and I'll call it and say the code" in words(waiting)
+    assert "Reply YES for a call that says the code instead" in words(waiting)
     calling = call.text("yes")
     assert keys(calling) == ["verify_code_calling", "verify_code_called"]
     assert verifier.calls[0]["lang"] == "en"

@@ -605,13 +605,14 @@ def _day_bars(days: list[Any], width: int = 640, height: int = 200) -> dict[str,
                     "title": f"{day.day:%b %d}: {value} {kind}",
                 }
             )
-    return {
-        "width": width,
-        "height": height,
-        "bars": bars,
-        "labels": _labels(days, slot),
-        "peak": peak,
-    }
+    return _chart(width, height, bars, _labels(days, slot), peak)
+
+
+def _chart(
+    width: int, height: int, bars: list[dict[str, Any]], labels: Any, peak: float
+) -> dict[str, Any]:
+    """What a bar chart's template needs."""
+    return {"width": width, "height": height, "bars": bars, "labels": labels, "peak": peak}
 
 
 def _outcome_bars(days: list[Day], width: int = 640, height: int = 160) -> dict[str, Any]:
@@ -637,13 +638,7 @@ def _outcome_bars(days: list[Day], width: int = 640, height: int = 160) -> dict[
                     "title": f"{day.day:%b %d}: {count} {label.lower()}",
                 }
             )
-    return {
-        "width": width,
-        "height": height,
-        "bars": bars,
-        "labels": _labels(days, slot),
-        "peak": peak,
-    }
+    return _chart(width, height, bars, _labels(days, slot), peak)
 
 
 def _horizontal(items: list[tuple[str, int]], width: int = 640, row: int = 26) -> dict[str, Any]:

@@ -77,6 +77,7 @@ class TextLimits:
 
     per_hour: int = 3
     per_day: int = 10
+    calls_per_day: int = 3  # of those, calls that say a code: each rings a family's phone
 
 
 def _pseudonym(value: str, key: bytes) -> str:
@@ -268,26 +269,33 @@ class Outbound:
         return Sent.SENT
 
     def count_delivery(self, to: str) -> Sent:
-        """Count one delivery to ``to`` that is not a text (a call that says a one-time code)
-        against the same cap per number: SENT when it may go, else LIMITED (FAILED: Redis)."""
-        return self._count(to)
+        """Count one delivery to ``to`` that is not a text (a call that says a one-time code):
+        first against the calls' own cap per day, then the texts' cap it shares: SENT when
+        it may go, else LIMITED (FAILED: Redis). A call refused by the shared cap still
+        counts as a call (fails closed)."""
+        calls = self.limits.calls_per_day
+        counted = self._count(to, kind="called", per_hour=calls, per_day=calls)
+        return counted if counted is not Sent.SENT else self._count(to)
 
-    def _count(self, to: str) -> Sent:
+    def _count(self, to: str, kind: str = "sent", per_hour: int = 0, per_day: int = 0) -> Sent:
         """Count one more text to ``to`` if its cap allows (SENT), else LIMITED. Counted
         before delivery, and kept when delivery fails: a timed-out request to Twilio may
-        still have sent it. Fails closed: without Redis to count in, nothing goes."""
+        still have sent it. Fails closed: without Redis to count in, nothing goes.
+        ``kind``, ``per_hour``, ``per_day``: another count and cap (the calls')."""
         if self._count_text is None:
             return Sent.SENT
         now = self.clock()
         args = [repr(now), secrets.token_hex(8), repr(now - HOUR), repr(now - DAY)]
-        args += [self.limits.per_hour, self.limits.per_day, DAY + MARGIN]
+        args += [per_hour or self.limits.per_hour, per_day or self.limits.per_day, DAY + MARGIN]
         try:
-            allowed = self._count_text(keys=[self._key("sent", to)], args=args)
+            allowed = self._count_text(keys=[self._key(kind, to)], args=args)
         except redis_lib.RedisError:
-            log.exception("not texting %s: the texts it had could not be counted", redact(to))
+            what = "calling" if kind == "called" else "texting"
+            log.exception("not %s %s: what it had could not be counted", what, redact(to))
             return Sent.FAILED
         if not allowed:
-            log.warning("not texting %s: it had its texts for now (cap per number)", redact(to))
+            what = "calling" if kind == "called" else "texting"
+            log.warning("not %s %s: it had its share for now (cap per number)", what, redact(to))
             return Sent.LIMITED
         return Sent.SENT
 

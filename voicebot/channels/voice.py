@@ -188,7 +188,9 @@ def _same_for_every_caller(turn: Turn, guard: Guard) -> Hashable | None:
     transfer (caller ID, console reference) or a read-back gives None: rendered each time.
     """
     for action in turn.actions:
-        if not isinstance(action, Say | Ask | End) or not guard.any_caller_may_hear(action.text):
+        if not isinstance(action, Say | Ask | End) or not guard.any_caller_may_hear(
+            unmark(action.text)
+        ):
             return None
     return (request.script_root, turn.state.lang, turn.state.turn, turn.actions)
 
@@ -201,7 +203,9 @@ def render(turn: Turn) -> VoiceResponse:
     settings = svc.settings
     lang = turn.state.lang
     texts = [a.text for a in turn.actions if isinstance(a, Say | Ask | Transfer | End)]
-    if not all(svc.guard.check(text, where="voice") for text in texts):
+    # The words as heard: a mark's language code is never spoken, so "12[es:34]56" is six
+    # digits in a row to the caller, and the guard must see them so.
+    if not all(svc.guard.check(unmark(text), where="voice") for text in texts):
         return fallback_response(lang)
     response = VoiceResponse()
     said: list[str] = []

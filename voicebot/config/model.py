@@ -65,6 +65,7 @@ class Settings:
     support_hours_text: dict[str, str] = field(default_factory=dict)
     texts_per_hour: int = 3  # [limits]: texts one phone number may get
     texts_per_day: int = 10
+    code_calls_per_day: int = 3  # of those, calls that say a one-time code
     # [voice] patient_timeout: seconds a call waits for an answer after "take your time"
     patient_timeout: int = 30
     # [twilio] previous_auth_token: the token before a rotation, still accepted ("": none)

@@ -273,14 +273,17 @@ def _dial_timeout(raw: Raw) -> int:
 
 
 def limits(raw: Raw) -> dict[str, Any]:
-    """[limits]: how many texts one phone number may get, per hour and per day."""
+    """[limits]: how many texts one phone number may get, per hour and per day, and how
+    many of those may be calls that say a code (calls ring a family's phone: fewer)."""
     per_hour = value(raw, "limits", "texts_per_hour", int, 3)
     per_day = value(raw, "limits", "texts_per_day", int, 10)
     if per_day < per_hour:
         raise ConfigError(
             f"[limits] texts_per_day: {per_day} is less than texts_per_hour ({per_hour})"
         )
-    return dict(texts_per_hour=per_hour, texts_per_day=per_day)
+    # Calls count against texts_per_day too, so more than that could never be placed.
+    calls = min(value(raw, "limits", "code_calls_per_day", int, 3), per_day)
+    return dict(texts_per_hour=per_hour, texts_per_day=per_day, code_calls_per_day=calls)
 
 
 def server(raw: Raw) -> dict[str, Any]:

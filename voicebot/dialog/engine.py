@@ -31,6 +31,7 @@ from voicebot.dialog.slots import Reading, read
 from voicebot.dialog.understanding import Choice, Classifier, Context, Thresholds, choose
 
 MAX_CHAIN = 12  # states entered in one turn; flows check guarantees chains end sooner
+_HELLO = "hello_reply"  # the short question a hello at the main menu gets
 
 
 class Disclosed(Protocol):
@@ -122,6 +123,8 @@ class Dialog:
         state = replace(state, topics=list(state.topics), replay=list(state.replay))
         state.turn += 1
         if event.kind == "silence":
+            if self._awaiting_code(state, event):
+                return self._keep_waiting(state, event)
             return self._retry(state, event, "no_input")
         if event.kind == "dial_result":
             return self._dial_result(state, event)
@@ -147,7 +150,13 @@ class Dialog:
         if target is None:
             if first:  # "hi": greet and show the menu rather than apologise
                 return self.enter(state, event, self.flow.start, intent=intent)
-            return self._retry(state, event, "no_match", intent=intent)
+            hello = self._hello(state, event, intent) if intent == "greeting" else None
+            if hello is not None:
+                return hello
+            # "7" where there is no 7: said so, then the choices
+            wrong_key = intent.startswith("key ") and not current.collect
+            sorry = "sorry_not_a_choice" if wrong_key else ""
+            return self._retry(state, event, "no_match", intent=intent, sorry=sorry)
         if target == state.step == current.name and target != self.flow.special["on_home"]:
             # "I can't log in" again at "username, password or locked?": not an answer, so
             # it escalates like one (options spelled out, then a person) instead of looping.
@@ -312,9 +321,23 @@ class Dialog:
         state.step = question.name
         return Turn(tuple(reply.actions), state, intent=intent or why)
 
+    def _hello(self, state: State, event: Event, intent: str) -> Turn | None:
+        """ "Hello", "good morning" at the main menu: not a miss, just a short "what can I
+        help you with?". A second hello in a row is one (a bad line still reaches a person);
+        None then, and away from the menu."""
+        question = self._question(state, event.channel)
+        if question.name != self.flow.special["on_home"] or _HELLO in state.replay:
+            return None
+        state.step, state.replay = question.name, [_HELLO]
+        return Turn((self._ask(question, _HELLO, state, event),), state, intent=intent)
+
     def _repeat(self, state: State, event: Event, intent: str) -> Turn:
         question = self._question(state, event.channel)
         replay = list(state.replay)
+        if question.name == self.flow.special["on_home"]:
+            # "repeat" at the menu: its choices, not the welcome as if the call began again
+            greetings = {self.flow.states[self.flow.start].say, _HELLO}
+            replay = [key for key in replay if key not in greetings]
         topic = self.flow.states.get(state.topic)
         if (
             not replay
@@ -324,11 +347,29 @@ class Dialog:
         ):
             # The question after an answer ("Anything else?"), asked on its own once the
             # caller declined the text: "repeat" there means the answer they just heard.
-            replay = [topic.say]
+            untextable = topic.say_no_text and event.channel == "voice" and event.caller is None
+            replay = [topic.say_no_text if untextable else topic.say]
         actions: list[Action] = [Say(self._text(key, state, event), key=key) for key in replay]
         actions.append(self._ask(question, question.say, state, event))
         state.step = question.name
         return Turn(tuple(actions), state, intent=intent)
+
+    def _awaiting_code(self, state: State, event: Event) -> bool:
+        """Silence at a code question while the code may still be on its way (a text can
+        take a minute, a call must be answered): not a miss, until the verification's time
+        to answer runs out; then silence escalates as anywhere else."""
+        question = self._question(state, event.channel)
+        waited = event.now - state.asked_at
+        return question.collect == "code" and state.asked_at > 0 and waited < self.verify_timeout
+
+    def _keep_waiting(self, state: State, event: Event) -> Turn:
+        """ "I'll keep waiting": the same code question, kindly and with the longer wait;
+        its prompt asks for no single key (a key pressed waits for the Gather's timeout
+        before it is sent, as Twilio waits that long for another digit)."""
+        question = self._question(state, event.channel)
+        state.step = question.name
+        ask = self._ask(question, "code_keep_waiting", state, event)
+        return Turn((replace(ask, patient=True),), state, intent="no_input")
 
     def _wait(self, state: State, event: Event, intent: str) -> Turn:
         """ "Hang on, let me find it": the same question, with time to find the answer; not
@@ -337,7 +378,11 @@ class Dialog:
         reply: list[Action] = [
             Say(self._text("take_your_time", state, event), key="take_your_time")
         ]
-        reply.append(replace(self._ask(question, question.say, state, event), patient=True))
+        # Not at a code question, whose prompt offers a single key ("press 1"): a key is
+        # sent only after the Gather's timeout (Twilio waits that long for another digit).
+        # There, silence is kept waiting instead (_keep_waiting), with the longer wait.
+        patient = question.collect != "code"
+        reply.append(replace(self._ask(question, question.say, state, event), patient=patient))
         state.step = question.name
         if question.collect:
             state.asked_at = event.now  # the two minutes to answer start again
@@ -354,11 +399,17 @@ class Dialog:
             # "español" right after AGENT: how to reach a person again, in Spanish (said,
             # not a second transfer: the agents already have this conversation's handoff)
             actions.append(Say(self._text(spec.say, state, event), key=spec.say))
+        elif intent == "greeting":  # "hola" at the menu: a short "¿En qué le puedo ayudar?"
+            hello = self._hello(state, event, intent)
+            if hello is not None:
+                return hello
         question = self._question(state, event.channel)
         state.step = question.name
-        # "9" at the greeting: its short question in Spanish; a "hola" there is no answer,
-        # so it gets the choices, as any hello does
+        # "9" at the greeting: its short question in Spanish; part-way through, the last
+        # answer again in the new language (a hello elsewhere gets the choices)
         opening = state.turn <= 1 and event.channel == "voice" and intent != "greeting"
+        if not opening and spec is None and intent != "greeting":
+            return self._repeat(state, event, intent)
         first = question.first_say if opening else ""
         actions.append(self._ask(question, first or question.say, state, event))
         return Turn(tuple(actions), state, intent=intent)
@@ -380,12 +431,25 @@ class Dialog:
         return self._wait(state, event, intent)
 
     def _command_more(self, state: State, event: Event, target: str, intent: str) -> Turn:
-        """ "Tell me more" after an answer that has more: the rest of it; elsewhere it is
-        not an answer to the question."""
+        """ "Tell me more", "what else?" after an answer that has more: the rest of it. After
+        an answer with nothing more (or its rest already said) that is understood, and said
+        kindly (hook on_nothing_more); at the menu, the choices; elsewhere not an answer."""
         topic = self.flow.states.get(state.topic)
-        if topic is None or not topic.more:
-            return self._retry(state, event, "no_match", intent=intent)
-        return self.enter(state, event, topic.more, intent=intent)
+        rest = self.flow.states.get(topic.more) if topic is not None and topic.more else None
+        # A text of the answer carries all of it (docs/flows.md, `more`): nothing more by text
+        if rest is not None and rest.say not in state.replay and event.channel != "sms":
+            return self.enter(state, event, rest.name, intent=intent)
+        question = self._question(state, event.channel)
+        after = (self.flow.special["on_offer_text"], topic.next if topic else "")
+        nothing = self.flow.special.get("on_nothing_more")
+        if nothing and topic is not None and question.name in after and not question.collect:
+            answer = list(state.replay)
+            turn = self.enter(state, event, nothing, intent=intent)
+            turn.state.replay = answer  # "repeat" (and the next "more") still mean the answer
+            return turn
+        if question.name == self.flow.special["on_home"]:
+            return self.enter(state, event, question.name, intent=intent)
+        return self._retry(state, event, "no_match", intent=intent)
 
     _COMMANDS: ClassVar[dict[str, Callable[[Dialog, State, Event, str, str], Turn]]] = {
         "@repeat": _command_repeat,
@@ -495,6 +559,13 @@ class Dialog:
     ) -> str | None:
         topic = self.flow.states.get(state.topic)
         key = spec.text or (topic.say if topic and topic.offer_text else "")
+        if event.caller is None and event.channel == "voice" and topic and not spec.text:
+            # No text can go to a withheld number: said so, with how to hear the answer
+            # again ("repeat" keeps saying the answer, not this).
+            key = "text_unavailable_repeat"
+            reply.actions.append(Say(self._text(key, state, event), key=key))
+            reply.said.extend(state.replay)
+            return spec.next
         if not key:  # "text me that" before any answer worth texting: which topic?
             return self.flow.special["on_home"]
         if event.channel == "sms" and not spec.text:  # the topic's text, again
@@ -539,12 +610,14 @@ class Dialog:
             self._say(reply, why, state, event)
             return spec.fail
         state.verification = "code_called"
-        self._say(reply, spec.say, state, event)
-        # The code question (flows check: `next` is one), waiting longer: the caller may be
-        # answering the other phone. Its two minutes to answer start now.
+        # Said, but not kept for "repeat": said again, it would claim another call is placed.
+        reply.actions.append(Say(self._text(spec.say, state, event), key=spec.say))
+        # The code question (flows check: `next` is one). Its two minutes to answer start
+        # now; the usual wait, since it offers a single key ("press 1 to call again"), and
+        # silence while the call is answered is kept waiting (_keep_waiting), not a miss.
         question = self.flow.states[spec.next]
         state.step, state.asked_at = question.name, event.now
-        reply.actions.append(replace(self._ask(question, question.say, state, event), patient=True))
+        reply.actions.append(self._ask(question, question.say, state, event))
         return None
 
     def _enter_answer(

@@ -63,6 +63,7 @@ OPTIONAL_HOOKS = (
     "on_support_closed",  # a call transfer outside support's hours (default: transfer anyway)
     "on_closed_give_up",  # needed with on_support_closed: closed, and still not understood
     "on_no_last4",  # the right code but no last four digits on file (default: the state's fail)
+    "on_nothing_more",  # "more" after an answer that has no more (default: not understood)
 )
 # Optional hooks that name the question a caller answers next: they must be questions.
 QUESTION_HOOKS = ("on_after_transfer",)  # by text, after "call support at ...": thanks ends
@@ -89,11 +90,14 @@ REQUIRED_PROMPTS = (
     "sorry_no_input_again",
     "sorry_no_match",
     "sorry_no_match_again",
+    "sorry_not_a_choice",
+    "hello_reply",
     "take_your_time",
     "read_back_once",
     "date_two_ways",
     "date_whole",
     "text_unavailable",
+    "text_unavailable_repeat",
     "text_opted_out",
     "text_limit",
     "callback_unavailable",
@@ -104,7 +108,14 @@ REQUIRED_PROMPTS = (
     "voice_error",
 )
 # ... and those flows that verify callers need.
-VERIFY_PROMPTS = ("verify_restart", "code_text", "code_call", "call_limit", "call_unavailable")
+VERIFY_PROMPTS = (
+    "verify_restart",
+    "code_text",
+    "code_call",
+    "call_limit",
+    "call_unavailable",
+    "code_keep_waiting",
+)
 
 
 class FlowError(ValueError):

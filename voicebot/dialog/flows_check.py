@@ -13,7 +13,7 @@ from typing import Protocol
 
 from voicebot.dialog.flow import PLACEHOLDERS, Flow, FlowError
 from voicebot.dialog.intents import KNOWN_INTENTS, UNKNOWN
-from voicebot.dialog.languages import Words, foreign_sentences, mark_problem
+from voicebot.dialog.languages import Words, foreign_sentences, mark_problem, unmark
 
 
 class Span(Protocol):
@@ -78,7 +78,7 @@ def _check_prompt(
     """One prompt as one channel says it: it fills in, and passes the guard once filled."""
     written = "sms" if channel == "sms" and "sms" in flow.prompts[lang][key] else "voice"
     where = f"prompts/{lang}.toml: prompts.{key}.{written}"
-    template = flow.text(key, lang, channel)
+    template = unmark(flow.text(key, lang, channel))  # as heard: marks are never spoken
     empty = dict.fromkeys(PLACEHOLDERS, "")
     try:
         bare, text = template.format(**empty), template.format(**(empty | facts))

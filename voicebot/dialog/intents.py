@@ -106,6 +106,9 @@ MORE = "more"
 # "it's a landline, call me with it" (the code said in a phone call): "unknown" elsewhere.
 RETYPE = "retype"
 CODE_BY_CALL = "code_by_call"
+# "I don't have that phone any more": the code only goes to the phone on file; "unknown"
+# elsewhere.
+PHONE_CHANGED = "phone_changed"
 # Never said: the engine's reading of text_missing when a code text is known not to have
 # arrived (a question's `on` may lead it elsewhere). No examples.
 TEXT_UNDELIVERED = "text_undelivered"
@@ -137,6 +140,7 @@ KNOWN_INTENTS: frozenset[str] = frozenset(INTENTS) | {
     MORE,
     RETYPE,
     CODE_BY_CALL,
+    PHONE_CHANGED,
     TEXT_UNDELIVERED,
     NO_ANSWER,
 }
@@ -156,6 +160,7 @@ PUBLIC = {
     MORE: UNKNOWN,
     RETYPE: UNKNOWN,
     CODE_BY_CALL: UNKNOWN,
+    PHONE_CHANGED: UNKNOWN,
     TEXT_UNDELIVERED: UNKNOWN,
     NO_ANSWER: "support",
 }

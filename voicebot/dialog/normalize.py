@@ -323,9 +323,12 @@ def plain_words(text: str) -> list[str]:
 
 
 def is_greeting(text: str) -> bool:
-    """Whether `text` only says hello."""
+    """Whether `text` only says hello, or only hesitates ("um"): no request either way (a
+    bare "mhm" is a yes, though)."""
     words = plain_words(text)
-    return bool(words) and all(word in GREETINGS for word in words)
+    if not words or " ".join(words) in WHOLE_ANSWERS:
+        return False
+    return all(word in GREETINGS or word in FILLERS for word in words)
 
 
 # The whole answer, not part of one: "no sé" alone is "I don't know", but "no se puede

@@ -141,9 +141,17 @@ class Conversations:
 
     def _code_delivery(self, conversation: str, state: State | None, event: Event) -> Event:
         """The event, marked when a code text of this conversation is known not to have
-        arrived: looked up only at a question that collects the code (the dialog stays pure)."""
+        arrived: looked up only at a question that collects the code (the dialog stays pure).
+
+        Only a real code is ever texted, so the different offer tells the caller the details
+        matched. It is made only to a caller with a number: their failures count toward the
+        student record's lock (3 a day), so it cannot be used to guess birth dates. A
+        withheld caller, whose failures never lock the record, always hears the usual offer.
+        """
         spec = self.dialog.flow.states.get(state.step) if state is not None else None
         if self.deliveries is None or spec is None or spec.collect != "code":
+            return event
+        if not event.caller:  # withheld (caller_number gave None): see above
             return event
         if self.deliveries.code_undelivered(conversation) is None:
             return event

@@ -17,7 +17,7 @@ from sqlalchemy.orm import sessionmaker
 from voicebot.channels.calls import CodeCalls
 from voicebot.channels.outbound import Outbound, Sent
 from voicebot.dialog.model import CallResult, CodeResult  # the dialog's enums: compared with `is`
-from voicebot.phones import ANONYMOUS, caller_number
+from voicebot.phones import caller_number
 from voicebot.verification.audit import Audit, Disclosure, Origin
 from voicebot.verification.common import GONE, Found, digits, log
 from voicebot.verification.pending import (
@@ -35,11 +35,10 @@ MESSAGE = (
 
 
 def _withheld(caller: str | None) -> str:
-    """The bucket of a caller with no usable number: the withheld value Twilio sends
-    ("anonymous", "restricted", ...), or one shared bucket for None and anything else, so
-    made-up caller IDs cannot each open a budget of their own."""
-    value = (caller or "").strip().lower()
-    return value if value in ANONYMOUS and value else "withheld"
+    """The one bucket every caller with no usable number shares ("anonymous", "restricted",
+    a made-up ID...): a budget per withheld label would let one person cycle through the
+    labels Twilio sends and guess birth dates several times over."""
+    return "withheld"
 
 
 def _birth_date(mmddyyyy: str) -> date | None:
