@@ -387,3 +387,23 @@ def test_a_withheld_caller_hears_the_usual_offer_after_an_undelivered_code_text(
     deliveries.record(texts_to(outbox)[-1]["sid"], "undelivered", "30006")
     offer = call.say("I never got the text")
     assert "can take a minute" in offer.text and "may not have reached" not in offer.text
+
+
+def test_after_no_thanks_a_failed_code_text_changes_nothing_the_caller_hears(
+    twilio, roster, outbox, app
+) -> None:  # type: ignore[no-untyped-def]
+    """At "enter the code when it comes" (the call declined), "I still didn't get it" gets
+    the call offered whether the details matched and the text failed, or nothing matched."""
+    heard = []
+    for birth in (BIRTH, "01012001"):  # the real details, then a decoy
+        call = at_the_code_question(twilio, birth)
+        call.say("I never got the text")
+        call.say("no")
+        if birth == BIRTH:
+            deliveries = services(app).deliveries
+            sid = texts_to(outbox)[-1]["sid"]
+            deliveries.expect(sid, f"call:{call.base['CallSid']}", "code")
+            deliveries.record(sid, "undelivered", "30006")
+        heard.append(call.say("I still didn't get the text").text)
+    assert heard[0] == heard[1]
+    assert "I can call the phone on file and say the code instead" in heard[0]

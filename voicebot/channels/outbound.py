@@ -277,7 +277,9 @@ class Outbound:
         counted = self._count(to, kind="called", per_hour=calls, per_day=calls)
         return counted if counted is not Sent.SENT else self._count(to)
 
-    def _count(self, to: str, kind: str = "sent", per_hour: int = 0, per_day: int = 0) -> Sent:
+    def _count(
+        self, to: str, kind: str = "sent", per_hour: int | None = None, per_day: int | None = None
+    ) -> Sent:
         """Count one more text to ``to`` if its cap allows (SENT), else LIMITED. Counted
         before delivery, and kept when delivery fails: a timed-out request to Twilio may
         still have sent it. Fails closed: without Redis to count in, nothing goes.
@@ -286,7 +288,9 @@ class Outbound:
             return Sent.SENT
         now = self.clock()
         args = [repr(now), secrets.token_hex(8), repr(now - HOUR), repr(now - DAY)]
-        args += [per_hour or self.limits.per_hour, per_day or self.limits.per_day, DAY + MARGIN]
+        hour = self.limits.per_hour if per_hour is None else per_hour
+        day = self.limits.per_day if per_day is None else per_day
+        args += [hour, day, DAY + MARGIN]
         try:
             allowed = self._count_text(keys=[self._key(kind, to)], args=args)
         except redis_lib.RedisError:

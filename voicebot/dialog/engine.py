@@ -559,9 +559,11 @@ class Dialog:
     ) -> str | None:
         topic = self.flow.states.get(state.topic)
         key = spec.text or (topic.say if topic and topic.offer_text else "")
-        if event.caller is None and event.channel == "voice" and topic and not spec.text:
+        after_answer = topic is not None and "read_back_once" not in state.replay
+        if event.caller is None and event.channel == "voice" and after_answer and not spec.text:
             # No text can go to a withheld number: said so, with how to hear the answer
-            # again ("repeat" keeps saying the answer, not this).
+            # again ("repeat" keeps saying the answer, not this). Not after the last four
+            # digits: those are said once, and never texted.
             key = "text_unavailable_repeat"
             reply.actions.append(Say(self._text(key, state, event), key=key))
             reply.said.extend(state.replay)
