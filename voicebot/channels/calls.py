@@ -13,17 +13,14 @@ is appended to the outbox file, ``body`` being the words the call would say.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
 from twilio.twiml.voice_response import VoiceResponse
 
-from voicebot.channels.outbound import Outbound, Sent
+from voicebot.channels.outbound import Outbound, OutboxFile, Sent, rest_client
 from voicebot.phones import redact
 from voicebot.policy.guard import Guard
 
@@ -41,17 +38,10 @@ class OutboxCalls:
     """Calls as JSON lines in the outbox file the texts go to (no Twilio account)."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
+        self.file = OutboxFile(path)
 
     def place(self, to: str, twiml: str, words: str) -> str | None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps({"to": to, "body": words, "channel": "voice"}, ensure_ascii=False)
-        # The words carry a one-time code: readable by this user only.
-        descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        os.fchmod(descriptor, 0o600)
-        with self._lock, open(descriptor, "a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
+        self.file.write({"to": to, "body": words, "channel": "voice"})
         return None
 
 
@@ -61,12 +51,7 @@ class TwilioCalls:
     def __init__(
         self, account_sid: str, auth_token: str, sender: str, http_client: object | None = None
     ) -> None:
-        from twilio.http.http_client import TwilioHttpClient
-        from twilio.rest import Client
-
-        # A slow Twilio API must not hold a call's turn past Twilio's own webhook timeout.
-        http = http_client or TwilioHttpClient(timeout=3)
-        self.client = Client(account_sid, auth_token, http_client=http)  # type: ignore[arg-type]
+        self.client = rest_client(account_sid, auth_token, http_client)
         self.sender = sender
 
     def place(self, to: str, twiml: str, words: str) -> str | None:

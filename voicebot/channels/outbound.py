@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import redis as redis_lib
@@ -116,18 +116,32 @@ class OutboxFile:
         self._lock = threading.Lock()
 
     def deliver(self, to: str, body: str, status_callback: str | None = None) -> str | None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         sid = "SM" + secrets.token_hex(16)
         fields = {"to": to, "body": body, "sid": sid}
         if status_callback:
             fields["status_callback"] = status_callback
+        self.write(fields)
+        return sid
+
+    def write(self, fields: dict[str, str]) -> None:
+        """Append one line (a text, or a call placed: voicebot.channels.calls)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         line = json.dumps(fields, ensure_ascii=False)
-        # Texts may carry one-time codes: readable by this user only.
+        # Lines may carry one-time codes: readable by this user only.
         descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         os.fchmod(descriptor, 0o600)  # a file made earlier, by hand or an older version
         with self._lock, open(descriptor, "a", encoding="utf-8") as handle:
             handle.write(line + "\n")
-        return sid
+
+
+def rest_client(account_sid: str, auth_token: str, http_client: object | None = None) -> Any:
+    """Twilio's REST client, for texts and calls alike. A slow Twilio API must not hold a
+    call's turn past Twilio's own webhook timeout: 3 s per request."""
+    from twilio.http.http_client import TwilioHttpClient
+    from twilio.rest import Client
+
+    http = http_client or TwilioHttpClient(timeout=3)
+    return Client(account_sid, auth_token, http_client=http)  # type: ignore[arg-type]
 
 
 class TwilioMessages:
@@ -137,11 +151,7 @@ class TwilioMessages:
     def __init__(
         self, account_sid: str, auth_token: str, sender: str, messaging_service_sid: str = ""
     ) -> None:
-        from twilio.http.http_client import TwilioHttpClient
-        from twilio.rest import Client
-
-        # A slow Twilio API must not hold a call's turn past Twilio's own webhook timeout.
-        self.client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=3))
+        self.client = rest_client(account_sid, auth_token)
         self.sender = sender
         self.messaging_service_sid = messaging_service_sid
 
@@ -288,17 +298,16 @@ class Outbound:
             return Sent.SENT
         now = self.clock()
         args = [repr(now), secrets.token_hex(8), repr(now - HOUR), repr(now - DAY)]
+        what = "calling" if kind == "called" else "texting"
         hour = self.limits.per_hour if per_hour is None else per_hour
         day = self.limits.per_day if per_day is None else per_day
         args += [hour, day, DAY + MARGIN]
         try:
             allowed = self._count_text(keys=[self._key(kind, to)], args=args)
         except redis_lib.RedisError:
-            what = "calling" if kind == "called" else "texting"
             log.exception("not %s %s: what it had could not be counted", what, redact(to))
             return Sent.FAILED
         if not allowed:
-            what = "calling" if kind == "called" else "texting"
             log.warning("not %s %s: it had its share for now (cap per number)", what, redact(to))
             return Sent.LIMITED
         return Sent.SENT
