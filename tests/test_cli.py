@@ -10,11 +10,13 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
 
 from voicebot.cli import main
+from voicebot.config import load_settings
 
 
 @pytest.fixture
@@ -65,7 +67,8 @@ def test_a_chat_is_counted_in_the_statistics_like_a_real_call(env: dict[str, str
     CliRunner().invoke(main, ["chat", "--sms", "--from", "+14045550178"], input="MENU\n\n")
     CliRunner().invoke(main, ["chat"], input="#3\n")
     handoffs = Handoffs(db.make_sessions(db.make_engine(env["DATABASE_URL"])))
-    today = handoffs.stats(days=1).days[-1]
+    zone = ZoneInfo(load_settings().timezone)  # counted on the district's day, not UTC's
+    today = handoffs.stats(days=1, zone=zone).days[-1]
     assert (today.calls, today.texts) == (1, 1)
 
 

@@ -160,7 +160,7 @@ def build_services(settings: Settings, upgrade_db: bool = False) -> Services:
         db.upgrade(engine)
     sessions = db.make_sessions(engine)
     optouts = OptOuts(sessions)
-    handoffs = Handoffs(sessions)
+    handoffs = Handoffs(sessions, zone=ZoneInfo(settings.timezone))
     store = SessionStore(connect(settings.redis_url))
     # Texts per number are counted in the store's Redis: shared by every web process.
     limits = TextLimits(

@@ -295,8 +295,9 @@ class Stats:
 class Handoffs:
     """Transfers, callbacks and the console's numbers, over SQLAlchemy sessions."""
 
-    def __init__(self, sessions: sessionmaker) -> None:
+    def __init__(self, sessions: sessionmaker, zone: tzinfo = UTC) -> None:
         self.sessions = sessions
+        self.zone = zone  # the district's time zone: the days conversations are counted on
 
     # -- what the help line writes --
 
@@ -519,7 +520,7 @@ class Handoffs:
         *,
         first: date | None = None,
         last: date | None = None,
-        zone: tzinfo = UTC,
+        zone: tzinfo | None = None,
     ) -> Stats:
         """The statistics for the district's days ``first`` to ``last`` (default: the last
         ``days`` days to ``today``, today included), at most 366 days.
@@ -527,6 +528,7 @@ class Handoffs:
         ``outcomes_for(first, last)`` gives each day's outcome counts, {"voice:answered": n}
         (the console reads them from Redis).
         """
+        zone = zone or self.zone
         last = last or today or datetime.now(UTC).astimezone(zone).date()
         first = first or last - timedelta(days=max(1, min(int(days), 366)) - 1)
         span = (last - first).days + 1
